@@ -1,0 +1,53 @@
+"""dynsearch: search the hyperparameters of dynamic activation functions with Optuna.
+
+Activations adjust while the model trains, from the Pearson correlation between what goes
+into them and what comes out. Put a strategy into any model::
+
+    import dynsearch
+    model = dynsearch.apply(my_model, dynsearch.ThresholdSwitch(lower=-0.5, upper=0.5))
+    # ... at the end of each epoch of your own loop:
+    dynsearch.adjust(model, epoch)
+"""
+
+from .activations import Family, family_names, get_family
+from .signal import PearsonResult, PearsonStats
+from .sites import ActivationSite, adjust, apply, observe_output, parameter_groups, sites
+from .strategies import (
+    FixedActivation,
+    LearnedAlpha,
+    LinearUpdate,
+    SiteState,
+    Strategy,
+    ThresholdSwitch,
+    make_strategy,
+    register_strategy,
+    strategy_from_config,
+    strategy_names,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "Family",
+    "family_names",
+    "get_family",
+    "PearsonStats",
+    "PearsonResult",
+    "ActivationSite",
+    "apply",
+    "adjust",
+    "sites",
+    "observe_output",
+    "parameter_groups",
+    "Strategy",
+    "SiteState",
+    "FixedActivation",
+    "ThresholdSwitch",
+    "LinearUpdate",
+    "LearnedAlpha",
+    "make_strategy",
+    "register_strategy",
+    "strategy_from_config",
+    "strategy_names",
+]

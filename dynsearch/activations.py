@@ -1,0 +1,192 @@
+"""Activation families by name, each with one adjustable parameter α.
+
+A family is a function ``f(x, α)`` plus what α means, its default and its valid range.
+α is a Python float on the fast path (set once per adjustment, so the forward pass needs no
+host sync) or a tensor when it is trained by gradient (the ``learned`` strategy).
+
+Example:
+    >>> from dynsearch.activations import get_family
+    >>> get_family("swish").name
+    'silu'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+Alpha = Union[float, Tensor]
+
+__all__ = [
+    "Family",
+    "get_family",
+    "family_names",
+    "family_index",
+    "family_from_module",
+    "activation_module",
+    "ACTIVATION_MODULE_TYPES",
+]
+
+
+@dataclass(frozen=True)
+class Family:
+    """One activation family: ``fn(x, alpha)`` and the meaning, default and range of α.
+
+    Families without a parameter have ``alpha_range=None``; α is ignored for them.
+    """
+
+    name: str
+    fn: Callable[[Tensor, Alpha], Tensor]
+    alpha_meaning: str | None
+    alpha_default: float
+    alpha_range: tuple[float, float] | None
+
+    @property
+    def has_alpha(self) -> bool:
+        return self.alpha_range is not None
+
+    def clip(self, alpha: float) -> float:
+        """Clip α into this family's range (families without α return the default)."""
+        if self.alpha_range is None:
+            return self.alpha_default
+        low, high = self.alpha_range
+        return float(min(max(alpha, low), high))
+
+    def __call__(self, x: Tensor, alpha: Alpha | None = None) -> Tensor:
+        return self.fn(x, self.alpha_default if alpha is None else alpha)
+
+
+def _is_one(alpha: Alpha) -> bool:
+    return isinstance(alpha, float) and alpha == 1.0
+
+
+def _relu(x: Tensor, alpha: Alpha) -> Tensor:
+    if isinstance(alpha, float):
+        return F.relu(x) if alpha == 0.0 else F.leaky_relu(x, alpha)
+    return torch.where(x >= 0, x, alpha * x)
+
+
+def _elu(x: Tensor, alpha: Alpha) -> Tensor:
+    if isinstance(alpha, float):
+        return F.elu(x, alpha)
+    return torch.where(x > 0, x, alpha * torch.expm1(torch.clamp(x, max=0.0)))
+
+
+def _silu(x: Tensor, alpha: Alpha) -> Tensor:
+    return F.silu(x) if _is_one(alpha) else x * torch.sigmoid(alpha * x)
+
+
+def _tanh(x: Tensor, alpha: Alpha) -> Tensor:
+    return torch.tanh(x) if _is_one(alpha) else torch.tanh(alpha * x)
+
+
+def _sigmoid(x: Tensor, alpha: Alpha) -> Tensor:
+    return torch.sigmoid(x) if _is_one(alpha) else torch.sigmoid(alpha * x)
+
+
+def _softplus(x: Tensor, alpha: Alpha) -> Tensor:
+    if isinstance(alpha, float):
+        return F.softplus(x, beta=alpha)
+    # Same threshold as F.softplus: linear beyond βx > 20 to avoid overflow in exp.
+    scaled = alpha * x
+    return torch.where(scaled > 20, x, torch.log1p(torch.exp(torch.clamp(scaled, max=20.0))) / alpha)
+
+
+_FAMILIES: dict[str, Family] = {
+    f.name: f
+    for f in (
+        Family("relu", _relu, "negative-side slope (relu is α = 0)", 0.0, (0.0, 1.0)),
+        Family("leaky_relu", _relu, "negative-side slope", 0.01, (0.0, 1.0)),
+        Family("elu", _elu, "saturation value α of α·(exp(x) − 1) for x < 0", 1.0, (0.0, 3.0)),
+        Family("selu", lambda x, a: F.selu(x), None, 1.0, None),
+        Family("gelu", lambda x, a: F.gelu(x), None, 1.0, None),
+        Family("silu", _silu, "β in x·σ(βx)", 1.0, (0.0, 10.0)),
+        Family("tanh", _tanh, "gain α in tanh(αx)", 1.0, (0.1, 10.0)),
+        Family("sigmoid", _sigmoid, "gain α in σ(αx)", 1.0, (0.1, 10.0)),
+        Family("softplus", _softplus, "β in log(1 + exp(βx))/β", 1.0, (0.1, 20.0)),
+        Family("identity", lambda x, a: x, None, 1.0, None),
+    )
+}
+
+_ALIASES: dict[str, str] = {
+    "swish": "silu",
+    "leakyrelu": "leaky_relu",
+    "linear": "identity",
+    "none": "identity",
+}
+
+_NAMES: tuple[str, ...] = tuple(_FAMILIES)
+
+
+def family_names() -> list[str]:
+    """The canonical family names, in a stable order (their index is ``family_index``)."""
+    return list(_NAMES)
+
+
+def get_family(name: str) -> Family:
+    """Look a family up by name or alias; an unknown name lists the valid ones."""
+    key = str(name).strip().lower()
+    key = _ALIASES.get(key, key)
+    if key not in _FAMILIES:
+        valid = ", ".join(list(_NAMES) + sorted(_ALIASES))
+        raise ValueError(f"Unknown activation family {name!r}; valid names: {valid}.")
+    return _FAMILIES[key]
+
+
+def family_index(name: str) -> int:
+    """Stable integer code of a family, used for the site's state_dict buffer."""
+    return _NAMES.index(get_family(name).name)
+
+
+# Ordinary torch activation modules that `dynsearch.apply` turns into sites.
+ACTIVATION_MODULE_TYPES: dict[type[nn.Module], str] = {
+    nn.ReLU: "relu",
+    nn.LeakyReLU: "leaky_relu",
+    nn.ELU: "elu",
+    nn.SELU: "selu",
+    nn.GELU: "gelu",
+    nn.SiLU: "silu",
+    nn.Tanh: "tanh",
+    nn.Sigmoid: "sigmoid",
+    nn.Softplus: "softplus",
+    nn.Identity: "identity",
+}
+
+
+def family_from_module(module: nn.Module) -> tuple[str, float] | None:
+    """The (family, α) an ordinary activation module computes, or None if it is not one.
+
+    ``nn.Identity`` is not treated as an activation (it is often a placeholder layer).
+    """
+    if type(module) is nn.Identity:
+        return None
+    name = ACTIVATION_MODULE_TYPES.get(type(module))
+    if name is None:
+        return None
+    family = get_family(name)
+    if isinstance(module, nn.LeakyReLU):
+        return name, float(module.negative_slope)
+    if isinstance(module, nn.ELU):
+        return name, float(module.alpha)
+    if isinstance(module, nn.Softplus):
+        return name, float(module.beta)
+    return name, family.alpha_default
+
+
+def activation_module(name: str) -> nn.Module:
+    """An ordinary torch module computing the named family at its default α.
+
+    Model builders use these, so a plain model is a plain model and `dynsearch.apply`
+    can turn its activations into sites.
+    """
+    family = get_family(name)
+    for module_type, family_name in ACTIVATION_MODULE_TYPES.items():
+        if family_name == family.name:
+            if module_type is nn.LeakyReLU:
+                return nn.LeakyReLU(family.alpha_default)
+            return module_type()
+    raise AssertionError(f"no module for family {family.name!r}")  # every family has one

@@ -1,0 +1,265 @@
+"""Activation sites: the modules that replace a model's activations and measure their signal.
+
+``apply(model, strategy)`` swaps every ordinary activation module (nn.ReLU, nn.Tanh, …) of any
+``nn.Module`` for an ``ActivationSite``; ``adjust(model, epoch)`` lets the strategy read r and set
+each site's family and α, once per epoch. That is all a user's own training loop needs.
+
+Example:
+    >>> import torch, dynsearch
+    >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    >>> model = dynsearch.apply(model, dynsearch.ThresholdSwitch(lower=-0.5, upper=0.5))
+    >>> [name for name, _ in dynsearch.sites(model)]
+    ['1']
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .activations import ACTIVATION_MODULE_TYPES, family_from_module, family_index, family_names, get_family
+from .signal import PearsonResult, PearsonStats
+from .strategies import SiteState, Strategy, strategy_from_config
+
+__all__ = ["ActivationSite", "apply", "sites", "adjust", "observe_output", "needs_target_signal", "parameter_groups"]
+
+_TARGET_STATS_ATTR = "_dynsearch_target_stats"
+
+
+class ActivationSite(nn.Module):
+    """An activation whose family and α can change while the model trains.
+
+    The family code and α are buffers (they follow ``.to(device)`` and the state_dict); a
+    Python mirror of both drives the forward pass, so it never reads a tensor back to the host.
+    While training, each forward adds (input, output) pairs to ``stats``.
+    """
+
+    def __init__(self, family: str, alpha: float | None = None, *, strategy: Strategy | None = None) -> None:
+        super().__init__()
+        fam = get_family(family)
+        alpha = fam.alpha_default if alpha is None else float(alpha)
+        self.register_buffer("family_code", torch.tensor(family_index(fam.name), dtype=torch.long))
+        self.register_buffer("alpha", torch.tensor(alpha, dtype=torch.float32))
+        self.alpha_param: nn.Parameter | None = None
+        self.stats = PearsonStats()
+        self.measure = True
+        # Measure one training batch in k: the statistics' per-op cost matters on tiny CPU models.
+        self.measure_every = 1
+        self._forward_calls = 0
+        self.strategy = strategy
+        self.initial_family = fam.name
+        self.initial_alpha = alpha
+        self.last_switch_epoch: int | None = None
+        self.n_switches_ = 0
+        self._set_mirror(fam.name, alpha)
+
+    def _set_mirror(self, family: str, alpha: float) -> None:
+        self._family = get_family(family)
+        self._alpha = float(alpha)
+
+    @property
+    def family(self) -> str:
+        return self._family.name
+
+    @property
+    def alpha_value(self) -> float:
+        """Current α as a float (reads a learned parameter back: one host sync)."""
+        if self.alpha_param is not None:
+            return float(self.alpha_param.detach())
+        return self._alpha
+
+    def set_state(self, family: str, alpha: float) -> None:
+        """Set the family and α (called by ``adjust``; a family change drops a learned α)."""
+        fam = get_family(family)
+        alpha = fam.clip(float(alpha))
+        self.family_code.fill_(family_index(fam.name))
+        self.alpha.fill_(alpha)
+        if self.alpha_param is not None:
+            with torch.no_grad():
+                self.alpha_param.fill_(alpha)
+        self._set_mirror(fam.name, alpha)
+
+    def make_alpha_learnable(self) -> None:
+        """Turn α into an ``nn.Parameter`` trained with the model (the ``learned`` strategy)."""
+        if self.alpha_param is None:
+            self.alpha_param = nn.Parameter(self.alpha.detach().clone())
+
+    def forward(self, x: Tensor) -> Tensor:
+        alpha = self.alpha_param if self.alpha_param is not None else self._alpha
+        y = self._family.fn(x, alpha)
+        if self.training and self.measure:
+            self._forward_calls += 1
+            if self._forward_calls % self.measure_every == 0:
+                self.stats.update(x, y)
+        return y
+
+    def _load_from_state_dict(self, state_dict: Mapping[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
+        if prefix + "alpha_param" in state_dict:
+            self.make_alpha_learnable()
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        # Keep the Python mirror in step with the loaded buffers.
+        code = int(self.family_code)
+        self._set_mirror(family_names()[code], float(self.alpha))
+
+    def extra_repr(self) -> str:
+        learned = ", learned" if self.alpha_param is not None else ""
+        return f"family={self.family}, alpha={self._alpha:.4g}{learned}"
+
+
+def sites(model: nn.Module) -> list[tuple[str, ActivationSite]]:
+    """The model's activation sites with their qualified names, in module order."""
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, ActivationSite)]
+
+
+def apply(model: nn.Module, strategy: Strategy | Mapping[str, Any]) -> nn.Module:
+    """Replace every activation module of ``model`` with a site driven by ``strategy``.
+
+    Works on any module tree (Sequential, ModuleList, ModuleDict, nested custom modules).
+    Applying to a model that already has sites re-assigns them to the new strategy.
+
+    Args:
+        model: any ``nn.Module``; changed in place and returned.
+        strategy: a ``Strategy`` or its config ``{"name": ..., "params": {...}}``.
+
+    Raises:
+        ValueError: if the model holds no activation module.
+    """
+    strategy = strategy_from_config(strategy)
+    if isinstance(model, ActivationSite) or family_from_module(model) is not None:
+        raise ValueError(f"dynsearch.apply needs a model that contains activations; got a bare {type(model).__name__}.")
+    device = next((p.device for p in model.parameters()), None)
+    replaced = _replace_activations(model, strategy, device)
+    if replaced == 0:
+        kinds = ", ".join(f"nn.{t.__name__}" for t in ACTIVATION_MODULE_TYPES if t is not nn.Identity)
+        raise ValueError(f"{type(model).__name__} has no activation module to make dynamic (looked for {kinds}).")
+    # The target signal's statistics belong to the network, not to a site; kept off the module tree.
+    object.__setattr__(model, _TARGET_STATS_ATTR, PearsonStats())
+    return model
+
+
+def _replace_activations(module: nn.Module, strategy: Strategy, device: torch.device | None) -> int:
+    count = 0
+    for child_name, child in list(module.named_children()):
+        if isinstance(child, ActivationSite):
+            family, alpha = strategy.initial_state(child.initial_family, child.initial_alpha)
+            site = ActivationSite(family, alpha, strategy=strategy)
+        else:
+            found = family_from_module(child)
+            if found is None:
+                count += _replace_activations(child, strategy, device)
+                continue
+            family, alpha = strategy.initial_state(*found)
+            site = ActivationSite(family, alpha, strategy=strategy)
+        if device is not None:
+            site.to(device)
+        strategy.setup_site(site)
+        module._modules[child_name] = site  # keeps the key, so ModuleDict/ModuleList order is unchanged
+        count += 1
+    return count
+
+
+def needs_target_signal(model: nn.Module) -> bool:
+    """Whether any site's strategy reads the network-level ``target`` signal."""
+    return any(s.strategy is not None and s.strategy.uses_signal and s.strategy.signal == "target" for _, s in sites(model))
+
+
+@torch.no_grad()
+def observe_output(model: nn.Module, output: Tensor, target: Tensor) -> None:
+    """Feed one batch to the ``target`` signal: softmax probabilities vs one-hot targets for
+    classification (integer targets), prediction vs target for regression."""
+    stats: PearsonStats | None = getattr(model, _TARGET_STATS_ATTR, None)
+    if stats is None:
+        raise ValueError("observe_output needs a model prepared by dynsearch.apply.")
+    if target.dtype in (torch.int64, torch.int32, torch.uint8) and output.dim() == 2 and output.shape[1] > 1:
+        probs = torch.softmax(output.detach(), dim=1)
+        stats.update(probs, F.one_hot(target, output.shape[1]).to(probs.dtype))
+    else:
+        stats.update(output.detach().reshape(-1), target.reshape(-1).to(output.dtype))
+
+
+def _site_state(site: ActivationSite, epoch: int) -> SiteState:
+    return SiteState(
+        family=site.family,
+        alpha=site.alpha_value,
+        initial_family=site.initial_family,
+        initial_alpha=site.initial_alpha,
+        epoch=epoch,
+        last_switch_epoch=site.last_switch_epoch,
+    )
+
+
+def adjust(model: nn.Module, epoch: int) -> list[dict[str, Any]]:
+    """End of an epoch: read r, let each site's strategy decide, and return one record per site.
+
+    Call it once per epoch in your own loop (the trainer does). Statistics accumulate until an
+    adjustment actually runs (after warmup, every k epochs), then start afresh.
+
+    Returns:
+        ``[{"site", "r", "n", "degenerate", "family", "alpha", "switched"}, ...]`` in site order;
+        ``r`` is the value the decision used (the pooled one for global scope).
+    """
+    all_sites = sites(model)
+    records: list[dict[str, Any]] = []
+    groups: dict[int, list[tuple[str, ActivationSite]]] = {}
+    for name, site in all_sites:
+        groups.setdefault(id(site.strategy), []).append((name, site))
+    results: dict[str, PearsonResult] = {}
+    for group in groups.values():
+        strategy = group[0][1].strategy
+        results.update(_group_signal(model, strategy, group))
+        if strategy is None or not strategy.should_adjust(epoch):
+            continue
+        for name, site in group:
+            state = _site_state(site, epoch)
+            new = strategy.decide(results[name].r, state)
+            if new.family != site.family:
+                site.last_switch_epoch = epoch
+                site.n_switches_ += 1
+            if new.family != site.family or new.alpha != state.alpha:
+                site.set_state(new.family, new.alpha)
+            elif site.alpha_param is not None:
+                # A learned α may wander out of its family's range: keep it inside.
+                site.set_state(site.family, site.alpha_value)
+            site.stats.reset()
+        if strategy.signal == "target":
+            getattr(model, _TARGET_STATS_ATTR).reset()
+    for name, site in all_sites:
+        result = results[name]
+        records.append(
+            {
+                "site": name,
+                "r": result.r,
+                "n": result.n,
+                "degenerate": result.degenerate,
+                "family": site.family,
+                "alpha": site.alpha_value,
+                "switched": site.last_switch_epoch == epoch,
+            }
+        )
+    return records
+
+
+def _group_signal(
+    model: nn.Module, strategy: Strategy | None, group: list[tuple[str, ActivationSite]]
+) -> dict[str, PearsonResult]:
+    if strategy is not None and strategy.signal == "target":
+        pooled = getattr(model, _TARGET_STATS_ATTR).compute()
+        return {name: pooled for name, _ in group}
+    if strategy is not None and strategy.effective_scope == "global":
+        pooled = PearsonStats.pooled(site.stats for _, site in group)
+        return {name: pooled for name, _ in group}
+    return {name: site.stats.compute() for name, site in group}
+
+
+def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Optimizer parameter groups: learned α gets no weight decay (it would pull α toward 0)."""
+    alphas = [p for name, p in model.named_parameters() if name.endswith("alpha_param")]
+    alpha_ids = {id(p) for p in alphas}
+    others = [p for p in model.parameters() if id(p) not in alpha_ids]
+    groups: list[dict[str, Any]] = [{"params": others, "weight_decay": weight_decay}]
+    if alphas:
+        groups.append({"params": alphas, "weight_decay": 0.0})
+    return groups

@@ -1,0 +1,21 @@
+"""Adjustment strategies: a small protocol, a registry by name, and the built-in rules."""
+
+from .base import SCOPES, SIGNALS, SiteState, Strategy
+from .builtin import FixedActivation, LearnedAlpha, LinearUpdate, ThresholdSwitch
+from .registry import get_strategy_class, make_strategy, register_strategy, strategy_from_config, strategy_names
+
+__all__ = [
+    "Strategy",
+    "SiteState",
+    "SCOPES",
+    "SIGNALS",
+    "FixedActivation",
+    "ThresholdSwitch",
+    "LinearUpdate",
+    "LearnedAlpha",
+    "register_strategy",
+    "get_strategy_class",
+    "make_strategy",
+    "strategy_from_config",
+    "strategy_names",
+]

@@ -1,0 +1,173 @@
+"""The strategy protocol: parameters in ``__init__``, one decision rule, no I/O and no Optuna.
+
+A strategy decides, from a Pearson r and a site's current state, the site's next (family, α).
+It holds only its parameters; everything that changes during training lives on the sites.
+
+Example:
+    >>> from dynsearch.strategies import Strategy, SiteState, register_strategy
+    >>> @register_strategy("always_tanh_doc")
+    ... class AlwaysTanh(Strategy):
+    ...     def decide(self, r: float, state: SiteState) -> SiteState:
+    ...         return state.replace(family="tanh", alpha=1.0)
+    >>> AlwaysTanh().to_config()["name"]
+    'always_tanh_doc'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..activations import get_family
+
+if TYPE_CHECKING:
+    from ..sites import ActivationSite
+
+__all__ = ["Strategy", "SiteState", "SCOPES", "SIGNALS"]
+
+SCOPES = ("layer", "global")
+SIGNALS = ("io", "target")
+
+
+@dataclass(frozen=True)
+class SiteState:
+    """What a strategy sees of one site when it decides.
+
+    Attributes:
+        family: the site's current family name.
+        alpha: its current α.
+        initial_family: the family the site started training with (the "base").
+        initial_alpha: the α it started with (α₀).
+        epoch: the epoch that just ended (0-based).
+        last_switch_epoch: the epoch of the site's last family switch, or None.
+    """
+
+    family: str
+    alpha: float
+    initial_family: str
+    initial_alpha: float
+    epoch: int = 0
+    last_switch_epoch: int | None = None
+
+    def replace(self, **changes: Any) -> SiteState:
+        return dataclasses.replace(self, **changes)
+
+
+def _check_int(owner: str, name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"The {name!r} parameter of {owner} must be an integer >= {minimum}. Got {value!r} instead.")
+    return value
+
+
+def _check_choice(owner: str, name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"The {name!r} parameter of {owner} must be one of {', '.join(choices)}. Got {value!r} instead.")
+    return value
+
+
+class Strategy:
+    """Base class of all adjustment strategies.
+
+    Subclasses override ``decide`` and take their own parameters as keyword-only arguments,
+    stored unchanged under the same names (so ``get_params`` and ``clone`` work). Optional
+    hooks: ``initial_state`` (the site's starting family and α) and ``setup_site``.
+
+    Args:
+        base: family every site starts from; None keeps each activation module's own family.
+        scope: "layer" (each site uses its own r) or "global" (one pooled r for all sites).
+        signal: "io" (r between a site's input and output) or "target" (r between the network's
+            output and the target; one value per network, so it implies global scope).
+        every: adjust every k epochs.
+        warmup: epochs to train before the first adjustment.
+    """
+
+    name: ClassVar[str] = ""
+    #: Whether ``decide`` looks at r at all (False for fixed and learned: no signal needed).
+    uses_signal: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        *,
+        base: str | None = None,
+        scope: str = "layer",
+        signal: str = "io",
+        every: int = 1,
+        warmup: int = 0,
+    ) -> None:
+        owner = type(self).__name__
+        if base is not None:
+            get_family(base)
+        self.base = base
+        self.scope = _check_choice(owner, "scope", scope, SCOPES)
+        self.signal = _check_choice(owner, "signal", signal, SIGNALS)
+        self.every = _check_int(owner, "every", every, 1)
+        self.warmup = _check_int(owner, "warmup", warmup, 0)
+
+    # --- the decision rule -------------------------------------------------------------
+
+    def decide(self, r: float, state: SiteState) -> SiteState:
+        """Return the site's next state given the Pearson r it (or the network) showed."""
+        raise NotImplementedError
+
+    # --- optional hooks ---------------------------------------------------------------
+
+    def initial_state(self, family: str, alpha: float) -> tuple[str, float]:
+        """The (family, α) a site starts with, given the activation module it replaces."""
+        if self.base is not None and get_family(self.base).name != get_family(family).name:
+            chosen = get_family(self.base)
+            return chosen.name, chosen.alpha_default
+        return get_family(family).name, alpha
+
+    def setup_site(self, site: ActivationSite) -> None:
+        """Called once when a site is created or re-assigned to this strategy. No-op by default."""
+
+    # --- schedule ----------------------------------------------------------------------
+
+    @property
+    def effective_scope(self) -> str:
+        """The target signal is one value per network, so it always acts globally."""
+        return "global" if self.signal == "target" else self.scope
+
+    def should_adjust(self, epoch: int) -> bool:
+        """Whether the adjustment runs after 0-based ``epoch`` (past warmup, every k epochs)."""
+        done = epoch + 1
+        return done > self.warmup and (done - self.warmup) % self.every == 0
+
+    # --- parameters and config ----------------------------------------------------------
+
+    @classmethod
+    def param_names(cls) -> list[str]:
+        """Keyword-only parameters of this class and its bases, base parameters first."""
+        names: list[str] = []
+        for klass in reversed(cls.__mro__):
+            init = klass.__dict__.get("__init__")
+            if init is None or klass is object:
+                continue
+            for p in inspect.signature(init).parameters.values():
+                if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in names:
+                    names.append(p.name)
+        return names
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor parameters, as stored (JSON-safe for the built-in strategies)."""
+        return {name: getattr(self, name) for name in self.param_names()}
+
+    def to_config(self) -> dict[str, Any]:
+        """``{"name": ..., "params": {...}}``; ``strategy_from_config`` inverts it exactly."""
+        return {"name": self.name, "params": self.get_params()}
+
+    def clone(self) -> Strategy:
+        """A new strategy with the same parameters."""
+        return type(self)(**self.get_params())
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.get_params() == self.get_params()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self), tuple(sorted((k, repr(v)) for k, v in self.get_params().items()))))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"

@@ -1,0 +1,192 @@
+"""The built-in strategies: fixed, threshold switching, the linear α rule, and learned α."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from ..activations import family_names, get_family
+from .base import SiteState, Strategy
+from .registry import register_strategy
+
+if TYPE_CHECKING:
+    from ..sites import ActivationSite
+
+__all__ = ["FixedActivation", "ThresholdSwitch", "LinearUpdate", "LearnedAlpha"]
+
+
+def _finite(owner: str, name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"The {name!r} parameter of {owner} must be a finite number. Got {value!r} instead.")
+    return float(value)
+
+
+def _family_name(owner: str, name: str, value: object) -> str:
+    try:
+        return get_family(str(value)).name
+    except ValueError:
+        raise ValueError(
+            f"The {name!r} parameter of {owner} must be an activation family ({', '.join(family_names())}). "
+            f"Got {value!r} instead."
+        ) from None
+
+
+@register_strategy("fixed")
+class FixedActivation(Strategy):
+    """Never adjusts: the baseline every dynamic strategy is compared against.
+
+    Example:
+        >>> FixedActivation(base="tanh").to_config()
+        {'name': 'fixed', 'params': {'base': 'tanh', 'scope': 'layer', 'signal': 'io', 'every': 1, 'warmup': 0}}
+    """
+
+    uses_signal = False
+
+    def decide(self, r: float, state: SiteState) -> SiteState:
+        return state
+
+
+@register_strategy("threshold")
+class ThresholdSwitch(Strategy):
+    """The write-up's rule: r > upper → ``above``, r < lower → ``below``, otherwise the base family.
+
+    A switch resets α to the new family's default (the base family gets its starting α back).
+
+    Args:
+        lower: lower threshold in [-1, 1].
+        upper: upper threshold in [-1, 1], greater than ``lower``.
+        below: family used when r < lower.
+        above: family used when r > upper.
+        cooldown: minimum epochs between two switches of the same site (against oscillation).
+
+    Example:
+        >>> s = ThresholdSwitch(lower=-0.5, upper=0.5)
+        >>> state = SiteState("relu", 0.0, "relu", 0.0, epoch=3)
+        >>> s.decide(0.9, state).family
+        'sigmoid'
+    """
+
+    def __init__(
+        self,
+        *,
+        lower: float = -0.5,
+        upper: float = 0.5,
+        below: str = "tanh",
+        above: str = "sigmoid",
+        cooldown: int = 0,
+        **common,
+    ) -> None:
+        super().__init__(**common)
+        owner = type(self).__name__
+        self.lower = _finite(owner, "lower", lower)
+        self.upper = _finite(owner, "upper", upper)
+        for name, value in (("lower", self.lower), ("upper", self.upper)):
+            if not -1.0 <= value <= 1.0:
+                raise ValueError(f"The {name!r} parameter of {owner} must be a float in [-1, 1]. Got {value!r} instead.")
+        if self.lower >= self.upper:
+            raise ValueError(
+                f"The 'lower' parameter of {owner} must be less than 'upper'. Got lower={self.lower!r}, upper={self.upper!r}."
+            )
+        self.below = _family_name(owner, "below", below)
+        self.above = _family_name(owner, "above", above)
+        if isinstance(cooldown, bool) or not isinstance(cooldown, int) or cooldown < 0:
+            raise ValueError(f"The 'cooldown' parameter of {owner} must be an integer >= 0. Got {cooldown!r} instead.")
+        self.cooldown = cooldown
+
+    def target_family(self, r: float, base_family: str) -> str:
+        """The family the rule asks for at this r (strict inequalities: r == upper stays base)."""
+        if r > self.upper:
+            return self.above
+        if r < self.lower:
+            return self.below
+        return base_family
+
+    def decide(self, r: float, state: SiteState) -> SiteState:
+        target = self.target_family(r, state.initial_family)
+        if target == state.family:
+            return state
+        if state.last_switch_epoch is not None and state.epoch - state.last_switch_epoch < self.cooldown:
+            return state
+        alpha = state.initial_alpha if target == state.initial_family else get_family(target).alpha_default
+        return state.replace(family=target, alpha=alpha, last_switch_epoch=state.epoch)
+
+
+@register_strategy("linear")
+class LinearUpdate(Strategy):
+    """The write-up's linear rule α = clip(α₀ + λ·r) to the family's range.
+
+    With ``cumulative=True`` the update compounds: α ← clip(α + λ·r).
+
+    Args:
+        lam: the adjustment coefficient λ.
+        alpha0: α₀; None starts from the site's own α (the family default for a plain module).
+        cumulative: compound the update instead of restarting from α₀.
+
+    Example:
+        >>> s = LinearUpdate(lam=0.5, base="elu")
+        >>> s.decide(0.4, SiteState("elu", 1.0, "elu", 1.0)).alpha
+        1.2
+    """
+
+    def __init__(self, *, lam: float = 0.1, alpha0: float | None = None, cumulative: bool = False, **common) -> None:
+        super().__init__(**common)
+        owner = type(self).__name__
+        self.lam = _finite(owner, "lam", lam)
+        self.alpha0 = None if alpha0 is None else _finite(owner, "alpha0", alpha0)
+        if not isinstance(cumulative, bool):
+            raise ValueError(f"The 'cumulative' parameter of {owner} must be true or false. Got {cumulative!r} instead.")
+        self.cumulative = cumulative
+        if self.base is not None:
+            self._check_family(self.base)
+
+    def _check_family(self, family: str) -> None:
+        fam = get_family(family)
+        if not fam.has_alpha:
+            with_alpha = ", ".join(n for n in family_names() if get_family(n).has_alpha)
+            raise ValueError(
+                f"LinearUpdate adjusts a family's α, but {fam.name!r} has none; families with α: {with_alpha}."
+            )
+        if self.alpha0 is not None:
+            low, high = fam.alpha_range  # type: ignore[misc]
+            if not low <= self.alpha0 <= high:
+                raise ValueError(
+                    f"The 'alpha0' parameter of LinearUpdate must lie in {fam.name}'s α range [{low}, {high}]. "
+                    f"Got {self.alpha0!r} instead."
+                )
+
+    def initial_state(self, family: str, alpha: float) -> tuple[str, float]:
+        family, alpha = super().initial_state(family, alpha)
+        self._check_family(family)
+        return family, alpha if self.alpha0 is None else self.alpha0
+
+    def decide(self, r: float, state: SiteState) -> SiteState:
+        start = state.alpha if self.cumulative else state.initial_alpha
+        return state.replace(alpha=get_family(state.family).clip(start + self.lam * r))
+
+
+@register_strategy("learned")
+class LearnedAlpha(Strategy):
+    """α is an ``nn.Parameter`` trained by the optimizer (no weight decay): PReLU / trainable Swish-β.
+
+    Ignores r; the trainer clips α into the family's range after each epoch.
+
+    Example:
+        >>> LearnedAlpha(base="silu").uses_signal
+        False
+    """
+
+    uses_signal = False
+
+    def initial_state(self, family: str, alpha: float) -> tuple[str, float]:
+        family, alpha = super().initial_state(family, alpha)
+        fam = get_family(family)
+        if not fam.has_alpha:
+            with_alpha = ", ".join(n for n in family_names() if get_family(n).has_alpha)
+            raise ValueError(f"LearnedAlpha trains a family's α, but {fam.name!r} has none; families with α: {with_alpha}.")
+        return family, alpha
+
+    def setup_site(self, site: ActivationSite) -> None:
+        site.make_alpha_learnable()
+
+    def decide(self, r: float, state: SiteState) -> SiteState:
+        return state

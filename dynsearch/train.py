@@ -1,0 +1,284 @@
+"""The trainer: the write-up's loop — train an epoch, measure r, let the strategy adjust, repeat.
+
+Example:
+    >>> from dynsearch.data import load_dataset
+    >>> from dynsearch.train import TrainConfig, train
+    >>> result = train(load_dataset("iris"), {"name": "fixed", "params": {}}, TrainConfig(epochs=2))
+    >>> result.status
+    'ok'
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Callable, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .data import DatasetSplits, iter_batches
+from .models import build_model
+from .sites import adjust, apply, needs_target_signal, observe_output, parameter_groups, sites
+from .strategies import Strategy, strategy_from_config
+
+__all__ = ["TrainConfig", "TrainResult", "EpochRecord", "train", "OPTIMIZERS", "MODEL_KINDS"]
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+MODEL_KINDS = ("auto", "mlp", "cnn")
+
+
+@dataclass
+class TrainConfig:
+    """Training settings shared by ``dynsearch train``, the search and the report.
+
+    ``patience`` 0 disables early stopping. ``measure_every`` k measures one training batch in k
+    for the io signal (1: every batch).
+    """
+
+    epochs: int = 30
+    batch_size: int = 128
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    patience: int = 10
+    seed: int = 0
+    model: str = "auto"
+    hidden: tuple[int, ...] = (64, 64)
+    channels: tuple[int, ...] = (16, 32)
+    dropout: float = 0.0
+    activation: str = "relu"
+    measure_every: int = 1
+
+    def __post_init__(self) -> None:
+        self.hidden = tuple(self.hidden)
+        self.channels = tuple(self.channels)
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError with a one-line message for the first bad setting."""
+        def positive_int(name: str, minimum: int = 1) -> None:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ValueError(f"{name}: expected an integer >= {minimum}, got {value!r}.")
+
+        positive_int("epochs")
+        positive_int("batch_size")
+        positive_int("patience", 0)
+        positive_int("seed", 0)
+        positive_int("measure_every")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}.")
+        if self.model not in MODEL_KINDS:
+            raise ValueError(f"model: expected one of {', '.join(MODEL_KINDS)}, got {self.model!r}.")
+        for name in ("lr", "weight_decay", "momentum", "dropout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name}: expected a finite number >= 0, got {value!r}.")
+        if self.lr <= 0:
+            raise ValueError(f"lr: expected a number > 0, got {self.lr!r}.")
+        if self.dropout >= 1:
+            raise ValueError(f"dropout: expected a number in [0, 1), got {self.dropout!r}.")
+        for name in ("hidden", "channels"):
+            sizes = getattr(self, name)
+            if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in sizes):
+                raise ValueError(f"{name}: expected positive integer sizes, got {list(sizes)!r}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["hidden"] = list(self.hidden)
+        d["channels"] = list(self.channels)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
+        allowed = [f.name for f in fields(cls)]
+        unknown = [k for k in data if k not in allowed]
+        if unknown:
+            raise ValueError(f"unknown training setting {unknown[0]!r}; allowed: {', '.join(allowed)}.")
+        return cls(**dict(data))
+
+
+@dataclass
+class EpochRecord:
+    """One epoch of history: losses, validation metric and every site's r, family and α."""
+
+    epoch: int
+    train_loss: float
+    val_loss: float
+    val_metric: float
+    sites: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class TrainResult:
+    """What one training run produced. ``test_metric`` is None unless the test split was asked for."""
+
+    status: str
+    dataset: str
+    task: str
+    metric: str
+    strategy: dict[str, Any]
+    best_val_metric: float
+    best_epoch: int
+    final_val_metric: float
+    epochs_run: int
+    wall_time: float
+    n_switches: int
+    history: list[EpochRecord]
+    test_metric: float | None = None
+    test_loss: float | None = None
+    diverged_epoch: int | None = None
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _metric_name(task: str) -> str:
+    return "accuracy" if task == "classification" else "r2"
+
+
+def _loss(output: Tensor, target: Tensor, task: str) -> Tensor:
+    if task == "classification":
+        return F.cross_entropy(output, target)
+    return F.mse_loss(output.reshape(-1), target)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: Tensor, y: Tensor, task: str, batch_size: int = 4096) -> tuple[float, float]:
+    """(loss, metric) on a split: accuracy for classification, R² for regression."""
+    model.eval()
+    outputs = torch.cat([model(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)])
+    loss = float(_loss(outputs, y, task))
+    if task == "classification":
+        metric = float((outputs.argmax(dim=1) == y).double().mean())
+    else:
+        pred = outputs.reshape(-1)
+        total = float(((y - y.mean()) ** 2).sum())
+        metric = 1.0 - float(((y - pred) ** 2).sum()) / total if total > 0 else 0.0
+    return loss, metric
+
+
+def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    groups = parameter_groups(model, config.weight_decay)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=config.lr)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=config.lr)
+    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
+
+
+def build(splits: DatasetSplits, strategy: Strategy | Mapping[str, Any], config: TrainConfig) -> nn.Module:
+    """The study's model for this dataset, seeded, with its activations turned into sites."""
+    torch.manual_seed(config.seed)
+    model = build_model(
+        config.model,
+        input_shape=splits.input_shape,
+        n_outputs=splits.n_outputs,
+        hidden=config.hidden,
+        channels=config.channels,
+        activation=config.activation,
+        dropout=config.dropout,
+    )
+    model = apply(model.to(splits.x_train.device), strategy)
+    for _, site in sites(model):
+        site.measure_every = config.measure_every
+    return model
+
+
+def train(
+    splits: DatasetSplits,
+    strategy: Strategy | Mapping[str, Any],
+    config: TrainConfig | None = None,
+    *,
+    on_epoch: Callable[[int, float], None] | None = None,
+    evaluate_test: bool = False,
+) -> TrainResult:
+    """Train a model on ``splits`` under ``strategy``; early-stop on the validation metric.
+
+    Args:
+        splits: the dataset, already on the device it trains on.
+        strategy: the adjustment strategy or its config.
+        config: training settings (defaults: ``TrainConfig()``).
+        on_epoch: called as ``on_epoch(epoch, val_metric)`` after every epoch; it may raise
+            (the search raises ``optuna.TrialPruned`` through it).
+        evaluate_test: score the held-out test split with the best weights. The search never
+            sets it, so it never sees the test split.
+    """
+    config = config or TrainConfig()
+    strategy = strategy_from_config(strategy)
+    started = time.perf_counter()
+    model = build(splits, strategy, config)
+    optimizer = _optimizer(model, config)
+    generator = torch.Generator(device="cpu").manual_seed(config.seed)
+    watch_target = needs_target_signal(model)
+    task = splits.task
+
+    history: list[EpochRecord] = []
+    best_metric, best_epoch, best_state = -math.inf, -1, None
+    status, diverged_epoch, message = "ok", None, ""
+    for epoch in range(config.epochs):
+        model.train()
+        loss_sum = torch.zeros((), dtype=torch.float64, device=splits.x_train.device)
+        n_batches = 0
+        for xb, yb in iter_batches(splits.x_train, splits.y_train, config.batch_size, generator=generator):
+            optimizer.zero_grad(set_to_none=True)
+            output = model(xb)
+            loss = _loss(output, yb, task)
+            loss.backward()
+            optimizer.step()
+            if watch_target:
+                observe_output(model, output, yb)
+            loss_sum += loss.detach()  # summed on the device: no host sync per step
+            n_batches += 1
+        train_loss = float(loss_sum) / max(n_batches, 1)
+        records = adjust(model, epoch)
+        if not math.isfinite(train_loss) or any(not math.isfinite(r["alpha"]) for r in records):
+            status, diverged_epoch = "diverged", epoch
+            message = f"training loss became {train_loss} at epoch {epoch}"
+            history.append(EpochRecord(epoch, train_loss, math.nan, math.nan, records))
+            break
+        val_loss, val_metric = evaluate(model, splits.x_val, splits.y_val, task)
+        if not math.isfinite(val_metric):
+            status, diverged_epoch = "diverged", epoch
+            message = f"validation metric became {val_metric} at epoch {epoch}"
+            history.append(EpochRecord(epoch, train_loss, val_loss, val_metric, records))
+            break
+        history.append(EpochRecord(epoch, train_loss, val_loss, val_metric, records))
+        if val_metric > best_metric:
+            best_metric, best_epoch = val_metric, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        if on_epoch is not None:
+            on_epoch(epoch, val_metric)
+        if config.patience and epoch - best_epoch >= config.patience:
+            break
+
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    test_loss = test_metric = None
+    if evaluate_test and best_state is not None:
+        test_loss, test_metric = evaluate(model, splits.x_test, splits.y_test, task)
+    final_val = history[-1].val_metric if history else math.nan
+    return TrainResult(
+        status=status,
+        dataset=splits.name,
+        task=task,
+        metric=_metric_name(task),
+        strategy=strategy.to_config(),
+        best_val_metric=best_metric if best_state is not None else math.nan,
+        best_epoch=best_epoch,
+        final_val_metric=final_val,
+        epochs_run=len(history),
+        wall_time=time.perf_counter() - started,
+        n_switches=sum(site.n_switches_ for _, site in sites(model)),
+        history=history,
+        test_metric=test_metric,
+        test_loss=test_loss,
+        diverged_epoch=diverged_epoch,
+        message=message,
+    )

@@ -1,0 +1,23 @@
+"""Datasets as on-device tensors: scikit-learn bundled, synthetic, and CSV / Parquet files.
+
+``load_dataset`` splits test rows first (from ``split_seed`` alone, stratified for classification),
+then validation rows, standardizes features on the train split only, and returns a
+``DatasetSplits`` whose tensors live on one device; ``iter_batches`` walks them without a DataLoader.
+
+Example:
+    >>> import torch
+    >>> from dynsearch.data import iter_batches, load_dataset
+    >>> splits = load_dataset("iris", split_seed=0)
+    >>> splits.task, splits.n_features, splits.n_outputs
+    ('classification', 4, 3)
+    >>> xb, yb = next(iter_batches(splits.x_train, splits.y_train, 32, generator=torch.Generator().manual_seed(0)))
+    >>> tuple(xb.shape)
+    (32, 4)
+"""
+
+from __future__ import annotations
+
+from ._core import DatasetError, DatasetSplits, iter_batches
+from ._load import dataset_names, load_dataset
+
+__all__ = ["DatasetError", "DatasetSplits", "dataset_names", "iter_batches", "load_dataset"]

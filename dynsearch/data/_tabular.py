@@ -1,0 +1,208 @@
+"""CSV and Parquet files as datasets: target selection, task inference, encoding fitted on train rows."""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+from pandas.api import types as ptypes
+
+from ._core import TASKS, DatasetError, RawDataset
+
+__all__ = ["parse_file_name", "load_table"]
+
+_PREFIXES = ("csv", "parquet")
+_PARQUET_SUFFIXES = (".parquet", ".pq")
+_OPTIONS = ("target", "task", "missing")
+_MISSING = ("impute", "reject")
+_MAX_CLASS_VALUES = 20  # auto task: an integer-valued target with at most this many values is a label
+
+
+def parse_file_name(name: str) -> tuple[str, Path] | None:
+    """``(format, path)`` for ``csv:PATH`` / ``parquet:PATH`` (a .parquet/.pq path is Parquet either way), else None."""
+    prefix, sep, rest = name.partition(":")
+    if not sep or prefix.strip().lower() not in _PREFIXES:
+        return None
+    path = Path(rest.strip()).expanduser()
+    if not rest.strip():
+        raise DatasetError(f"Dataset name {name!r} has no path after the prefix; use e.g. 'csv:data/train.csv'.")
+    is_parquet = prefix.strip().lower() == "parquet" or path.suffix.lower() in _PARQUET_SUFFIXES
+    return ("parquet" if is_parquet else "csv"), path
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+@lru_cache(maxsize=16)
+def _read(path: str, fmt: str, mtime_ns: int, size: int) -> pd.DataFrame:
+    """Parse a file once per (path, mtime, size): the search reloads the dataset every trial.
+
+    The returned frame is shared; callers must not modify it in place.
+    """
+    try:
+        if fmt == "csv":
+            return pd.read_csv(path)
+        return pd.read_parquet(path)
+    except pd.errors.EmptyDataError:
+        raise DatasetError(f"Dataset file {path!r} has no header and no rows; expected a header row and data rows.")
+    except Exception as exc:  # parsers raise many types (ParserError, ArrowInvalid, UnicodeDecodeError…)
+        raise DatasetError(f"Could not parse {path!r} as {fmt}: {_first_line(exc)}") from exc
+
+
+def _read_table(fmt: str, path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        what = "is a directory, not a file" if path.is_dir() else "not found"
+        raise DatasetError(f"Dataset file {str(path)!r} {what}; give the path of a .csv or .parquet file.")
+    if fmt == "parquet" and importlib.util.find_spec("pyarrow") is None:
+        raise DatasetError(f"Reading {str(path)!r} needs pyarrow; install it with: pip install 'dynsearch[parquet]'.")
+    stat = path.stat()
+    if stat.st_size == 0:
+        raise DatasetError(f"Dataset file {str(path)!r} is empty; expected a header row and data rows.")
+    return _read(str(path.resolve()), fmt, stat.st_mtime_ns, stat.st_size)
+
+
+def _is_numeric(series: pd.Series) -> bool:
+    return ptypes.is_numeric_dtype(series.dtype) and not ptypes.is_bool_dtype(series.dtype)
+
+
+def _check_options(display: str, options: dict[str, Any]) -> tuple[str | None, str, str]:
+    unknown = sorted(set(options) - set(_OPTIONS))
+    if unknown:
+        raise DatasetError(f"Unknown option {unknown[0]!r} for dataset {display!r}; allowed: {', '.join(_OPTIONS)}.")
+    target = options.get("target")
+    task = options.get("task", "auto")
+    missing = options.get("missing", "impute")
+    if target is not None and not isinstance(target, str):
+        raise DatasetError(f"Option target={target!r} for dataset {display!r} must be a column name (a string).")
+    if task not in ("auto", *TASKS):
+        raise DatasetError(
+            f"Option task={task!r} for dataset {display!r} is not allowed; use 'auto', 'classification' or 'regression'."
+        )
+    if missing not in _MISSING:
+        raise DatasetError(
+            f"Option missing={missing!r} for dataset {display!r} is not allowed; use 'impute' or 'reject'."
+        )
+    return target, task, missing
+
+
+def _infer_task(column: pd.Series) -> str:
+    # Labels: any non-numeric target, or integer values with few distinct values (e.g. 0/1/2 codes).
+    # An integer column with many values (counts, prices) is treated as regression.
+    if not _is_numeric(column):
+        return "classification"
+    values = column.to_numpy(dtype=np.float64)
+    integer_valued = bool(np.all(np.isfinite(values)) and np.all(values == np.round(values)))
+    return "classification" if integer_valued and column.nunique() <= _MAX_CLASS_VALUES else "regression"
+
+
+def _encode_target(column: pd.Series, task: str, display: str) -> tuple[np.ndarray, list[str]]:
+    name = column.name
+    if _is_numeric(column):
+        values = column.to_numpy(dtype=np.float64)
+        if not np.all(np.isfinite(values)):
+            raise DatasetError(f"Target column {name!r} of {display!r} has non-finite values (inf); remove those rows.")
+        if task == "regression":
+            return values, []
+        classes, codes = np.unique(values, return_inverse=True)
+        names = [str(int(c)) if float(c).is_integer() else repr(float(c)) for c in classes]
+    elif task == "regression":
+        raise DatasetError(
+            f"Target column {name!r} of {display!r} is not numeric (dtype {column.dtype}); "
+            "regression needs numbers, use task='classification'."
+        )
+    else:
+        # Sorted string order, so the class codes are the same for every split seed and file order.
+        classes, codes = np.unique(column.astype(str).to_numpy(dtype=object), return_inverse=True)
+        names = [str(c) for c in classes]
+    if len(classes) < 2:
+        raise DatasetError(
+            f"Target column {name!r} of {display!r} has a single class {names[0]!r}; classification needs at least two."
+        )
+    return codes.astype(np.int64), names
+
+
+def _numeric_block(series: pd.Series, train_rows: np.ndarray, display: str) -> tuple[np.ndarray, list[str]]:
+    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    if np.isinf(values).any():
+        raise DatasetError(f"Column {series.name!r} of {display!r} has infinite values; only finite numbers are allowed.")
+    missing = np.isnan(values)
+    if missing.any():
+        train_values = values[train_rows][~missing[train_rows]]
+        # A column missing in every train row carries no information; 0 keeps it finite.
+        fill = float(np.median(train_values)) if len(train_values) else 0.0
+        values = np.where(missing, fill, values)
+    return values[:, None], [str(series.name)]
+
+
+def _one_hot_block(series: pd.Series, train_rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    # Categories come from the train rows only; unseen or missing values encode as all zeros.
+    present = series.notna().to_numpy()
+    text = series.astype(str).to_numpy(dtype=object)
+    categories = sorted(set(text[train_rows][present[train_rows]]))
+    codes = np.where(present, pd.Index(categories, dtype=object).get_indexer(text), -1)
+    block = np.zeros((len(series), len(categories)), dtype=np.float64)
+    known = codes >= 0
+    block[np.flatnonzero(known), codes[known]] = 1.0
+    return block, [f"{series.name}={c}" for c in categories]
+
+
+def _feature_builder(frame: pd.DataFrame, display: str) -> Callable[[np.ndarray], tuple[np.ndarray, list[str]]]:
+    def build(train_rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        blocks, names = [], []
+        for column in frame.columns:
+            series = frame[column]
+            if _is_numeric(series):
+                block, block_names = _numeric_block(series, train_rows, display)
+            else:
+                block, block_names = _one_hot_block(series, train_rows)
+            blocks.append(block)
+            names.extend(block_names)
+        return np.concatenate(blocks, axis=1), names
+
+    return build
+
+
+def load_table(display: str, fmt: str, path: Path, options: dict[str, Any]) -> RawDataset:
+    """The unsplit dataset of a CSV / Parquet file; every problem raises a one-line DatasetError."""
+    target, task, missing = _check_options(display, options)
+    frame = _read_table(fmt, path)
+    frame = frame.rename(columns=str)  # a new frame: the cached one stays untouched
+    if frame.shape[1] == 0:
+        raise DatasetError(f"Dataset file {str(path)!r} has no columns; expected a header row and data rows.")
+    if len(frame) == 0:
+        raise DatasetError(f"Dataset file {str(path)!r} has a header but no data rows.")
+    target = frame.columns[-1] if target is None else target
+    if target not in frame.columns:
+        raise DatasetError(
+            f"Target column {target!r} not found in {display!r}; columns: {', '.join(map(repr, frame.columns))}."
+        )
+    if frame.shape[1] < 2:
+        raise DatasetError(f"Dataset {display!r} has no feature columns besides the target {target!r}.")
+    missing_counts = frame.isna().sum()
+    missing_counts = missing_counts[missing_counts > 0]
+    if missing == "reject" and len(missing_counts):
+        listed = ", ".join(f"{col!r} ({n})" for col, n in missing_counts.items())
+        raise DatasetError(
+            f"Dataset {display!r} has missing values in column(s) {listed}; missing='reject' allows none, "
+            "use missing='impute'."
+        )
+    # A target cannot be imputed: rows without one are dropped.
+    frame = frame.loc[frame[target].notna()].reset_index(drop=True)
+    if len(frame) == 0:
+        raise DatasetError(f"Target column {target!r} of {display!r} has no values.")
+    task = _infer_task(frame[target]) if task == "auto" else task
+    y, class_names = _encode_target(frame[target], task, display)
+    features = frame.drop(columns=[target])
+    return RawDataset(
+        name=display,
+        task=task,
+        y=y,
+        features=_feature_builder(features, display),
+        class_names=class_names,
+    )

@@ -25,10 +25,14 @@ from .models import build_model
 from .sites import adjust, apply, needs_target_signal, observe_output, parameter_groups, sites
 from .strategies import Strategy, strategy_from_config
 
-__all__ = ["TrainConfig", "TrainResult", "EpochRecord", "train", "OPTIMIZERS", "MODEL_KINDS"]
+__all__ = ["TrainConfig", "TrainResult", "EpochRecord", "TrainingInterrupted", "train", "OPTIMIZERS", "MODEL_KINDS"]
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 MODEL_KINDS = ("auto", "mlp", "cnn")
+
+
+class TrainingInterrupted(Exception):
+    """Raised by ``train`` when its ``should_stop`` callback asks it to stop (checked every batch)."""
 
 
 @dataclass
@@ -198,6 +202,7 @@ def train(
     *,
     on_epoch: Callable[[int, float], None] | None = None,
     evaluate_test: bool = False,
+    should_stop: Callable[[], bool] | None = None,
 ) -> TrainResult:
     """Train a model on ``splits`` under ``strategy``; early-stop on the validation metric.
 
@@ -209,6 +214,8 @@ def train(
             (the search raises ``optuna.TrialPruned`` through it).
         evaluate_test: score the held-out test split with the best weights. The search never
             sets it, so it never sees the test split.
+        should_stop: checked before every batch; when it returns True, ``TrainingInterrupted``
+            is raised (a worker's Ctrl-C or SIGTERM stops within one batch).
     """
     config = config or TrainConfig()
     strategy = strategy_from_config(strategy)
@@ -227,6 +234,8 @@ def train(
         loss_sum = torch.zeros((), dtype=torch.float64, device=splits.x_train.device)
         n_batches = 0
         for xb, yb in iter_batches(splits.x_train, splits.y_train, config.batch_size, generator=generator):
+            if should_stop is not None and should_stop():
+                raise TrainingInterrupted(f"stopped during epoch {epoch}")
             optimizer.zero_grad(set_to_none=True)
             output = model(xb)
             loss = _loss(output, yb, task)

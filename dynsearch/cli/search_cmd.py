@@ -1,0 +1,252 @@
+"""``dynsearch run``, ``dynsearch worker`` and ``dynsearch studies``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from ._common import UsageError
+
+__all__ = ["COMMANDS"]
+
+
+def _workers_arg(text: str) -> str | int:
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a positive integer, got {text!r}")
+    return value
+
+
+def _devices_arg(text: str) -> list[int]:
+    try:
+        devices = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected GPU indices like 0,2, got {text!r}") from None
+    if not devices:
+        raise argparse.ArgumentTypeError(f"expected GPU indices like 0,2, got {text!r}")
+    return devices
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def _set_verbosity(verbose: bool, quiet: bool) -> None:
+    import optuna
+
+    level = logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING
+    optuna.logging.set_verbosity(level)
+    logging.basicConfig(level=level, format="%(name)s: %(message)s")
+    logging.getLogger("dynsearch").setLevel(level)
+
+
+# --- run -------------------------------------------------------------------------------------
+
+
+def configure_run(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    parser.add_argument("study_file", type=Path, metavar="STUDY.toml", help="the study file (see docs/study-file.md)")
+    parser.add_argument("--n-trials", type=_positive_int, help="total finished trials wanted (default: the file's n_trials)")
+    parser.add_argument("--timeout", type=_positive_float, help="stop claiming new trials after this many seconds")
+    parser.add_argument("--workers", type=_workers_arg, default=None,
+                        help="auto (default: one per GPU, or one per CPU core without a GPU) or a count")
+    parser.add_argument("--per-device", type=_positive_int, default=1, help="workers per GPU (default 1)")
+    parser.add_argument("--devices", type=_devices_arg, help="restrict to these GPU indices, e.g. 0,2")
+    parser.add_argument("--storage", help="Optuna storage URL (default: DYNSEARCH_STORAGE, the file's storage, "
+                                          "or journal:runs/NAME.journal)")
+    noise = parser.add_mutually_exclusive_group()
+    noise.add_argument("--verbose", action="store_true", help="show Optuna's per-trial log lines")
+    noise.add_argument("--quiet", action="store_true", help="print nothing but errors and the final summary")
+    return run
+
+
+def _load_spec(path: Path):
+    from ..config import ConfigError, load_study_file
+
+    try:
+        return load_study_file(path)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _check_datasets(spec: Any) -> None:
+    """Load every dataset once before any storage is touched: a bad CSV is a usage error."""
+    from ..data import DatasetError, load_dataset
+
+    for ds in spec.datasets:
+        try:
+            load_dataset(ds.name, split_seed=spec.split_seed, **dict(ds.options))
+        except DatasetError as exc:
+            raise UsageError(f"{spec.path}: datasets: {exc}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..search.runner import run_study
+    from ..search.storage import StorageError, check_storage_url, mask_url, resolve_storage_url
+
+    spec = _load_spec(args.study_file)
+    storage_url = resolve_storage_url(args.storage, spec.storage, spec.name)
+    try:
+        check_storage_url(storage_url)
+    except StorageError as exc:
+        raise UsageError(str(exc)) from None
+    _check_datasets(spec)
+    _set_verbosity(args.verbose, args.quiet)
+    n_trials = args.n_trials or spec.n_trials
+    if n_trials < len(spec.arms):
+        raise UsageError(
+            f"--n-trials: {n_trials} is fewer than the study's {len(spec.arms)} strategy families "
+            f"({', '.join(spec.arms)}); equal budgets need at least one trial each"
+        )
+    workers = args.workers if args.workers is not None else spec.workers
+    try:
+        summary = run_study(
+            spec,
+            storage_url,
+            n_trials=n_trials,
+            timeout=args.timeout or spec.timeout,
+            workers=workers,
+            per_device=args.per_device,
+            devices=args.devices,
+            progress=not args.quiet,
+            verbose=args.verbose,
+        )
+    except StorageError as exc:
+        raise UsageError(str(exc)) from None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    _print_summary(summary, mask_url(storage_url))
+    if summary.interrupted:
+        print(f"interrupted: running trials were marked FAIL and re-queued; run the same command to resume.")
+        return 130
+    return 0
+
+
+def _print_summary(summary: Any, storage_label: str) -> None:
+    from ..search.study import best_per_arm, describe_params
+
+    counts = summary.counts
+    devices = sorted({slot.label for slot in summary.slots})
+    print(
+        f"study {summary.study.study_name}: {counts.finished} finished ({counts.complete} complete, "
+        f"{counts.pruned} pruned), {counts.failed} failed, {counts.waiting} waiting "
+        f"— {len(summary.slots)} worker(s) on {', '.join(devices)}, {summary.elapsed:.1f} s"
+    )
+    best = best_per_arm(summary.study.get_trials(deepcopy=False))
+    if best:
+        print("best configuration per strategy family (mean validation metric):")
+        width = max(len(arm) for arm in best)
+        for arm, trial in sorted(best.items(), key=lambda kv: -kv[1].values[0]):
+            params = ", ".join(f"{k}={_fmt(v)}" for k, v in describe_params(trial).items() if v is not None)
+            print(f"  {arm:<{width}}  {trial.values[0]:.4f}  trial {trial.number}  {params}")
+    print(f"storage: {storage_label}")
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+# --- worker ----------------------------------------------------------------------------------
+
+
+def configure_worker(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    parser.add_argument("--study", required=True, help="name of the study to join")
+    parser.add_argument("--storage", help="storage URL (default: DYNSEARCH_STORAGE or journal:runs/NAME.journal)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (pin a GPU with CUDA_VISIBLE_DEVICES)")
+    parser.add_argument("--threads", type=_positive_int, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--worker-index", type=int, default=0, help="offsets the sampler seed (default 0)")
+    parser.add_argument("--deadline", type=float, help=argparse.SUPPRESS)
+    noise = parser.add_mutually_exclusive_group()
+    noise.add_argument("--verbose", action="store_true", help="show Optuna's per-trial log lines")
+    noise.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    return worker
+
+
+def worker(args: argparse.Namespace) -> int:
+    import optuna
+
+    from ..search.storage import StorageError, mask_url, open_storage, resolve_storage_url
+    from ..search.worker import run_worker
+
+    _set_verbosity(args.verbose, args.quiet)
+    storage_url = resolve_storage_url(args.storage, None, args.study)
+    try:
+        storage = open_storage(storage_url)
+        names = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
+    except StorageError as exc:
+        raise UsageError(str(exc)) from None
+    if args.study not in names:
+        known = ", ".join(names) or "none"
+        raise UsageError(f"worker: no study {args.study!r} on {mask_url(storage_url)} (studies there: {known})")
+    if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
+        raise UsageError(f"--device: expected cpu, cuda or cuda:N, got {args.device!r}")
+    result = run_worker(
+        args.study, storage_url, device=args.device, threads=args.threads,
+        worker_index=args.worker_index, deadline=args.deadline,
+    )
+    if not args.quiet:
+        print(f"worker {os.getpid()}: ran {result.ran} trial(s): {result.complete} complete, "
+              f"{result.pruned} pruned, {result.failed} failed", file=sys.stderr)
+    return 130 if result.interrupted else 0
+
+
+# --- studies ---------------------------------------------------------------------------------
+
+
+def configure_studies(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    parser.add_argument("--storage", help="storage URL (default: DYNSEARCH_STORAGE, else every runs/*.journal)")
+    return studies
+
+
+def studies(args: argparse.Namespace) -> int:
+    from ..search.storage import RUNS_DIR, StorageError, mask_url
+    from ..search.study import list_studies
+
+    url = args.storage or os.environ.get("DYNSEARCH_STORAGE")
+    urls = [url] if url else [f"journal:{p}" for p in sorted(RUNS_DIR.glob("*.journal"))]
+    if not urls:
+        print(f"no studies: {RUNS_DIR}/ holds no journal (run a study first, or pass --storage URL)")
+        return 0
+    rows = []
+    for storage_url in urls:
+        try:
+            rows.extend((mask_url(storage_url), *row) for row in list_studies(storage_url))
+        except StorageError as exc:
+            raise UsageError(str(exc)) from None
+    header = ("storage", "study", "complete", "pruned", "failed", "running", "waiting", "best")
+    table = [header] + [tuple(str(c) for c in r) for r in rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    for r in table:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    return 0
+
+
+COMMANDS = {
+    "run": ("run a study file: queue its trials and work them off in parallel", configure_run),
+    "worker": ("join a running study as one more worker (e.g. from another machine)", configure_worker),
+    "studies": ("list the studies on a storage with trial counts and best value", configure_studies),
+}

@@ -1,0 +1,221 @@
+"""The supervisor behind ``dynsearch run``: queue the budget, start one worker process per device
+slot, show one progress bar for the whole study, and recover the trials of workers that die.
+
+Workers are separate ``dynsearch worker`` processes: CUDA_VISIBLE_DEVICES and the thread count are
+set in their environment before torch starts, and the storage URL travels in the environment, never
+on a command line where ``ps`` would show its password.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+
+from ..config import StudySpec
+from .storage import open_storage
+from .study import StudyCounts, count_trials, prepare_study, recover_dead_local_workers
+
+__all__ = ["WorkerSlot", "plan_workers", "run_study", "RunSummary", "available_cores"]
+
+POLL_SECONDS = 0.5
+STOP_GRACE_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class WorkerSlot:
+    """One worker process to start: its index, device and torch thread count."""
+
+    index: int
+    device: str  # "cpu" or "cuda"
+    gpu: int | None
+    threads: int
+
+    @property
+    def label(self) -> str:
+        return f"cuda:{self.gpu}" if self.gpu is not None else "cpu"
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _gpu_count() -> int:
+    try:
+        import torch
+
+        return torch.cuda.device_count() if torch.cuda.is_available() else 0
+    except Exception:
+        return 0
+
+
+def plan_workers(
+    workers: str | int = "auto", per_device: int = 1, devices: list[int] | None = None, *, gpu_count: int | None = None
+) -> list[WorkerSlot]:
+    """One slot per visible GPU (× ``per_device``), or one per CPU core without a GPU.
+
+    Raises:
+        ValueError: for a GPU index that does not exist, or a non-positive count.
+    """
+    n_gpu = _gpu_count() if gpu_count is None else gpu_count
+    if per_device < 1:
+        raise ValueError(f"--per-device: expected an integer >= 1, got {per_device}")
+    if devices:
+        missing = [d for d in devices if d < 0 or d >= n_gpu]
+        if missing:
+            raise ValueError(f"--devices: GPU {missing[0]} does not exist; this machine has {n_gpu} visible GPU(s)")
+    gpus = list(devices) if devices else list(range(n_gpu))
+    cores = available_cores()
+    if workers == "auto":
+        count = len(gpus) * per_device if gpus else cores
+    else:
+        count = int(workers)
+        if count < 1:
+            raise ValueError(f"--workers: expected 'auto' or an integer >= 1, got {workers}")
+    if gpus:
+        # Workers on GPUs still need a CPU thread each for the Python side.
+        threads = max(1, cores // count)
+        return [WorkerSlot(i, "cuda", gpus[i % len(gpus)], threads) for i in range(count)]
+    return [WorkerSlot(i, "cpu", None, max(1, cores // count)) for i in range(count)]
+
+
+@dataclass
+class RunSummary:
+    study: optuna.Study
+    counts: StudyCounts
+    slots: list[WorkerSlot]
+    interrupted: bool = False
+    restarts: int = 0
+    elapsed: float = 0.0
+    worker_exit_codes: list[int] = field(default_factory=list)
+
+
+class _Progress:
+    """One tqdm bar for the whole study, fed from the storage (all workers, all machines)."""
+
+    def __init__(self, total: int, enabled: bool, start_finished: int) -> None:
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=min(start_finished, total), unit="trial", dynamic_ncols=True,
+                            desc="trials", file=sys.stderr,
+                            mininterval=0.5 if sys.stderr.isatty() else 10.0)
+
+    def update(self, counts: StudyCounts) -> None:
+        if self.bar is None:
+            return
+        self.bar.n = min(counts.finished, self.bar.total)
+        best = "-" if counts.best is None else f"{counts.best:.4f}"
+        self.bar.set_postfix_str(
+            f"pruned={counts.pruned} failed={counts.failed} running={counts.running} best={best}", refresh=False
+        )
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _spawn(slot: WorkerSlot, study_name: str, storage_url: str, deadline: float | None, verbose: bool) -> subprocess.Popen:
+    env = dict(os.environ)
+    env["DYNSEARCH_STORAGE"] = storage_url
+    env["CUDA_VISIBLE_DEVICES"] = "" if slot.gpu is None else str(slot.gpu)
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        env[var] = str(slot.threads)
+    cmd = [
+        sys.executable, "-m", "dynsearch", "worker", "--study", study_name,
+        "--device", slot.device, "--threads", str(slot.threads), "--worker-index", str(slot.index),
+        "--verbose" if verbose else "--quiet",
+    ]
+    if deadline is not None:
+        cmd += ["--deadline", f"{deadline:.3f}"]
+    # Own process group: the supervisor decides how workers stop (Ctrl-C reaches it alone).
+    return subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def run_study(
+    spec: StudySpec,
+    storage_url: str,
+    *,
+    n_trials: int,
+    timeout: float | None = None,
+    workers: str | int = "auto",
+    per_device: int = 1,
+    devices: list[int] | None = None,
+    progress: bool = True,
+    verbose: bool = False,
+) -> RunSummary:
+    """Queue the study's budget on the storage, run workers until it is done, and summarise."""
+    storage = open_storage(storage_url)
+    study = prepare_study(spec, storage, storage_url, n_trials)
+    slots = plan_workers(workers, per_device, devices)
+    deadline = time.time() + timeout if timeout else None
+    started = time.time()
+    stop = {"requested": False}
+
+    def request_stop(signum: int, frame: Any) -> None:
+        stop["requested"] = True
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    procs: dict[int, subprocess.Popen] = {}
+    restarts, exit_codes = 0, []
+    bar = _Progress(n_trials, progress, count_trials(study.get_trials(deepcopy=False)).finished)
+    try:
+        for slot in slots:
+            procs[slot.index] = _spawn(slot, spec.name, storage_url, deadline, verbose)
+        while procs and not stop["requested"]:
+            time.sleep(POLL_SECONDS)
+            for slot in slots:
+                proc = procs.get(slot.index)
+                if proc is None or proc.poll() is None:
+                    continue
+                del procs[slot.index]
+                exit_codes.append(proc.returncode)
+                if proc.returncode != 0:
+                    # A worker died (killed, crashed): its trial goes back to the queue, a new worker takes over.
+                    recover_dead_local_workers(study, dead_pids=[proc.pid])
+                    if restarts < 3 * len(slots) and (deadline is None or time.time() < deadline):
+                        restarts += 1
+                        procs[slot.index] = _spawn(slot, spec.name, storage_url, deadline, verbose)
+            bar.update(count_trials(study.get_trials(deepcopy=False)))
+        if stop["requested"]:
+            _stop_workers(procs, study)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        bar.update(count_trials(study.get_trials(deepcopy=False)))
+        bar.close()
+    return RunSummary(
+        study=study,
+        counts=count_trials(study.get_trials(deepcopy=False)),
+        slots=slots,
+        interrupted=stop["requested"],
+        restarts=restarts,
+        elapsed=time.time() - started,
+        worker_exit_codes=exit_codes,
+    )
+
+
+def _stop_workers(procs: dict[int, subprocess.Popen], study: optuna.Study) -> None:
+    """SIGTERM every worker (they fail and re-queue their trial), then SIGKILL stragglers."""
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    end = time.time() + STOP_GRACE_SECONDS
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=max(0.1, end - time.time()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    recover_dead_local_workers(study, dead_pids=[p.pid for p in procs.values()])

@@ -1,0 +1,226 @@
+"""Studies on a storage: create or resume, queue the budget per arm, recover dead workers' trials.
+
+The budget is a queue. ``prepare_study`` enqueues one WAITING trial per missing slot, with its arm
+fixed, under a lock, so two ``run`` processes never double it. Workers claim WAITING trials
+atomically and never create trials of their own, which is why a study ends with exactly the
+requested number of finished trials however many workers share it. A trial whose worker dies or
+is interrupted is marked FAIL and re-queued with the same parameters.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import optuna
+from optuna.storages import RetryHeartbeatStaleTrialCallback
+from optuna.trial import FrozenTrial, TrialState
+
+from .. import __version__
+from ..config import StudySpec
+from .space import ARM_PARAM
+from .storage import MAX_RETRY, budget_lock
+
+__all__ = [
+    "SPEC_ATTR",
+    "WORKER_ATTR",
+    "REASON_ATTR",
+    "arm_budgets",
+    "prepare_study",
+    "load_spec",
+    "claim_waiting_trial",
+    "fail_and_requeue",
+    "recover_dead_local_workers",
+    "StudyCounts",
+    "count_trials",
+    "worker_id",
+    "best_per_arm",
+    "describe_params",
+    "list_studies",
+]
+
+SPEC_ATTR = "dynsearch_spec"
+WORKER_ATTR = "dynsearch_worker"
+REASON_ATTR = "fail_reason"
+
+
+def worker_id(pid: int | None = None) -> str:
+    """``host:pid`` of a worker process, stored on the trials it runs."""
+    return f"{socket.gethostname()}:{pid or os.getpid()}"
+
+
+def arm_budgets(arms: list[str], n_trials: int) -> dict[str, int]:
+    """Split ``n_trials`` over the arms as evenly as possible (earlier arms take any remainder)."""
+    base, extra = divmod(n_trials, len(arms))
+    return {arm: base + (1 if i < extra else 0) for i, arm in enumerate(arms)}
+
+
+def _directions(spec: StudySpec) -> list[str]:
+    return ["maximize", "minimize"] if len(spec.sampler.objectives) > 1 else ["maximize"]
+
+
+def _retried_numbers(trials: Iterable[FrozenTrial]) -> set[int]:
+    """Numbers of FAIL trials that have a queued or later copy (their slot lives on in the copy)."""
+    retried: set[int] = set()
+    for t in trials:
+        retried.update(t.system_attrs.get("retry_history", []))
+    return retried
+
+
+def _slot_arm(trial: FrozenTrial) -> str | None:
+    fixed = trial.system_attrs.get("fixed_params", {})
+    return trial.params.get(ARM_PARAM, fixed.get(ARM_PARAM))
+
+
+def prepare_study(spec: StudySpec, storage: optuna.storages.BaseStorage, storage_url: str, n_trials: int) -> optuna.Study:
+    """Create or load the study and queue whatever is missing to reach ``n_trials`` slots."""
+    with budget_lock(storage_url, spec.name):
+        study = optuna.create_study(
+            study_name=spec.name, storage=storage, directions=_directions(spec), load_if_exists=True
+        )
+        stored = study.user_attrs.get(SPEC_ATTR)
+        if stored is None:
+            study.set_user_attr(SPEC_ATTR, spec.to_dict())
+            study.set_user_attr("dynsearch_version", __version__)
+        elif stored.get("search") != spec.to_dict().get("search") or stored.get("datasets") != spec.to_dict().get("datasets"):
+            raise ValueError(
+                f"{spec.path}: study {spec.name!r} already exists on this storage with a different search space "
+                "or datasets; rename the study (name = ...) or use another storage"
+            )
+        recover_dead_local_workers(study)
+        trials = study.get_trials(deepcopy=False)
+        retried = _retried_numbers(trials)
+        used = Counter(_slot_arm(t) for t in trials if not (t.state == TrialState.FAIL and t.number in retried))
+        for arm, budget in arm_budgets(list(spec.arms), n_trials).items():
+            for _ in range(budget - used.get(arm, 0)):
+                study.enqueue_trial({ARM_PARAM: arm})
+    return study
+
+
+def load_spec(study: optuna.Study) -> StudySpec:
+    """The study spec stored on the study when it was created."""
+    data = study.user_attrs.get(SPEC_ATTR)
+    if data is None:
+        raise ValueError(f"study {study.study_name!r} was not created by dynsearch (no {SPEC_ATTR} attribute)")
+    return StudySpec.from_dict(data)
+
+
+def claim_waiting_trial(study: optuna.Study) -> int | None:
+    """Atomically move one WAITING trial to RUNNING and return its id (None when the queue is empty)."""
+    storage = study._storage
+    for trial in storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.WAITING,)):
+        try:
+            if storage.set_trial_state_values(trial._trial_id, state=TrialState.RUNNING):
+                storage.set_trial_system_attr(trial._trial_id, WORKER_ATTR, worker_id())
+                return trial._trial_id
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+    return None
+
+
+def fail_and_requeue(study: optuna.Study, trial_id: int, reason: str) -> None:
+    """Mark a trial FAIL with ``reason`` and queue a copy with the same parameters (up to MAX_RETRY)."""
+    storage = study._storage
+    storage.set_trial_user_attr(trial_id, REASON_ATTR, reason)
+    try:
+        storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return  # it finished after all: nothing to recover
+    RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(study, storage.get_trial(trial_id))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover_dead_local_workers(study: optuna.Study, dead_pids: Iterable[int] = ()) -> int:
+    """Fail and re-queue RUNNING trials whose worker on this host is gone; returns how many.
+
+    The journal storage has no heartbeat: whoever supervises workers (or any worker on the same
+    host) recovers their trials this way. Trials of other hosts are left to their own machines.
+    """
+    host = socket.gethostname()
+    dead = set(dead_pids)
+    recovered = 0
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        owner = t.system_attrs.get(WORKER_ATTR, "")
+        owner_host, _, pid_text = owner.rpartition(":")
+        if owner_host != host or not pid_text.isdigit():
+            continue
+        pid = int(pid_text)
+        if pid in dead or not _pid_alive(pid):
+            fail_and_requeue(study, t._trial_id, f"worker {owner} died while running this trial")
+            recovered += 1
+    return recovered
+
+
+@dataclass(frozen=True)
+class StudyCounts:
+    """Trial counts by state and the best value so far (None before any complete trial)."""
+
+    complete: int
+    pruned: int
+    failed: int
+    running: int
+    waiting: int
+    best: float | None
+
+    @property
+    def finished(self) -> int:
+        return self.complete + self.pruned
+
+
+def count_trials(trials: list[FrozenTrial], maximize: bool = True) -> StudyCounts:
+    states = Counter(t.state for t in trials)
+    values = [t.values[0] for t in trials if t.state == TrialState.COMPLETE and t.values]
+    best = (max(values) if maximize else min(values)) if values else None
+    return StudyCounts(
+        complete=states[TrialState.COMPLETE],
+        pruned=states[TrialState.PRUNED],
+        failed=states[TrialState.FAIL],
+        running=states[TrialState.RUNNING],
+        waiting=states[TrialState.WAITING],
+        best=best,
+    )
+
+
+def best_per_arm(trials: list[FrozenTrial]) -> dict[str, FrozenTrial]:
+    """The best COMPLETE trial of every arm (first objective, maximized)."""
+    best: dict[str, FrozenTrial] = {}
+    for t in trials:
+        if t.state != TrialState.COMPLETE or not t.values:
+            continue
+        arm = t.params.get(ARM_PARAM)
+        if arm is not None and (arm not in best or t.values[0] > best[arm].values[0]):
+            best[arm] = t
+    return best
+
+
+def describe_params(trial: FrozenTrial) -> dict[str, Any]:
+    """The trial's strategy parameters as stored (falls back to the raw Optuna params)."""
+    strategy = trial.user_attrs.get("strategy")
+    return dict(strategy["params"]) if strategy else {k: v for k, v in trial.params.items() if k != ARM_PARAM}
+
+
+def list_studies(storage_url: str) -> list[tuple[str, int, int, int, int, int, str]]:
+    """``(name, complete, pruned, failed, running, waiting, best)`` for every study on a storage."""
+    from .storage import open_storage
+
+    storage = open_storage(storage_url, heartbeat=False)
+    rows = []
+    for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+        study = optuna.load_study(study_name=summary.study_name, storage=storage)
+        maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
+        c = count_trials(study.get_trials(deepcopy=False), maximize=maximize)
+        best = "-" if c.best is None else f"{c.best:.4f}"
+        rows.append((summary.study_name, c.complete, c.pruned, c.failed, c.running, c.waiting, best))
+    return rows

@@ -1,0 +1,45 @@
+"""Study files: the TOML schema, its validation and the JSON export form.
+
+A study file names the datasets, the model and training settings, the search space and the
+Optuna sampler/pruner (see ``docs/study-file.md``). ``load_study_file`` returns a frozen
+``StudySpec``; every problem is a one-line ``ConfigError`` naming the file and the key path.
+
+Example:
+    >>> from dynsearch.config import parse_study
+    >>> spec = parse_study({"datasets": ["iris"]}, "studies/demo.toml")
+    >>> spec.name, spec.arms[:3]
+    ('demo', ['fixed-relu', 'fixed-tanh', 'learned-relu'])
+    >>> arm_strategy("linear-global")
+    ('linear', 'global', None)
+"""
+
+from ._errors import ConfigError
+from ._parse import load_study_file, parse_study
+from ._spec import (
+    MULTI_OBJECTIVE_SAMPLERS,
+    OBJECTIVES,
+    PRUNERS,
+    SAMPLERS,
+    DatasetSpec,
+    PrunerSpec,
+    SamplerSpec,
+    SearchSpace,
+    StudySpec,
+    arm_strategy,
+)
+
+__all__ = [
+    "ConfigError",
+    "DatasetSpec",
+    "SearchSpace",
+    "SamplerSpec",
+    "PrunerSpec",
+    "StudySpec",
+    "load_study_file",
+    "parse_study",
+    "arm_strategy",
+    "SAMPLERS",
+    "PRUNERS",
+    "OBJECTIVES",
+    "MULTI_OBJECTIVE_SAMPLERS",
+]

@@ -1,0 +1,407 @@
+"""Study files: TOML -> validated ``StudySpec``. Every problem is a one-line ``ConfigError``."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10 with the tomli backport
+    import tomli as tomllib  # type: ignore[no-redef]
+
+from ..activations import family_names, get_family
+from ..data import dataset_names
+from ..strategies import SCOPES, SIGNALS, strategy_names
+from ..train import MODEL_KINDS, OPTIMIZERS, TrainConfig
+from ._errors import Checker, ConfigError, got, join_key, show, suggest
+from ._spec import (
+    MULTI_OBJECTIVE_SAMPLERS,
+    OBJECTIVES,
+    PRUNERS,
+    SAMPLERS,
+    DatasetSpec,
+    PrunerSpec,
+    SamplerSpec,
+    SearchSpace,
+    StudySpec,
+    train_key,
+)
+
+__all__ = ["load_study_file", "parse_study"]
+
+FILE_KEY = "(file)"
+NAME_RE = re.compile(r"[A-Za-z0-9_.\-]+")
+FILE_PREFIXES = ("csv", "parquet")
+
+TOP_KEYS = (
+    "name", "description", "datasets", "n_trials", "timeout", "seeds", "split_seed", "storage", "workers",
+    "model", "training", "search", "sampler", "pruner",
+)  # fmt: skip
+MODEL_KEYS = ("kind", "hidden", "channels", "dropout", "activation")
+TRAINING_KEYS = ("epochs", "batch_size", "patience", "optimizer", "lr", "weight_decay", "momentum", "measure_every")
+SEARCH_KEYS = (
+    "strategies", "scopes", "signals", "bases", "lambda", "alpha0", "lower", "upper", "below", "above",
+    "every", "warmup", "cooldown", "lr", "width",
+)  # fmt: skip
+SAMPLER_KEYS = ("name", "seed", "objectives")
+PRUNER_KEYS = ("name", "n_startup_trials", "n_warmup_steps")
+
+_SECTIONS = {"": TOP_KEYS, "model": MODEL_KEYS, "training": TRAINING_KEYS, "search": SEARCH_KEYS,
+             "sampler": SAMPLER_KEYS, "pruner": PRUNER_KEYS}  # fmt: skip
+
+# Known mistakes that difflib cannot guess.
+_HINTS: dict[str, dict[str, str]] = {
+    "": {
+        "dataset": 'did you mean "datasets"? (an array, e.g. datasets = ["iris", "moons"])',
+        "seed": 'set "seeds" for how many training seeds, "split_seed" for the data split, '
+        '"sampler.seed" for the sampler',
+        "trials": 'did you mean "n_trials"?',
+    },
+    "model": {"model": 'did you mean "kind"?', "type": 'did you mean "kind"?', "width": 'did you mean "hidden"? '
+              '(to search a width, use "search.width")'},  # fmt: skip
+    "training": {"seed": 'training seeds are 0 .. seeds-1; set the top-level "seeds" for how many'},
+    "search": {"lam": 'did you mean "lambda"?', "strategy": 'did you mean "strategies"?',
+               "base": 'did you mean "bases"?', "scope": 'did you mean "scopes"?', "signal": 'did you mean "signals"?'},
+    "sampler": {"sampler": 'did you mean "name"?', "objective": 'did you mean "objectives"?'},
+    "pruner": {"pruner": 'did you mean "name"?'},
+}  # fmt: skip
+
+
+def _elsewhere(section: str) -> dict[str, str]:
+    """Keys of the other sections -> the section they belong to (first match wins)."""
+    out: dict[str, str] = {}
+    for other, keys in _SECTIONS.items():
+        if other != section:
+            for key in keys:
+                out.setdefault(key, other)
+    return out
+
+
+def load_study_file(path: str | os.PathLike[str]) -> StudySpec:
+    """Read and validate a TOML study file.
+
+    Raises:
+        ConfigError: a missing or unreadable file, malformed TOML (with the parser's line and column),
+            or any invalid setting (see ``docs/study-file.md``).
+
+    Example:
+        >>> spec = load_study_file("studies/quickstart.toml")  # doctest: +SKIP
+        >>> spec.arms[:2]  # doctest: +SKIP
+        ['fixed-relu', 'fixed-tanh']
+    """
+    shown = os.fspath(path)
+    p = Path(shown)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(shown, FILE_KEY, "no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(shown, FILE_KEY, "is a directory, expected a .toml study file") from None
+    except OSError as exc:
+        raise ConfigError(shown, FILE_KEY, f"cannot read the file: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(shown, FILE_KEY, f"not valid UTF-8 text (byte {exc.start}); a study file is TOML") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(shown, FILE_KEY, f"malformed TOML: {exc}") from None
+    return parse_study(data, shown)
+
+
+def parse_study(data: Mapping[str, Any], path: str) -> StudySpec:
+    """Validate an already-parsed study file (or ``StudySpec.to_dict()`` without ``path``).
+
+    ``path`` names the source in messages and becomes ``StudySpec.path``; its stem is the default name.
+    """
+    path = str(path)
+    c = Checker(path)
+    if not isinstance(data, Mapping):
+        raise c.fail(FILE_KEY, f"expected a table of settings at the top level, {got(data)}")
+    c.known_keys("", data, TOP_KEYS, _elsewhere(""), _HINTS[""])
+
+    name = _name(c, data, path)
+    description = c.string("description", data.get("description", ""), non_empty=False)
+    datasets = _datasets(c, data.get("datasets", _MISSING))
+    train = _train(c, data.get("model", {}), data.get("training", {}))
+    search = _search(c, data.get("search", {}))
+    sampler = _sampler(c, data.get("sampler", {}))
+    pruner = _pruner(c, data.get("pruner", {}), sampler)
+
+    n_trials = c.integer("n_trials", data.get("n_trials", 24), 1)
+    timeout = data.get("timeout")
+    if timeout is not None:
+        timeout = c.number("timeout", timeout, positive=True)
+    seeds = c.integer("seeds", data.get("seeds", 1), 1)
+    split_seed = c.integer("split_seed", data.get("split_seed", 0), 0)
+    storage = data.get("storage")
+    if storage is not None:
+        storage = c.string("storage", storage).strip()
+    workers = _workers(c, data.get("workers", "auto"))
+
+    arms = search.arms
+    if n_trials < len(arms):
+        raise c.fail(
+            "n_trials",
+            f"got {n_trials}, but the search space has {len(arms)} arms ({', '.join(arms)}) and equal budgets "
+            f"need at least one trial per arm; set n_trials >= {len(arms)} (a multiple of {len(arms)}, e.g. "
+            f"{len(arms) * max(2, math.ceil(n_trials / len(arms)))}, gives every arm the same number of trials)",
+        )
+    return StudySpec(
+        name=name,
+        path=path,
+        description=description,
+        datasets=datasets,
+        train=train,
+        search=search,
+        sampler=sampler,
+        pruner=pruner,
+        n_trials=n_trials,
+        timeout=timeout,
+        seeds=seeds,
+        split_seed=split_seed,
+        storage=storage,
+        workers=workers,
+    )
+
+
+_MISSING = object()
+
+
+def _name(c: Checker, data: Mapping[str, Any], path: str) -> str:
+    if "name" in data:
+        name = c.string("name", data["name"])
+        if not NAME_RE.fullmatch(name):
+            raise c.fail("name", f"expected letters, digits, '_', '.' or '-' only (it names runs/ and reports/ "
+                                 f"folders), got {show(name)}")  # fmt: skip
+        return name
+    stem = Path(path).stem
+    name = re.sub(r"[^A-Za-z0-9_.\-]+", "_", stem).strip("_")
+    return name or "study"
+
+
+# --- datasets --------------------------------------------------------------------------------
+
+
+def _dataset_name(c: Checker, key: str, value: Any) -> str:
+    name = c.string(key, value)
+    prefix, sep, rest = name.partition(":")
+    if sep and prefix.strip().lower() in FILE_PREFIXES:
+        if not rest.strip():
+            raise c.fail(key, f"no path after {prefix.strip().lower()}:, got {show(name)}; e.g. \"csv:data/train.csv\"")
+        return f"{prefix.strip().lower()}:{rest.strip()}"
+    canonical = name.strip().lower().replace("-", "_")
+    builtins = dataset_names()
+    if canonical in builtins:
+        return canonical
+    raise c.fail(
+        key,
+        f"unknown dataset {show(name)}{suggest(canonical, builtins)}; allowed: {', '.join(builtins)}, "
+        '"csv:PATH" or "parquet:PATH"',
+    )
+
+
+def _datasets(c: Checker, value: Any) -> tuple[DatasetSpec, ...]:
+    example = 'e.g. datasets = ["iris", {name = "moons", noise = 0.2}]'
+    if value is _MISSING:
+        raise c.fail("datasets", f"missing; list at least one dataset, {example}")
+    if not isinstance(value, (list, tuple)):
+        raise c.fail("datasets", f"expected an array of dataset names or tables, {got(value)}; {example}")
+    if not value:
+        raise c.fail("datasets", f"expected at least one dataset, got []; {example}")
+    out: list[DatasetSpec] = []
+    for i, item in enumerate(value):
+        key = join_key("datasets", i)
+        if isinstance(item, str):
+            spec = DatasetSpec(_dataset_name(c, key, item), {})
+        elif isinstance(item, Mapping):
+            if "name" not in item:
+                raise c.fail(key, f"a dataset table needs a name, {got(dict(item))}; e.g. {{name = \"moons\", noise = 0.2}}")
+            name = _dataset_name(c, join_key(key, "name"), item["name"])
+            options: dict[str, Any] = {}
+            for opt, v in item.items():
+                if opt == "name":
+                    continue
+                if isinstance(v, float) and not math.isfinite(v):
+                    raise c.fail(join_key(key, opt), f"expected a finite number, got {show(v)}")
+                if not isinstance(v, (str, int, float, bool)):
+                    raise c.fail(join_key(key, opt), f"a dataset option must be a string, number or boolean, {got(v)}")
+                options[str(opt)] = v
+            spec = DatasetSpec(name, options)
+        else:
+            raise c.fail(key, f"expected a dataset name or a table like {{name = \"moons\", noise = 0.2}}, {got(item)}")
+        if spec in out:
+            raise c.fail(key, f"dataset {spec.label} is listed twice; the objective would count it double")
+        out.append(spec)
+    return tuple(out)
+
+
+# --- model and training -> TrainConfig -----------------------------------------------------
+
+
+def _family(c: Checker, key: str, value: Any) -> str:
+    name = c.string(key, value)
+    try:
+        return get_family(name).name
+    except ValueError:
+        names = family_names()
+        raise c.fail(key, f"unknown activation family {show(name)}{suggest(name.lower(), names)}; "
+                          f"allowed: {', '.join(names)}") from None  # fmt: skip
+
+
+def _choice(c: Checker, key: str, value: Any, allowed: tuple[str, ...], what: str) -> str:
+    name = c.string(key, value)
+    if name not in allowed:
+        raise c.fail(key, f"unknown {what} {show(name)}{suggest(name, allowed)}; allowed: {', '.join(allowed)}")
+    return name
+
+
+def _train(c: Checker, model: Any, training: Any) -> TrainConfig:
+    model = c.table("model", model)
+    training = c.table("training", training)
+    c.known_keys("model", model, MODEL_KEYS, _elsewhere("model"), _HINTS["model"])
+    c.known_keys("training", training, TRAINING_KEYS, _elsewhere("training"), _HINTS["training"])
+    kw: dict[str, Any] = {}
+    if "kind" in model:
+        kw["model"] = _choice(c, "model.kind", model["kind"], MODEL_KINDS, "model kind")
+    for key in ("hidden", "channels"):
+        if key in model:
+            kw[key] = c.int_list(f"model.{key}", model[key], 1, non_empty=True)
+    if "dropout" in model:
+        kw["dropout"] = c.number("model.dropout", model["dropout"], minimum=0.0, below=1.0)
+    if "activation" in model:
+        kw["activation"] = _family(c, "model.activation", model["activation"])
+    for key, minimum in (("epochs", 1), ("batch_size", 1), ("patience", 0), ("measure_every", 1)):
+        if key in training:
+            kw[key] = c.integer(f"training.{key}", training[key], minimum)
+    if "optimizer" in training:
+        kw["optimizer"] = _choice(c, "training.optimizer", training["optimizer"], OPTIMIZERS, "optimizer")
+    if "lr" in training:
+        kw["lr"] = c.number("training.lr", training["lr"], positive=True)
+    for key in ("weight_decay", "momentum"):
+        if key in training:
+            kw[key] = c.number(f"training.{key}", training[key], minimum=0.0)
+    try:
+        return TrainConfig(**kw)
+    except ValueError as exc:  # TrainConfig's own rules: "field: message"
+        field_name, _, message = str(exc).partition(": ")
+        raise c.fail(train_key(field_name), message or str(exc)) from None
+
+
+# --- search --------------------------------------------------------------------------------
+
+
+def _search(c: Checker, value: Any) -> SearchSpace:
+    s = c.table("search", value)
+    c.known_keys("search", s, SEARCH_KEYS, _elsewhere("search"), _HINTS["search"])
+    d = SearchSpace()
+    families = family_names()
+    fam_text = ", ".join(families) + " (aliases: swish, leakyrelu, linear, none)"
+
+    def canonical_family(name: str) -> str | None:
+        try:
+            return get_family(name).name
+        except ValueError:
+            return None
+
+    def fams(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        if key not in s:
+            return default
+        return c.choices(f"search.{key}", s[key], families, what="activation family",
+                         canonical=canonical_family, allowed_text=fam_text)  # fmt: skip
+
+    def optional(key: str, parse: Any) -> Any:
+        return None if s.get(key) is None else parse(f"search.{key}", s[key])
+
+    registered = tuple(strategy_names())
+    strategies = d.strategies
+    if "strategies" in s:
+        strategies = c.choices("search.strategies", s["strategies"], registered, what="strategy")
+    scopes = c.choices("search.scopes", s["scopes"], SCOPES, what="scope") if "scopes" in s else d.scopes
+    signals = c.choices("search.signals", s["signals"], SIGNALS, what="signal") if "signals" in s else d.signals
+    bases = fams("bases", d.bases)
+    for name in ("linear", "learned"):
+        if name in strategies and not any(get_family(b).has_alpha for b in bases):
+            with_alpha = ", ".join(f for f in families if get_family(f).has_alpha)
+            verb = "adjusts" if name == "linear" else "trains"
+            raise c.fail("search.strategies", f'"{name}" {verb} a family\'s α, but none of search.bases '
+                         f"{show(list(bases))} has one; add a base with α ({with_alpha}) or remove \"{name}\"")  # fmt: skip
+
+    lam = c.float_range("search.lambda", s["lambda"]) if "lambda" in s else d.lam
+    alpha0 = optional("alpha0", lambda k, v: c.float_range(k, v, within=(0.0, math.inf)))
+    lower = c.float_range("search.lower", s["lower"], within=(-1.0, 1.0)) if "lower" in s else d.lower
+    upper = c.float_range("search.upper", s["upper"], within=(-1.0, 1.0)) if "upper" in s else d.upper
+    if not lower[0] < upper[1]:
+        key = "search.upper" if "upper" in s else "search.lower"
+        raise c.fail(key, f"no valid threshold pair: lower must be < upper, but lower >= {lower[0]:g} "
+                          f"and upper <= {upper[1]:g}, got lower = {show(list(lower))}, upper = {show(list(upper))}")  # fmt: skip
+    below = fams("below", d.below)
+    above = fams("above", d.above)
+    every = c.int_range("search.every", s["every"], 1) if "every" in s else d.every
+    warmup = c.int_range("search.warmup", s["warmup"], 0) if "warmup" in s else d.warmup
+    cooldown = c.int_range("search.cooldown", s["cooldown"], 0) if "cooldown" in s else d.cooldown
+    lr = optional("lr", lambda k, v: c.float_range(k, v, positive=True))
+    width = optional("width", lambda k, v: c.int_range(k, v, 1))
+    return SearchSpace(
+        strategies=strategies, scopes=scopes, signals=signals, bases=bases, lam=lam, alpha0=alpha0,
+        lower=lower, upper=upper, below=below, above=above, every=every, warmup=warmup, cooldown=cooldown,
+        lr=lr, width=width,
+    )  # fmt: skip
+
+
+# --- sampler, pruner, workers --------------------------------------------------------------
+
+
+def _sampler(c: Checker, value: Any) -> SamplerSpec:
+    s = c.table("sampler", value)
+    c.known_keys("sampler", s, SAMPLER_KEYS, _elsewhere("sampler"), _HINTS["sampler"])
+    name = _choice(c, "sampler.name", s.get("name", "tpe"), SAMPLERS, "sampler")
+    seed = s.get("seed", 0)
+    if seed == "none" or seed is None:
+        seed = None
+    elif isinstance(seed, str):
+        raise c.fail("sampler.seed", f'expected an integer >= 0 or "none" (unseeded), got {show(seed)}')
+    else:
+        seed = c.integer("sampler.seed", seed, 0)
+    objectives: tuple[str, ...] = ("metric",)
+    if "objectives" in s:
+        objectives = c.choices("sampler.objectives", s["objectives"], OBJECTIVES, what="objective")
+        if "metric" not in objectives:
+            raise c.fail("sampler.objectives", f'the validation metric must be an objective, got {show(list(objectives))}; '
+                                               'allowed: ["metric"] or ["metric", "time"]')  # fmt: skip
+        objectives = tuple(o for o in OBJECTIVES if o in objectives)  # canonical order: metric first
+    multi = len(objectives) > 1
+    if multi and name not in MULTI_OBJECTIVE_SAMPLERS:
+        raise c.fail("sampler.name", f"{show(name)} cannot optimize several objectives "
+                     f"{show(list(objectives))}; allowed: {', '.join(MULTI_OBJECTIVE_SAMPLERS)}")  # fmt: skip
+    if name == "nsga2" and not multi:
+        raise c.fail("sampler.name", '"nsga2" is a multi-objective sampler but the study has one objective '
+                     '["metric"]; use "tpe" (or set objectives = ["metric", "time"])')  # fmt: skip
+    return SamplerSpec(name=name, seed=seed, objectives=objectives)
+
+
+def _pruner(c: Checker, value: Any, sampler: SamplerSpec) -> PrunerSpec:
+    p = c.table("pruner", value)
+    c.known_keys("pruner", p, PRUNER_KEYS, _elsewhere("pruner"), _HINTS["pruner"])
+    # A multi-objective study cannot be pruned: its pruner defaults to "none" instead of "median".
+    default = "none" if sampler.multi_objective else "median"
+    name = _choice(c, "pruner.name", p.get("name", default), PRUNERS, "pruner")
+    if sampler.multi_objective and name != "none":
+        raise c.fail("pruner.name", f"Optuna cannot prune multi-objective studies (objectives "
+                     f'{show(list(sampler.objectives))}), got {show(name)}; allowed: "none"')  # fmt: skip
+    n_startup = c.integer("pruner.n_startup_trials", p.get("n_startup_trials", 5), 0)
+    n_warmup = c.integer("pruner.n_warmup_steps", p.get("n_warmup_steps", 3), 0)
+    return PrunerSpec(name=name, n_startup_trials=n_startup, n_warmup_steps=n_warmup)
+
+
+def _workers(c: Checker, value: Any) -> str | int:
+    if value == "auto" and isinstance(value, str):
+        return "auto"
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return int(value)
+    raise c.fail("workers", f'expected "auto" or an integer >= 1 (worker processes on this machine), {got(value)}')

@@ -33,9 +33,10 @@ __all__ = [
 ]
 
 RUNS_DIR = Path("runs")
-# A worker's heartbeat every 10 s; a trial with none for 60 s is failed and retried.
-HEARTBEAT_INTERVAL = 10
-GRACE_PERIOD = 60
+# A worker's heartbeat every 10 s; a trial with none for 60 s is failed and retried. The
+# environment may shorten both (tests, clusters that want faster recovery).
+HEARTBEAT_INTERVAL = int(os.environ.get("DYNSEARCH_HEARTBEAT_INTERVAL", "10"))
+GRACE_PERIOD = int(os.environ.get("DYNSEARCH_GRACE_PERIOD", "60"))
 # Infrastructure failures (a dead worker, an interrupt) are retried this often per trial.
 MAX_RETRY = 3
 

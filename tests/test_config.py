@@ -253,9 +253,10 @@ def test_quickstart_study_loads() -> None:
     assert spec.name == "quickstart"
     assert [d.label for d in spec.datasets] == ["digits", "iris", "moons(n_samples=600, noise=0.25)"]
     assert spec.train.model == "mlp" and spec.train.hidden == (64, 64)
-    assert (spec.train.epochs, spec.train.batch_size, spec.train.patience, spec.train.lr) == (12, 64, 4, 0.003)
     assert len(spec.arms) == 8
-    assert spec.n_trials == 2 * len(spec.arms)
+    # Equal budgets: a whole number of trials per arm, and every arm (the fixed ones too) tunes lr.
+    assert spec.n_trials % len(spec.arms) == 0
+    assert spec.search.lr is not None
     assert spec.pruner.name == "median" and spec.sampler == SamplerSpec("tpe", 0, ("metric",))
     assert spec.seeds == 1
 
@@ -263,8 +264,8 @@ def test_quickstart_study_loads() -> None:
 def test_benchmark_study_loads() -> None:
     spec = load_study_file(ROOT / "studies" / "benchmark.toml")
     assert [d.name for d in spec.datasets] == dataset_names()
-    assert spec.n_trials == 6 * len(spec.arms) == 48
-    assert (spec.train.epochs, spec.train.patience, spec.seeds) == (20, 5, 1)
+    assert spec.n_trials % len(spec.arms) == 0 and spec.n_trials // len(spec.arms) >= 6
+    assert spec.search.lr is not None
 
 
 # --- errors --------------------------------------------------------------------------------

@@ -208,7 +208,9 @@ def best_per_arm(trials: list[FrozenTrial]) -> dict[str, FrozenTrial]:
 def describe_params(trial: FrozenTrial) -> dict[str, Any]:
     """The trial's strategy parameters as stored (falls back to the raw Optuna params)."""
     strategy = trial.user_attrs.get("strategy")
-    return dict(strategy["params"]) if strategy else {k: v for k, v in trial.params.items() if k != ARM_PARAM}
+    params = dict(strategy["params"]) if strategy else {k: v for k, v in trial.params.items() if k != ARM_PARAM}
+    params.update({k: trial.params[k] for k in ("lr", "width") if k in trial.params})
+    return params
 
 
 def list_studies(storage_url: str) -> list[tuple[str, int, int, int, int, int, str]]:

@@ -1,8 +1,8 @@
 """Streaming, mergeable Pearson statistics kept on the device.
 
 Each update adds one batch of paired values (x, y) with a handful of tensor ops and no host
-sync: the values are shifted by the first pair seen (exact in float32 for nearby values, by
-Sterbenz's lemma), and their shifted sums Σx, Σy, Σx², Σy², Σxy go into a float64 accumulator. Shifting keeps the sums small, so large offsets do not
+sync: the values are shifted by the first batch's means (the subtraction is exact in float32 for
+nearby values, by Sterbenz's lemma), and their shifted sums Σx, Σy, Σx², Σy², Σxy go into a float64 accumulator. Shifting keeps the sums small, so large offsets do not
 cancel catastrophically; converting to centred form and merging (Chan et al.) happens only
 when r is read, once per adjustment.
 
@@ -29,6 +29,8 @@ __all__ = ["PearsonStats", "PearsonMoments", "PearsonResult", "merge_moments"]
 # A spread this small relative to the values' magnitude (n·mean²) is rounding noise, not
 # variance: r is then 0 and flagged. Far below what float32 data can show (~1e-14 at offset 1e4).
 _DEGENERATE_EPS = 1e-20
+# Batches larger than this are summed in float64 (the per-op cost is amortized at that size).
+_FLOAT64_ABOVE = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ class PearsonStats:
     def reset(self) -> None:
         """Forget everything seen so far (called after each adjustment)."""
         self.count: int = 0
-        self._shift_x: Tensor | None = None  # first x and y seen, in the input dtype
+        self._shift_x: Tensor | None = None  # the first batch's mean x and y
         self._shift_y: Tensor | None = None
         self._sums: Tensor | None = None  # float64 [Σx, Σy, Σx², Σy², Σxy] of shifted values
 
@@ -115,10 +117,18 @@ class PearsonStats:
             raise ValueError(f"PearsonStats.update needs as many x as y values, got {x.numel()} and {y.numel()}.")
         if x.numel() == 0:
             return
+        if not x.is_floating_point() or x.element_size() < 4:
+            # float16 sums overflow (max 65504) and bfloat16 ones keep 8 bits; integers can overflow too.
+            x = x.float()
         if y.dtype != x.dtype:
             y = y.to(x.dtype)
+        if x.numel() > _FLOAT64_ABOVE and x.dtype == torch.float32:
+            # float32 dot products over this many elements drift past 1e-5 in r: sum in float64.
+            x, y = x.double(), y.double()
         if self._sums is None or self._sums.device != x.device:
-            self._shift_x, self._shift_y = x[:1].clone(), y[:1].clone()
+            # Shift by the first batch's means (once): the shifted values are small, so the raw sums
+            # don't cancel, even at large offsets or when the first value is an outlier.
+            self._shift_x, self._shift_y = x.mean().reshape(1), y.mean().reshape(1)
             self._sums = torch.zeros(5, dtype=torch.float64, device=x.device)
             self.count = 0
         # Five reductions and one add: per-op overhead dominates on small layers, so no more ops.

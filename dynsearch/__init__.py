@@ -10,6 +10,7 @@ into them and what comes out. Put a strategy into any model::
 """
 
 from .activations import Family, family_names, get_family
+from .export import load_config
 from .signal import PearsonResult, PearsonStats
 from .sites import ActivationSite, adjust, apply, observe_output, parameter_groups, sites
 from .strategies import (
@@ -50,4 +51,5 @@ __all__ = [
     "register_strategy",
     "strategy_from_config",
     "strategy_names",
+    "load_config",
 ]

@@ -72,7 +72,7 @@ class ActivationSite(nn.Module):
         return self._alpha
 
     def set_state(self, family: str, alpha: float) -> None:
-        """Set the family and α (called by ``adjust``; a family change drops a learned α)."""
+        """Set the family and α, clipped to the family's range (a learned α is overwritten too)."""
         fam = get_family(family)
         alpha = fam.clip(float(alpha))
         self.family_code.fill_(family_index(fam.name))
@@ -106,7 +106,7 @@ class ActivationSite(nn.Module):
 
     def extra_repr(self) -> str:
         learned = ", learned" if self.alpha_param is not None else ""
-        return f"family={self.family}, alpha={self._alpha:.4g}{learned}"
+        return f"family={self.family}, alpha={self.alpha_value:.4g}{learned}"
 
 
 def sites(model: nn.Module) -> list[tuple[str, ActivationSite]]:

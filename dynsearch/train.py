@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .activations import family_names, get_family
 from .data import DatasetSplits, iter_batches
 from .models import build_model
 from .sites import adjust, apply, needs_target_signal, observe_output, parameter_groups, sites
@@ -91,6 +92,12 @@ class TrainConfig:
             sizes = getattr(self, name)
             if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in sizes):
                 raise ValueError(f"{name}: expected positive integer sizes, got {list(sizes)!r}.")
+        try:
+            get_family(self.activation)
+        except ValueError:
+            raise ValueError(
+                f"activation: expected an activation family ({', '.join(family_names())}), got {self.activation!r}."
+            ) from None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

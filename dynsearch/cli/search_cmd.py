@@ -223,7 +223,7 @@ def configure_studies(parser: argparse.ArgumentParser) -> Callable[[argparse.Nam
 
 
 def studies(args: argparse.Namespace) -> int:
-    from ..search.storage import RUNS_DIR, StorageError, mask_url
+    from ..search.storage import RUNS_DIR, StorageError, _journal_path, is_journal, mask_url
     from ..search.study import list_studies
 
     url = args.storage or os.environ.get("DYNSEARCH_STORAGE")
@@ -233,10 +233,15 @@ def studies(args: argparse.Namespace) -> int:
         return 0
     rows = []
     for storage_url in urls:
+        if is_journal(storage_url) and not _journal_path(storage_url).is_file():
+            continue  # listing must not create the file (or its folder)
         try:
             rows.extend((mask_url(storage_url), *row) for row in list_studies(storage_url))
         except StorageError as exc:
             raise UsageError(str(exc)) from None
+    if not rows:
+        print(f"no studies on {', '.join(mask_url(u) for u in urls)}")
+        return 0
     header = ("storage", "study", "complete", "pruned", "failed", "running", "waiting", "best")
     table = [header] + [tuple(str(c) for c in r) for r in rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]

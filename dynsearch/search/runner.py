@@ -156,9 +156,9 @@ def run_study(
     verbose: bool = False,
 ) -> RunSummary:
     """Queue the study's budget on the storage, run workers until it is done, and summarise."""
+    slots = plan_workers(workers, per_device, devices)  # before the storage: a bad request writes nothing
     storage = open_storage(storage_url)
     study = prepare_study(spec, storage, storage_url, n_trials)
-    slots = plan_workers(workers, per_device, devices)
     deadline = time.time() + timeout if timeout else None
     started = time.time()
     stop = {"requested": False}

@@ -50,10 +50,13 @@ def suggest_plan(trial: optuna.Trial, spec: StudySpec) -> tuple[dict[str, Any], 
         params["every"] = _int_param(trial, f"{kind}.every", space.every)
         params["warmup"] = _int_param(trial, f"{kind}.warmup", space.warmup)
     if kind == "threshold":
-        lower = trial.suggest_float("threshold.lower", *space.lower)
-        upper_low = max(space.upper[0], lower + MIN_THRESHOLD_GAP)
+        # lower stays far enough below the largest upper that a valid upper always exists inside
+        # the file's range (the config guarantees lower[0] < upper[1]).
+        gap = min(MIN_THRESHOLD_GAP, (space.upper[1] - space.lower[0]) / 2)
+        lower = trial.suggest_float("threshold.lower", space.lower[0], min(space.lower[1], space.upper[1] - gap))
+        upper_low = max(space.upper[0], lower + gap)
         params["lower"] = lower
-        params["upper"] = trial.suggest_float("threshold.upper", upper_low, max(space.upper[1], upper_low))
+        params["upper"] = trial.suggest_float("threshold.upper", upper_low, space.upper[1])
         if len(space.below) > 1:
             params["below"] = trial.suggest_categorical("threshold.below", list(space.below))
         else:

@@ -12,6 +12,7 @@ import fcntl
 import hashlib
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -41,6 +42,17 @@ GRACE_PERIOD = int(os.environ.get("DYNSEARCH_GRACE_PERIOD", "60"))
 MAX_RETRY = 3
 
 _SCHEMES = ("postgresql", "mysql", "sqlite", "journal", "file")
+
+# Optuna flags its heartbeat API as experimental on every use; dynsearch relies on it on purpose, and
+# the warnings would only clutter every worker's stderr (and turn one-line errors into several).
+warnings.filterwarnings(
+    "ignore",
+    message=r".*(RetryHeartbeatStaleTrialCallback|heartbeat_interval|grace_period|heartbeat_stale_trial_callback"
+    r"|fail_stale_trials|retry_history|retried_trial_number).*",
+    category=optuna.exceptions.ExperimentalWarning,
+)
+# pg_advisory_lock key that serializes Optuna's schema creation on one database.
+_SCHEMA_LOCK_KEY = int.from_bytes(hashlib.sha1(b"dynsearch:optuna-schema").digest()[:7], "big")
 
 
 class StorageError(ValueError):
@@ -122,6 +134,11 @@ def open_storage(url: str, *, heartbeat: bool = True) -> optuna.storages.BaseSto
             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
         )
     try:
+        if _scheme(url) == "postgresql":
+            # Two processes creating the tables of a fresh database at once collide (IntegrityError on
+            # pg_type, "relation already exists"): create them one process at a time.
+            with _pg_advisory_lock(url, _SCHEMA_LOCK_KEY):
+                return RDBStorage(url, **kwargs)
         return RDBStorage(url, **kwargs)
     except ImportError as exc:
         raise StorageError(f"storage: the driver for {mask_url(url)!r} is not installed ({exc.name})") from None
@@ -136,24 +153,34 @@ def open_storage(url: str, *, heartbeat: bool = True) -> optuna.storages.BaseSto
 
 
 @contextlib.contextmanager
-def budget_lock(url: str, study_name: str) -> Iterator[None]:
-    """Serialize budget top-ups of one study across processes (and machines on PostgreSQL).
+def _pg_advisory_lock(url: str, key: int) -> Iterator[None]:
+    """Hold PostgreSQL advisory lock ``key`` on its own connection (released even if the block raises)."""
+    import sqlalchemy
 
-    Two ``dynsearch run`` processes starting together must not both enqueue the missing trials.
-    """
-    if _scheme(url) == "postgresql":
-        import sqlalchemy
-
-        real = url if not url.startswith("postgresql://") else "postgresql+psycopg://" + url[len("postgresql://"):]
-        key = int.from_bytes(hashlib.sha1(study_name.encode()).digest()[:7], "big")
-        engine = sqlalchemy.create_engine(real, poolclass=sqlalchemy.pool.NullPool)
+    real = url if not url.startswith("postgresql://") else "postgresql+psycopg://" + url[len("postgresql://"):]
+    engine = sqlalchemy.create_engine(real, poolclass=sqlalchemy.pool.NullPool)
+    try:
         with engine.connect() as conn:
             conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})
             try:
                 yield
             finally:
                 conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.commit()
+    finally:
         engine.dispose()
+
+
+@contextlib.contextmanager
+def budget_lock(url: str, study_name: str) -> Iterator[None]:
+    """Serialize budget top-ups of one study across processes (and machines on PostgreSQL).
+
+    Two ``dynsearch run`` processes starting together must not both enqueue the missing trials.
+    """
+    if _scheme(url) == "postgresql":
+        key = int.from_bytes(hashlib.sha1(study_name.encode()).digest()[:7], "big")
+        with _pg_advisory_lock(url, key):
+            yield
         return
     if is_journal(url):
         lock_path = _journal_path(url).with_suffix(".lock")

@@ -9,6 +9,7 @@ is interrupted is marked FAIL and re-queued with the same parameters.
 
 from __future__ import annotations
 
+import copy
 import os
 import socket
 from collections import Counter
@@ -124,12 +125,18 @@ def claim_waiting_trial(study: optuna.Study) -> int | None:
 def fail_and_requeue(study: optuna.Study, trial_id: int, reason: str) -> None:
     """Mark a trial FAIL with ``reason`` and queue a copy with the same parameters (up to MAX_RETRY)."""
     storage = study._storage
-    storage.set_trial_user_attr(trial_id, REASON_ATTR, reason)
     try:
+        # Inside the try: the supervisor and a worker (or two workers) may recover the same trial.
+        storage.set_trial_user_attr(trial_id, REASON_ATTR, reason)
         storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
     except optuna.exceptions.UpdateFinishedTrialError:
         return  # it finished after all: nothing to recover
-    RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(study, storage.get_trial(trial_id))
+    # The copy must not inherit the dead owner (a claim sets RUNNING before the new owner, so a
+    # recovery in between would fail the copy too) nor this failure's reason.
+    failed = copy.deepcopy(storage.get_trial(trial_id))
+    failed.system_attrs = {k: v for k, v in failed.system_attrs.items() if k != WORKER_ATTR}
+    failed.user_attrs = {k: v for k, v in failed.user_attrs.items() if k != REASON_ATTR}
+    RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(study, failed)
 
 
 def _pid_alive(pid: int) -> bool:

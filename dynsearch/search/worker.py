@@ -17,13 +17,14 @@ from typing import Any
 
 import optuna
 import torch
+from optuna.storages._heartbeat import is_heartbeat_enabled
 from optuna.trial import TrialState
 
 from ..train import TrainingInterrupted
 from .objective import Objective
 from .samplers import make_pruner, make_sampler
-from .storage import HEARTBEAT_INTERVAL, open_storage
-from .study import REASON_ATTR, claim_waiting_trial, fail_and_requeue, load_spec, recover_dead_local_workers
+from .storage import GRACE_PERIOD, HEARTBEAT_INTERVAL, open_storage
+from .study import REASON_ATTR, WORKER_ATTR, claim_waiting_trial, fail_and_requeue, load_spec, recover_dead_local_workers
 
 __all__ = ["run_worker", "WorkerResult", "StopFlag"]
 
@@ -69,8 +70,10 @@ class _Heartbeat:
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> _Heartbeat:
-        if isinstance(self._storage, optuna.storages.RDBStorage) and self._storage.is_heartbeat_enabled():
-            self._storage.record_heartbeat(self._trial_id)
+        # study._storage wraps an RDBStorage in Optuna's _CachedStorage: ask for the heartbeat
+        # capability, not for the class.
+        if is_heartbeat_enabled(self._storage):
+            self._storage.record_heartbeat(self._trial_id)  # type: ignore[attr-defined]
             self._thread = threading.Thread(target=self._beat, daemon=True)
             self._thread.start()
         return self
@@ -92,8 +95,12 @@ def _recover_stale(study: optuna.Study) -> int:
     """Fail and re-queue trials whose worker is gone (heartbeat on RDB, dead local pid anywhere)."""
     before = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
     storage = study._storage
-    if isinstance(storage, optuna.storages.RDBStorage) and storage.is_heartbeat_enabled():
-        optuna.storages.fail_stale_trials(study)
+    if is_heartbeat_enabled(storage):
+        # Not optuna.storages.fail_stale_trials: it hands the stale trial to the retry callback as
+        # is, so the failure would have no reason and the copy would inherit the dead owner.
+        for trial_id in storage._get_stale_trial_ids(study._study_id):  # type: ignore[attr-defined]
+            owner = storage.get_trial_system_attrs(trial_id).get(WORKER_ATTR, "of unknown host")
+            fail_and_requeue(study, trial_id, f"no heartbeat from worker {owner} for over {GRACE_PERIOD} s; re-queued")
     recover_dead_local_workers(study)
     return len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,))) - before
 
@@ -163,20 +170,28 @@ def _run_trial(study: optuna.Study, trial_id: int, objective: Objective, stop: S
         try:
             value = objective(trial)
         except optuna.TrialPruned as exc:
-            study.tell(trial, state=TrialState.PRUNED)
+            study.tell(trial, state=TrialState.PRUNED, skip_if_finished=True)
             _log.info("trial %d pruned: %s", trial.number, exc)
             return TrialState.PRUNED
         except (TrainingInterrupted, KeyboardInterrupt):
             fail_and_requeue(study, trial_id, f"interrupted ({stop.signal_name or 'stop requested'}); re-queued")
             return None
+        except optuna.exceptions.UpdateFinishedTrialError:
+            # Another process failed (and re-queued) this trial, e.g. after our heartbeats stopped
+            # reaching the database for longer than the grace period: drop it and go on.
+            _log.warning("trial %d was finished by another worker (missed heartbeats?); dropped", trial.number)
+            return None
         except Exception as exc:
             reason = _failure_reason(exc, objective.device)
-            trial.set_user_attr(REASON_ATTR, reason)
-            study.tell(trial, state=TrialState.FAIL)
+            try:
+                trial.set_user_attr(REASON_ATTR, reason)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                return None
+            study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
             _log.warning("trial %d failed: %s", trial.number, reason)
             _log.debug("%s", traceback.format_exc())
             return TrialState.FAIL
-    study.tell(trial, value)
+    study.tell(trial, value, skip_if_finished=True)
     return TrialState.COMPLETE
 
 

@@ -177,12 +177,21 @@ class LearnedAlpha(Strategy):
 
     uses_signal = False
 
-    def initial_state(self, family: str, alpha: float) -> tuple[str, float]:
-        family, alpha = super().initial_state(family, alpha)
+    def __init__(self, **common) -> None:
+        super().__init__(**common)
+        if self.base is not None:
+            self._check_family(self.base)
+
+    @staticmethod
+    def _check_family(family: str) -> None:
         fam = get_family(family)
         if not fam.has_alpha:
             with_alpha = ", ".join(n for n in family_names() if get_family(n).has_alpha)
             raise ValueError(f"LearnedAlpha trains a family's α, but {fam.name!r} has none; families with α: {with_alpha}.")
+
+    def initial_state(self, family: str, alpha: float) -> tuple[str, float]:
+        family, alpha = super().initial_state(family, alpha)
+        self._check_family(family)
         return family, alpha
 
     def setup_site(self, site: ActivationSite) -> None:

@@ -1,0 +1,236 @@
+"""``dynsearch report``, ``dynsearch dashboard`` and ``dynsearch export``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from ._common import UsageError
+
+__all__ = ["COMMANDS", "open_study"]
+
+_STORAGE_HELP = "Optuna storage URL (default: DYNSEARCH_STORAGE, else journal:runs/NAME.journal)"
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number in 0..65535, got {text!r}")
+    return value
+
+
+def _journal_file(url: str) -> Path | None:
+    from ..search.storage import is_journal
+
+    if not is_journal(url):
+        return None
+    return Path(url[len("journal:"):] if url.startswith("journal:") else url)
+
+
+def _open_storage_readonly(url: str) -> Any:
+    """Open an existing storage; a journal file that does not exist is an error, never created."""
+    from ..search.storage import StorageError, check_storage_url, mask_url, open_storage
+
+    try:
+        check_storage_url(url)
+    except StorageError as exc:
+        raise UsageError(str(exc)) from None
+    journal = _journal_file(url)
+    if journal is not None and not journal.is_file():
+        raise UsageError(
+            f"storage {mask_url(url)}: no such journal file (run the study first with 'dynsearch run STUDY.toml', "
+            "or pass --storage URL)"
+        )
+    try:
+        return open_storage(url, heartbeat=False)
+    except StorageError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def open_study(name: str, storage_arg: str | None) -> tuple[Any, str]:
+    """``(study, storage_url)`` for a study that exists; a one-line UsageError otherwise."""
+    import optuna
+
+    from ..search.storage import mask_url, resolve_storage_url
+
+    url = resolve_storage_url(storage_arg, None, name)
+    storage = _open_storage_readonly(url)
+    names = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
+    if name not in names:
+        known = ", ".join(sorted(names)) or "none"
+        raise UsageError(f"no study {name!r} on {mask_url(url)} (studies there: {known})")
+    study = optuna.load_study(study_name=name, storage=storage)
+    if "dynsearch_spec" not in study.user_attrs:
+        raise UsageError(f"study {name!r} on {mask_url(url)} was not created by 'dynsearch run' (no study spec stored)")
+    return study, url
+
+
+def _quiet_optuna() -> None:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def configure_report(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    parser.add_argument("name", metavar="NAME", help="the study's name")
+    parser.add_argument("--storage", help=_STORAGE_HELP)
+    parser.add_argument("--out", type=Path, help="output folder (default reports/NAME)")
+    parser.add_argument("--seeds", type=_positive_int, default=None,
+                        help="re-training seeds per arm and dataset for the test comparison (default 5)")
+    parser.add_argument("--refresh", action="store_true", help="re-train everything, ignoring retrain.json")
+    parser.add_argument("--device", default="cpu", help="torch device for the re-training (default cpu)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    return report
+
+
+def report(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..report import DEFAULT_SEEDS, build_report
+    from ..search.storage import mask_url
+
+    _quiet_optuna()
+    try:
+        torch.device(args.device)
+    except RuntimeError:
+        raise UsageError(f"--device: unknown torch device {args.device!r}; e.g. cpu, cuda, cuda:1") from None
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise UsageError(f"--out: {args.out} exists and is not a folder")
+    study, url = open_study(args.name, args.storage)
+    seeds = args.seeds or DEFAULT_SEEDS
+    command = f"dynsearch report {args.name}" + (f" --seeds {seeds}" if seeds != DEFAULT_SEEDS else "")
+    try:
+        result = build_report(
+            study, args.out, seeds=seeds, refresh=args.refresh, device=args.device,
+            storage_label=mask_url(url), command=command, progress=not args.quiet,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if not args.quiet:
+        print(result.comparison.conclusion)
+        print(f"report: {result.out / 'index.html'}")
+    return 0
+
+
+# --- dashboard -------------------------------------------------------------------------------
+
+
+def configure_dashboard(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    from ..dashboard import DEFAULT_HOST, DEFAULT_PORT
+
+    parser.add_argument("name", metavar="NAME", nargs="?",
+                        help="the study to open (its storage defaults to journal:runs/NAME.journal)")
+    parser.add_argument("--storage", help=_STORAGE_HELP + "; without NAME, the only journal in runs/")
+    parser.add_argument("--host", default=DEFAULT_HOST,
+                        help=f"address to bind (default {DEFAULT_HOST}; 0.0.0.0 exposes it to the network)")
+    parser.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free)")
+    return dashboard
+
+
+def _dashboard_storage_url(args: argparse.Namespace) -> str:
+    from ..search.storage import RUNS_DIR, resolve_storage_url
+
+    if args.name:
+        return resolve_storage_url(args.storage, None, args.name)
+    url = args.storage or os.environ.get("DYNSEARCH_STORAGE")
+    if url:
+        return url
+    journals = sorted(RUNS_DIR.glob("*.journal"))
+    if len(journals) == 1:
+        return f"journal:{journals[0]}"
+    if not journals:
+        raise UsageError(f"dashboard: no study given and {RUNS_DIR}/ holds no journal; pass NAME or --storage URL")
+    raise UsageError(
+        f"dashboard: {RUNS_DIR}/ holds {len(journals)} journals ({', '.join(p.stem for p in journals)}); "
+        "pass the study NAME or --storage URL"
+    )
+
+
+def dashboard(args: argparse.Namespace) -> int:
+    from ..dashboard import serve
+    from ..search.storage import mask_url
+
+    _quiet_optuna()
+    study_id = None
+    if args.name:
+        study, url = open_study(args.name, args.storage)
+        storage = study._storage
+        study_id = study._study_id
+    else:
+        url = _dashboard_storage_url(args)
+        storage = _open_storage_readonly(url)
+    try:
+        return serve(storage, host=args.host, port=args.port, study_id=study_id, storage_label=mask_url(url))
+    except OSError as exc:
+        reason = exc.strerror or (str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        raise UsageError(f"dashboard: cannot listen on {args.host}:{args.port}: {reason}") from None
+
+
+# --- export ----------------------------------------------------------------------------------
+
+
+def configure_export(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    parser.add_argument("name", metavar="NAME", help="the study's name")
+    parser.add_argument("--storage", help=_STORAGE_HELP)
+    parser.add_argument("--family", help="only this strategy family: fixed, threshold, linear, learned (or a "
+                                         "registered strategy); default: the best of all arms")
+    parser.add_argument("--scope", help="only strategies with this scope: layer or global")
+    parser.add_argument("-o", "--output", type=Path, help="write the config here (default: print it on stdout)")
+    return export
+
+
+def export(args: argparse.Namespace) -> int:
+    from ..export import dumps, export_record, select_best_trial, write_export
+    from ..search.storage import mask_url
+    from ..strategies import SCOPES, strategy_names
+
+    _quiet_optuna()
+    if args.family is not None and args.family not in strategy_names():
+        raise UsageError(f"--family: unknown strategy {args.family!r}; expected one of {', '.join(strategy_names())}")
+    if args.scope is not None and args.scope not in SCOPES:
+        raise UsageError(f"--scope: expected one of {', '.join(SCOPES)}, got {args.scope!r}")
+    if args.output is not None and args.output.is_dir():
+        raise UsageError(f"-o: {args.output} is a folder; give a file name such as best.json")
+    study, url = open_study(args.name, args.storage)
+    trial = select_best_trial(study.get_trials(deepcopy=False), args.family, args.scope)
+    if trial is None:
+        wanted = " ".join(x for x in (f"family {args.family!r}" if args.family else "",
+                                      f"scope {args.scope!r}" if args.scope else "") if x)
+        raise UsageError(f"export: study {args.name!r} has no complete trial" + (f" of {wanted}" if wanted else ""))
+    try:
+        record = export_record(study, trial, mask_url(url))
+    except ValueError as exc:
+        raise UsageError(f"export: {exc}") from None
+    if args.output is None:
+        sys.stdout.write(dumps(record))
+        return 0
+    write_export(record, args.output)
+    print(f"exported trial {record.trial} ({record.arm}, mean validation metric {record.scores['mean']:.4f}) "
+          f"of study {record.study} to {args.output}")
+    return 0
+
+
+COMMANDS = {
+    "report": ("re-train each arm's best trial on the test split and write reports/NAME/", configure_report),
+    "dashboard": ("open optuna-dashboard on a study's storage (loopback by default)", configure_dashboard),
+    "export": ("write the best strategy config of a study as JSON (for dynsearch.load_config)", configure_export),
+}

@@ -1,0 +1,106 @@
+"""``build_report``: from a stored study to ``reports/NAME/`` (index.html, report.md, trials.csv,
+retrain.json, figures/). The only training it does is the re-training of each arm's best trial for
+the test comparison, and that is cached in retrain.json.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import optuna
+
+from .. import __version__
+from ._io import atomic_write_text
+from .compare import Comparison, compare
+from .figures import Figure, make_figures
+from .render import ReportMeta, build_blocks, render_html, render_markdown
+from .retrain import DEFAULT_SEEDS, RetrainStore, plan_jobs, retrain_seeds, run_jobs, stderr_progress
+from .trials import StudyData, collect, trials_csv
+
+__all__ = ["ReportResult", "build_report", "default_out_dir", "REPORT_FILES"]
+
+REPORT_FILES = ("index.html", "report.md", "trials.csv", "retrain.json")
+
+
+def default_out_dir(study_name: str) -> Path:
+    return Path("reports") / study_name
+
+
+@dataclass
+class ReportResult:
+    out: Path
+    data: StudyData
+    comparison: Comparison
+    figures: list[Figure]
+    trained: int
+    reused: int
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def build_report(
+    study: optuna.Study,
+    out: str | os.PathLike[str] | None = None,
+    *,
+    seeds: int = DEFAULT_SEEDS,
+    refresh: bool = False,
+    device: str = "cpu",
+    storage_label: str = "",
+    command: str | None = None,
+    progress: bool = True,
+    announce: Callable[[str], None] | None = None,
+) -> ReportResult:
+    """Write the report of ``study`` into ``out`` (default ``reports/NAME``).
+
+    Args:
+        study: a study created by ``dynsearch run`` (its spec is read from the study).
+        seeds: re-training seeds per arm and dataset (``1000 … 1000 + seeds - 1``).
+        refresh: re-train even what ``retrain.json`` already holds.
+        device: torch device for the re-training.
+        storage_label: the storage URL to print (mask passwords first).
+        progress: one line per re-training run on stderr.
+
+    Raises:
+        ValueError: the study was not created by dynsearch, or ``seeds`` < 1.
+    """
+    if seeds < 1:
+        raise ValueError(f"seeds: expected an integer >= 1, got {seeds}")
+    data = collect(study)
+    out_dir = Path(out) if out is not None else default_out_dir(data.name)
+    say = announce if announce is not None else (_stderr if progress else None)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    seed_list = retrain_seeds(seeds)
+    store = RetrainStore.load(out_dir / "retrain.json", data.name)
+    jobs = plan_jobs(data, seed_list)
+    runs, trained = run_jobs(
+        jobs, store, device=device, refresh=refresh, progress=stderr_progress if progress else None, announce=say
+    )
+    if store.dirty or not store.path.exists():
+        store.save()
+    comparison = compare(data, runs, seed_list)
+    figures = make_figures(data, study, out_dir)
+
+    meta = ReportMeta(
+        command=command or f"dynsearch report {data.name}",
+        generated=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+        version=__version__,
+        storage=storage_label or "(not given)",
+        device=", ".join(sorted({r.device for r in runs.values()})) or device,
+        trained_now=trained,
+        reused=len(jobs) - trained,
+    )
+    blocks = build_blocks(data, comparison, figures, meta)
+    atomic_write_text(out_dir / "trials.csv", trials_csv(data))
+    atomic_write_text(out_dir / "report.md", render_markdown(blocks))
+    atomic_write_text(out_dir / "index.html", render_html(blocks, f"dynsearch report: {data.name}"))
+    if say is not None:
+        say(f"report written to {out_dir / 'index.html'} (and report.md, trials.csv, retrain.json, figures/)")
+    return ReportResult(out_dir, data, comparison, figures, trained, len(jobs) - trained)

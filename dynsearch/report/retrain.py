@@ -1,0 +1,278 @@
+"""Re-training for the comparison: the best configuration of every arm, R fresh seeds, scored on test.
+
+The search picked each arm's best trial on the validation split with its own seeds (0, 1, …).
+Re-using those runs would reward the luckiest seed, so the report re-trains every chosen
+configuration with seeds ``SEED_BASE …`` (never used by the search) on every dataset of the study,
+with the study's split seed and the trial's own training settings, and only now scores the held-out
+test split (``train(..., evaluate_test=True)``).
+
+Results are kept in ``retrain.json`` next to the report, one record per
+``arm / trial / dataset / seed``, with a fingerprint of everything that determines the run (strategy,
+training settings, dataset, split seed). A later report re-uses every record whose fingerprint
+still matches and trains only what is missing; ``refresh=True`` trains everything again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from ..config import DatasetSpec
+from ._io import atomic_write_text
+from .trials import StudyData
+
+__all__ = [
+    "DEFAULT_SEEDS",
+    "SEED_BASE",
+    "RETRAIN_SCHEMA",
+    "RetrainJob",
+    "RetrainRun",
+    "RetrainStore",
+    "retrain_seeds",
+    "plan_jobs",
+    "run_jobs",
+    "stderr_progress",
+]
+
+DEFAULT_SEEDS = 5
+# Far from the search's seeds 0..seeds-1, so no re-training repeats a run the search selected on.
+SEED_BASE = 1000
+RETRAIN_SCHEMA = "dynsearch.retrain/1"
+
+
+def retrain_seeds(n: int) -> list[int]:
+    """``[SEED_BASE, …, SEED_BASE + n - 1]``."""
+    return [SEED_BASE + i for i in range(n)]
+
+
+@dataclass(frozen=True)
+class RetrainJob:
+    """One re-training run to do (or to find in the store)."""
+
+    arm: str
+    trial: int
+    dataset: DatasetSpec
+    seed: int
+    strategy: dict[str, Any]
+    train: dict[str, Any]
+    split_seed: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.arm}/trial-{self.trial}/{self.dataset.label}/seed-{self.seed}"
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of everything that determines the run, so a stale record is never re-used."""
+        payload = {
+            "strategy": self.strategy,
+            "train": {**self.train, "seed": self.seed},
+            "dataset": {"name": self.dataset.name, "options": dict(self.dataset.options)},
+            "split_seed": self.split_seed,
+        }
+        text = json.dumps(payload, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class RetrainRun:
+    """The outcome of one re-training run (what ``retrain.json`` stores per key)."""
+
+    arm: str
+    trial: int
+    dataset: str
+    seed: int
+    status: str
+    metric: str
+    test_metric: float | None
+    best_val_metric: float | None
+    best_epoch: int
+    epochs_run: int
+    wall_time: float
+    n_switches: int
+    message: str = ""
+    fingerprint: str = ""
+    device: str = "cpu"
+
+    @property
+    def ok(self) -> bool:
+        """A usable score: training finished (or diverged after a best epoch) and test was scored."""
+        return self.test_metric is not None and math.isfinite(self.test_metric)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RetrainRun:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+class RetrainStore:
+    """``retrain.json``: re-training records by key, written atomically after every new run."""
+
+    def __init__(self, path: Path, study: str) -> None:
+        self.path = Path(path)
+        self.study = study
+        self.records: dict[str, RetrainRun] = {}
+        self.dirty = False
+
+    @classmethod
+    def load(cls, path: Path, study: str) -> RetrainStore:
+        """Load the store (an unreadable or foreign file is ignored: its runs are simply re-done)."""
+        store = cls(path, study)
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return store
+        if not isinstance(data, dict) or data.get("schema") != RETRAIN_SCHEMA or data.get("study") != study:
+            return store
+        for key, record in (data.get("runs") or {}).items():
+            try:
+                store.records[key] = RetrainRun.from_dict(record)
+            except TypeError:
+                continue
+        return store
+
+    def get(self, job: RetrainJob) -> RetrainRun | None:
+        run = self.records.get(job.key)
+        return run if run is not None and run.fingerprint == job.fingerprint else None
+
+    def put(self, job: RetrainJob, run: RetrainRun) -> None:
+        self.records[job.key] = run
+        self.dirty = True
+
+    def save(self) -> None:
+        payload = {
+            "schema": RETRAIN_SCHEMA,
+            "study": self.study,
+            "runs": {key: self.records[key].to_dict() for key in sorted(self.records)},
+        }
+        text = json.dumps(payload, indent=1, sort_keys=False, allow_nan=False) + "\n"
+        atomic_write_text(self.path, text)
+        self.dirty = False
+
+
+def plan_jobs(data: StudyData, seeds: Iterable[int]) -> list[RetrainJob]:
+    """Every (best trial of an arm) × dataset × seed, arms in the study's order."""
+    seeds = list(seeds)
+    jobs = []
+    for arm in data.arms:
+        trial = data.best.get(arm)
+        if trial is None:
+            continue
+        strategy, train = trial.user_attrs.get("strategy"), trial.user_attrs.get("train")
+        if not isinstance(strategy, dict) or not isinstance(train, dict):
+            continue
+        for ds in data.spec.datasets:
+            for seed in seeds:
+                jobs.append(RetrainJob(arm, trial.number, ds, seed, strategy, train, data.spec.split_seed))
+    return jobs
+
+
+ProgressFn = Callable[[int, int, RetrainJob, RetrainRun], None]
+
+
+def stderr_progress(index: int, total: int, job: RetrainJob, run: RetrainRun) -> None:
+    """One line per finished run on stderr."""
+    width = len(str(total))
+    if run.ok:
+        outcome = f"test {run.metric} {run.test_metric:.4f}, {run.epochs_run} epochs"
+    else:
+        outcome = f"{run.status}: {run.message or 'no test score'}"
+    print(
+        f"  [{index:>{width}}/{total}] {job.arm} (trial {job.trial}) on {job.dataset.label}, seed {job.seed}: "
+        f"{outcome} ({run.wall_time:.1f} s)",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _train_one(job: RetrainJob, splits: Any, device: str) -> RetrainRun:
+    from ..train import TrainConfig, train
+
+    config = dataclasses.replace(TrainConfig.from_dict(job.train), seed=job.seed)
+    started = time.perf_counter()
+    try:
+        result = train(splits, job.strategy, config, evaluate_test=True)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # recorded and reported, never hidden: one strategy's crash is a result
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        return RetrainRun(
+            job.arm, job.trial, job.dataset.label, job.seed, "error", "", None, None, -1, 0,
+            time.perf_counter() - started, 0, f"{type(exc).__name__}: {text}".rstrip(": "), job.fingerprint, device,
+        )
+    return RetrainRun(
+        arm=job.arm,
+        trial=job.trial,
+        dataset=job.dataset.label,
+        seed=job.seed,
+        status=result.status,
+        metric=result.metric,
+        test_metric=_finite(result.test_metric),
+        best_val_metric=_finite(result.best_val_metric),
+        best_epoch=result.best_epoch,
+        epochs_run=result.epochs_run,
+        wall_time=result.wall_time,
+        n_switches=result.n_switches,
+        message=result.message,
+        fingerprint=job.fingerprint,
+        device=device,
+    )
+
+
+def run_jobs(
+    jobs: list[RetrainJob],
+    store: RetrainStore,
+    *,
+    device: str = "cpu",
+    refresh: bool = False,
+    progress: ProgressFn | None = stderr_progress,
+    announce: Callable[[str], None] | None = None,
+) -> tuple[dict[str, RetrainRun], int]:
+    """Find or train every job; returns ``({key: run}, number trained now)``.
+
+    The store is saved after every new run, so an interrupted report keeps what it finished.
+    """
+    from ..data import load_dataset
+
+    results: dict[str, RetrainRun] = {}
+    todo = []
+    for job in jobs:
+        cached = None if refresh else store.get(job)
+        if cached is not None:
+            results[job.key] = cached
+        else:
+            todo.append(job)
+    if announce is not None and jobs:
+        reused = len(jobs) - len(todo)
+        if todo:
+            announce(f"re-training {len(todo)} run(s) on {device} ({reused} re-used from {store.path.name})")
+        else:
+            announce(f"all {reused} re-training run(s) re-used from {store.path.name} (--refresh trains them again)")
+    splits_cache: dict[str, Any] = {}
+    for index, job in enumerate(todo, start=1):
+        label = job.dataset.label
+        if label not in splits_cache:
+            splits_cache[label] = load_dataset(
+                job.dataset.name, split_seed=job.split_seed, device=device, **dict(job.dataset.options)
+            )
+        run = _train_one(job, splits_cache[label], device)
+        store.put(job, run)
+        store.save()
+        results[job.key] = run
+        if progress is not None:
+            progress(index, len(todo), job, run)
+    return results, len(todo)

@@ -98,6 +98,8 @@ def configure_report(parser: argparse.ArgumentParser) -> Callable[[argparse.Name
                         help="re-training seeds per arm and dataset for the test comparison (default 5)")
     parser.add_argument("--refresh", action="store_true", help="re-train everything, ignoring retrain.json")
     parser.add_argument("--device", default="cpu", help="torch device for the re-training (default cpu)")
+    parser.add_argument("--jobs", type=_positive_int, default=None,
+                        help="parallel re-training processes (default: one per CPU core; 1 on a GPU)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     return report
 
@@ -120,7 +122,7 @@ def report(args: argparse.Namespace) -> int:
     command = f"dynsearch report {args.name}" + (f" --seeds {seeds}" if seeds != DEFAULT_SEEDS else "")
     try:
         result = build_report(
-            study, args.out, seeds=seeds, refresh=args.refresh, device=args.device,
+            study, args.out, seeds=seeds, refresh=args.refresh, device=args.device, jobs=args.jobs,
             storage_label=mask_url(url), command=command, progress=not args.quiet,
         )
     except ValueError as exc:

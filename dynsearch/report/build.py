@@ -52,6 +52,7 @@ def build_report(
     seeds: int = DEFAULT_SEEDS,
     refresh: bool = False,
     device: str = "cpu",
+    jobs: int | None = None,
     storage_label: str = "",
     command: str | None = None,
     progress: bool = True,
@@ -64,6 +65,7 @@ def build_report(
         seeds: re-training seeds per arm and dataset (``1000 … 1000 + seeds - 1``).
         refresh: re-train even what ``retrain.json`` already holds.
         device: torch device for the re-training.
+        jobs: parallel re-training processes (default: one per CPU core on the CPU, 1 on a GPU).
         storage_label: the storage URL to print (mask passwords first).
         progress: one line per re-training run on stderr.
 
@@ -79,9 +81,10 @@ def build_report(
 
     seed_list = retrain_seeds(seeds)
     store = RetrainStore.load(out_dir / "retrain.json", data.name)
-    jobs = plan_jobs(data, seed_list)
+    jobs_to_run = plan_jobs(data, seed_list)
     runs, trained = run_jobs(
-        jobs, store, device=device, refresh=refresh, progress=stderr_progress if progress else None, announce=say
+        jobs_to_run, store, device=device, refresh=refresh, progress=stderr_progress if progress else None,
+        announce=say, processes=jobs,
     )
     if store.dirty or not store.path.exists():
         store.save()
@@ -95,7 +98,7 @@ def build_report(
         storage=storage_label or "(not given)",
         device=", ".join(sorted({r.device for r in runs.values()})) or device,
         trained_now=trained,
-        reused=len(jobs) - trained,
+        reused=len(jobs_to_run) - trained,
     )
     blocks = build_blocks(data, comparison, figures, meta)
     atomic_write_text(out_dir / "trials.csv", trials_csv(data))
@@ -103,4 +106,4 @@ def build_report(
     atomic_write_text(out_dir / "index.html", render_html(blocks, f"dynsearch report: {data.name}"))
     if say is not None:
         say(f"report written to {out_dir / 'index.html'} (and report.md, trials.csv, retrain.json, figures/)")
-    return ReportResult(out_dir, data, comparison, figures, trained, len(jobs) - trained)
+    return ReportResult(out_dir, data, comparison, figures, trained, len(jobs_to_run) - trained)

@@ -233,6 +233,32 @@ def _train_one(job: RetrainJob, splits: Any, device: str) -> RetrainRun:
     )
 
 
+_WORKER_SPLITS: dict[str, Any] = {}
+
+
+def _run_job(job: RetrainJob, device: str, threads: int | None) -> RetrainRun:
+    """Train one job (in a pool process: each loads a dataset once and keeps it)."""
+    import torch
+
+    from ..data import load_dataset
+
+    if threads:
+        torch.set_num_threads(threads)
+    label = job.dataset.label
+    if label not in _WORKER_SPLITS:
+        _WORKER_SPLITS[label] = load_dataset(
+            job.dataset.name, split_seed=job.split_seed, device=device, **dict(job.dataset.options)
+        )
+    return _train_one(job, _WORKER_SPLITS[label], device)
+
+
+def default_jobs(device: str) -> int:
+    """Parallel re-training processes: one per CPU core on the CPU, one on a GPU."""
+    from ..search.runner import available_cores
+
+    return available_cores() if device == "cpu" else 1
+
+
 def run_jobs(
     jobs: list[RetrainJob],
     store: RetrainStore,
@@ -241,13 +267,14 @@ def run_jobs(
     refresh: bool = False,
     progress: ProgressFn | None = stderr_progress,
     announce: Callable[[str], None] | None = None,
+    processes: int | None = None,
 ) -> tuple[dict[str, RetrainRun], int]:
     """Find or train every job; returns ``({key: run}, number trained now)``.
 
-    The store is saved after every new run, so an interrupted report keeps what it finished.
+    Missing runs train in ``processes`` parallel processes (default: one per core on the CPU),
+    each seeded, so the results do not depend on how they were spread. The store is saved after
+    every new run, so an interrupted report keeps what it finished.
     """
-    from ..data import load_dataset
-
     results: dict[str, RetrainRun] = {}
     todo = []
     for job in jobs:
@@ -256,23 +283,38 @@ def run_jobs(
             results[job.key] = cached
         else:
             todo.append(job)
+    processes = max(1, min(processes or default_jobs(device), len(todo) or 1))
     if announce is not None and jobs:
         reused = len(jobs) - len(todo)
         if todo:
-            announce(f"re-training {len(todo)} run(s) on {device} ({reused} re-used from {store.path.name})")
+            announce(
+                f"re-training {len(todo)} run(s) on {device} in {processes} process(es) "
+                f"({reused} re-used from {store.path.name})"
+            )
         else:
             announce(f"all {reused} re-training run(s) re-used from {store.path.name} (--refresh trains them again)")
-    splits_cache: dict[str, Any] = {}
-    for index, job in enumerate(todo, start=1):
-        label = job.dataset.label
-        if label not in splits_cache:
-            splits_cache[label] = load_dataset(
-                job.dataset.name, split_seed=job.split_seed, device=device, **dict(job.dataset.options)
-            )
-        run = _train_one(job, splits_cache[label], device)
+
+    def record(index: int, job: RetrainJob, run: RetrainRun) -> None:
         store.put(job, run)
         store.save()
         results[job.key] = run
         if progress is not None:
             progress(index, len(todo), job, run)
+
+    if processes == 1:
+        for index, job in enumerate(todo, start=1):
+            record(index, job, _run_job(job, device, None))
+        return results, len(todo)
+
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from ..search.runner import available_cores
+
+    threads = max(1, available_cores() // processes)
+    # spawn, not fork: a forked torch with live threads can deadlock.
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(_run_job, job, device, threads): job for job in todo}
+        for index, future in enumerate(as_completed(futures), start=1):
+            record(index, futures[future], future.result())
     return results, len(todo)

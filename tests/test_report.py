@@ -212,10 +212,10 @@ def test_refresh_and_more_seeds_train_only_what_is_asked(report_dir: Path, study
     monkeypatch.setattr(retrain_mod, "_train_one", counting)
     monkeypatch.setattr("dynsearch.report.build.make_figures", lambda *a: [])  # not what this test is about
     study = _load(study_url)
-    build_report(study, out, seeds=SEEDS + 1, progress=False)
+    build_report(study, out, seeds=SEEDS + 1, progress=False, jobs=1)  # in-process, so the spy sees the calls
     assert sorted(calls) == sorted((arm, 1000 + SEEDS) for arm in ARMS for _ in range(2))  # only the new seed
     calls.clear()
-    build_report(study, out, seeds=1, refresh=True, progress=False)
+    build_report(study, out, seeds=1, refresh=True, progress=False, jobs=1)
     assert sorted(calls) == sorted((arm, 1000) for arm in ARMS for _ in range(2))
 
 

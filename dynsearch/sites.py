@@ -155,6 +155,8 @@ def _replace_activations(module: nn.Module, strategy: Strategy, device: torch.de
             site = ActivationSite(family, alpha, strategy=strategy)
         if device is not None:
             site.to(device)
+        # Only the io signal needs a site's own statistics; the rest would pay for them every batch.
+        site.measure = strategy.uses_signal and strategy.signal == "io"
         strategy.setup_site(site)
         module._modules[child_name] = site  # keeps the key, so ModuleDict/ModuleList order is unchanged
         count += 1

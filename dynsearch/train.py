@@ -10,7 +10,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -268,7 +267,7 @@ def train(
         history.append(EpochRecord(epoch, train_loss, val_loss, val_metric, records))
         if val_metric > best_metric:
             best_metric, best_epoch = val_metric, epoch
-            best_state = copy.deepcopy(model.state_dict())
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         if on_epoch is not None:
             on_epoch(epoch, val_metric)
         if config.patience and epoch - best_epoch >= config.patience:

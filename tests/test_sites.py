@@ -298,7 +298,9 @@ def test_to_float64() -> None:
         assert out.dtype == torch.float64
         out.sum().backward()
         records = dynsearch.adjust(model, 0)
-        assert len(records) == 2 and all(-1.0 <= rec["r"] <= 1.0 and rec["n"] == 16 * 8 for rec in records)
+        # Only strategies that read the io signal measure it (LearnedAlpha ignores r: nothing measured).
+        expected_n = 16 * 8 if strategy.uses_signal else 0
+        assert len(records) == 2 and all(-1.0 <= rec["r"] <= 1.0 and rec["n"] == expected_n for rec in records)
         assert model(x).dtype == torch.float64
 
 
@@ -537,3 +539,19 @@ def test_adjust_records() -> None:
     assert [set(rec) for rec in records] == [{"site", "r", "n", "degenerate", "family", "alpha", "switched"}] * 2
     assert [rec["site"] for rec in records] == ["1", "3"]
     assert [(rec["family"], rec["alpha"], rec["switched"]) for rec in records] == [("relu", 0.0, False), ("leaky_relu", 0.1, False)]
+
+
+def test_only_io_strategies_pay_for_site_statistics() -> None:
+    measured = {
+        "fixed": False, "learned": False,
+        "threshold-io": True, "threshold-target": False, "linear-io": True,
+    }
+    strategies = {
+        "fixed": FixedActivation(), "learned": LearnedAlpha(),
+        "threshold-io": ThresholdSwitch(), "threshold-target": ThresholdSwitch(signal="target"),
+        "linear-io": LinearUpdate(lam=0.2),
+    }
+    for key, strategy in strategies.items():
+        model = dynsearch.apply(_tiny_mlp(), strategy)
+        model(torch.randn(8, 3))
+        assert all((s.stats.count > 0) == measured[key] for s in site_list(model)), key

@@ -369,7 +369,7 @@ def test_search_never_touches_the_test_split(study_url: str, monkeypatch) -> Non
 def _synthetic(scores: dict[str, dict[str, list[float]]], seeds: list[int]):
     """StudyData and re-training runs from ``{arm: {dataset: [score per seed]}}`` (no training)."""
     spec = parse_study({"datasets": ["iris", "wine"], "search": {"strategies": ["fixed", "threshold", "linear"],
-                                                                 "bases": ["relu", "tanh"], "scopes": ["layer"]}},
+                                                                 "bases": ["relu", "tanh"], "scopes": ["layer", "global"]}},
                        "synthetic.toml")
     best, runs = {}, {}
     for number, (arm, per_ds) in enumerate(scores.items()):
@@ -411,7 +411,7 @@ def test_winner_is_the_highest_mean_and_pairs_match_scipy() -> None:
         assert row.result.mean_diff == pytest.approx(expected.mean_diff)
         assert row.result.p_value == pytest.approx(expected.p_value)
         assert row.result.ci_low == pytest.approx(expected.ci_low)
-    assert result.no_complete == []
+    assert result.no_complete == [a for a in data.arms if a not in scores]
 
 
 def test_no_dynamic_strategy_beats_sentence() -> None:
@@ -469,3 +469,21 @@ def test_collect_counts_arms_of_the_real_study(study_url: str) -> None:
     assert data.arms == ARMS
     assert all(data.counts[a].complete == 2 for a in ARMS) and data.budgets_equal()
     assert set(data.best) == set(ARMS)
+
+
+def test_holm_correction_guards_against_many_comparisons() -> None:
+    seeds = retrain_seeds(5)
+    base = {"iris": [0.80, 0.82, 0.79, 0.81, 0.80], "wine": [0.70, 0.71, 0.69, 0.72, 0.70]}
+    # Eight of ten paired differences positive: Wilcoxon p = 0.027 on its own.
+    diffs = [-0.01, 0.02, 0.03, 0.04, -0.05, 0.06, 0.07, 0.08, 0.09, 0.10]
+    lucky = {ds: [v + diffs[i * 5 + j] for j, v in enumerate(vals)] for i, (ds, vals) in enumerate(base.items())}
+    same = {ds: list(vals) for ds, vals in base.items()}
+    alone = compare(*_synthetic({"fixed-relu": base, "threshold-layer": lucky}, seeds), seeds)
+    assert alone.paired[0].result.p_value == pytest.approx(0.02734375)
+    assert alone.paired[0].verdict == "better"
+    crowd = compare(*_synthetic({"fixed-relu": base, "threshold-layer": lucky, "threshold-global": same,
+                                 "linear-layer": same, "linear-global": same}, seeds), seeds)
+    row = next(p for p in crowd.paired if p.arm == "threshold-layer")
+    assert row.p_adjusted == pytest.approx(4 * 0.02734375)
+    assert row.verdict == "no significant difference"
+    assert crowd.conclusion.startswith("No dynamic strategy beats")

@@ -181,3 +181,13 @@ def test_paired_difference_rejects_nan_naming_the_argument() -> None:
 def test_paired_difference_rejects_bad_confidence() -> None:
     with pytest.raises(ValueError, match="between 0 and 1"):
         paired_difference([1.0, 2.0], [0.0, 1.0], confidence=1.5)
+
+
+def test_holm_adjust_matches_hand_computed_values() -> None:
+    from dynsearch.report.stats import holm_adjust
+
+    # Sorted p: 0.01 (x3), 0.03 (x2), 0.04 (x1) -> 0.03, 0.06, max(0.06, 0.04) = 0.06.
+    assert holm_adjust([0.01, 0.04, 0.03]) == [0.03, 0.06, 0.06]
+    assert holm_adjust([0.5, float("nan"), 0.2]) == [0.5, pytest.approx(float("nan"), nan_ok=True), 0.4]
+    assert holm_adjust([0.9, 0.8]) == [1.0, 1.0]
+    assert holm_adjust([]) == []

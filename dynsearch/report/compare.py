@@ -10,8 +10,9 @@ Rules (see docs/reports.md):
   dynamic arm that beats it beats every fixed arm.
 - Each dynamic arm is paired with that baseline run by run (same dataset, same seed): the mean
   difference with its 95 % t interval and a two-sided Wilcoxon signed-rank p-value
-  (``report.stats.paired_difference``). It *beats* the baseline when the interval lies above 0 and
-  p < ``ALPHA``; it is *worse* when the interval lies below 0 and p < ``ALPHA``; otherwise there is no
+  (``report.stats.paired_difference``), Holm-adjusted over the dynamic arms compared. It *beats* the
+  baseline when the interval lies above 0 and the adjusted p < ``ALPHA``; it is *worse* when the
+  interval lies below 0 and the adjusted p < ``ALPHA``; otherwise there is no
   significant difference. Runs without a test score (diverged at once, crashed) are left out of the
   pairs and counted in the tables.
 """
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 from .retrain import RetrainRun
-from .stats import PairedResult, mean_ci, paired_difference
+from .stats import PairedResult, holm_adjust, mean_ci, paired_difference
 from .trials import StudyData, is_dynamic_arm
 
 __all__ = ["ALPHA", "ArmScore", "DatasetTable", "PairedRow", "OverallRow", "Comparison", "compare", "conclusion_text"]
@@ -100,6 +101,7 @@ class PairedRow:
     baseline: str
     result: PairedResult | None
     verdict: str  # "better" | "worse" | "no significant difference" | "too few pairs"
+    p_adjusted: float = math.nan  # Holm-adjusted over the dynamic arms compared
 
 
 @dataclass
@@ -130,12 +132,12 @@ def _mean(values: Iterable[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _verdict(result: PairedResult) -> str:
+def _verdict(result: PairedResult, p_adjusted: float) -> str:
     if result.n < 2 or math.isnan(result.p_value):
         return "too few pairs"
-    if result.mean_diff > 0 and result.ci_low > 0 and result.p_value < ALPHA:
+    if result.mean_diff > 0 and result.ci_low > 0 and p_adjusted < ALPHA:
         return "better"
-    if result.mean_diff < 0 and result.ci_high < 0 and result.p_value < ALPHA:
+    if result.mean_diff < 0 and result.ci_high < 0 and p_adjusted < ALPHA:
         return "worse"
     return "no significant difference"
 
@@ -204,7 +206,12 @@ def compare(data: StudyData, runs: Mapping[str, RetrainRun], seeds: list[int]) -
                 paired.append(PairedRow(arm, best_fixed, None, "too few pairs"))
                 continue
             result = paired_difference([mine[k] for k in keys], [base[k] for k in keys], CONFIDENCE)
-            paired.append(PairedRow(arm, best_fixed, result, _verdict(result)))
+            paired.append(PairedRow(arm, best_fixed, result, ""))
+        # One baseline, several strategies: correct the p-values for the number of comparisons.
+        tested = [p for p in paired if p.result is not None]
+        for row, p_adj in zip(tested, holm_adjust([p.result.p_value for p in tested])):  # type: ignore[union-attr]
+            row.p_adjusted = p_adj
+            row.verdict = _verdict(row.result, p_adj)  # type: ignore[arg-type]
     no_complete = [a for a in data.arms if a not in data.best]
     comparison = Comparison(seeds, tables, overall, best_fixed, paired, no_complete, "")
     comparison.conclusion = conclusion_text(comparison, [a for a in arms if is_dynamic_arm(a)])
@@ -216,7 +223,7 @@ def _fmt_pair(result: PairedResult) -> str:
     p = "n/a" if math.isnan(result.p_value) else f"{result.p_value:.3g}"
     close = ")" if ci else ""
     if ci:
-        return f"{result.mean_diff:+.4f}{ci}, Wilcoxon p = {p}, {result.n} seed × dataset pairs{close}"
+        return f"{result.mean_diff:+.4f}{ci}, Wilcoxon p = {p} before Holm's correction, {result.n} seed × dataset pairs{close}"
     return f"{result.mean_diff:+.4f} (Wilcoxon p = {p}, {result.n} pair(s))"
 
 

@@ -156,7 +156,8 @@ def build_blocks(data: StudyData, comparison: Comparison, figures: list[Figure],
         "The best fixed activation is the fixed arm with the highest mean test metric over all its seed × "
         "dataset runs (choosing it on test favours the baseline). Each dynamic arm is compared with it run by "
         "run (same dataset, same seed): mean difference with a 95 % t interval and a two-sided Wilcoxon "
-        f"signed-rank p-value. A verdict of better or worse needs the interval to exclude 0 and p < {ALPHA}.",
+        "signed-rank p-value, adjusted by Holm's method for the number of dynamic arms compared with the "
+        f"one baseline. A verdict of better or worse needs the interval to exclude 0 and adjusted p < {ALPHA}.",
         "Differences are pooled over datasets as they are (accuracy for classification, R² for regression; "
         "higher is better for both).",
         f"The {meta.trained_now + meta.reused} re-training run(s) are stored in `retrain.json` and re-used by "
@@ -178,13 +179,14 @@ def build_blocks(data: StudyData, comparison: Comparison, figures: list[Figure],
         for p in comparison.paired:
             r = p.result
             if r is None:
-                rows.append([p.arm, "–", "–", "–", "–", "0", p.verdict])
+                rows.append([p.arm, "–", "–", "–", "–", "–", "0", p.verdict])
                 continue
             ci = "–" if math.isnan(r.ci_low) else f"[{r.ci_low:+.4f}, {r.ci_high:+.4f}]"
             rows.append([p.arm, f"{r.mean_diff:+.4f}", ci, f"{r.wins} / {r.losses} / {r.ties}", _p(r.p_value),
-                         str(r.n), p.verdict])
+                         _p(p.p_adjusted), str(r.n), p.verdict])
         blocks.append(Table(
-            ["arm", "Δ mean test metric", "95 % CI", "wins / losses / ties", "Wilcoxon p", "pairs", "verdict"],
+            ["arm", "Δ mean test metric", "95 % CI", "wins / losses / ties", "Wilcoxon p", "Holm p", "pairs",
+             "verdict"],
             rows, css="paired", key="paired", row_keys=[p.arm for p in comparison.paired],
             highlight={i for i, p in enumerate(comparison.paired) if p.verdict == "better"},
         ))

@@ -218,12 +218,13 @@ def compare(data: StudyData, runs: Mapping[str, RetrainRun], seeds: list[int]) -
     return comparison
 
 
-def _fmt_pair(result: PairedResult) -> str:
+def _fmt_pair(result: PairedResult, p_adjusted: float = math.nan) -> str:
     ci = "" if math.isnan(result.ci_low) else f" (95% CI [{result.ci_low:+.4f}, {result.ci_high:+.4f}]"
     p = "n/a" if math.isnan(result.p_value) else f"{result.p_value:.3g}"
     close = ")" if ci else ""
     if ci:
-        return f"{result.mean_diff:+.4f}{ci}, Wilcoxon p = {p} before Holm's correction, {result.n} seed × dataset pairs{close}"
+        holm = "" if math.isnan(p_adjusted) else f", {p_adjusted:.3g} after Holm's correction"
+        return f"{result.mean_diff:+.4f}{ci}, Wilcoxon p = {p}{holm}, {result.n} seed × dataset pairs{close}"
     return f"{result.mean_diff:+.4f} (Wilcoxon p = {p}, {result.n} pair(s))"
 
 
@@ -241,7 +242,7 @@ def conclusion_text(comparison: Comparison, dynamic_arms: list[str]) -> str:
     worse = [p for p in comparison.paired if p.verdict == "worse"]
     scored = [p for p in comparison.paired if p.result is not None]
     if better:
-        parts = [f"{p.arm} by {_fmt_pair(p.result)}" for p in sorted(better, key=lambda p: -p.result.mean_diff)]
+        parts = [f"{p.arm} by {_fmt_pair(p.result, p.p_adjusted)}" for p in sorted(better, key=lambda p: -p.result.mean_diff)]
         names = ", ".join(p.arm for p in better)
         verb = "beats" if len(better) == 1 else "beat"
         text = f"{names} {verb} the best fixed activation ({best_fixed}) on this study: " + "; ".join(parts) + "."
@@ -254,7 +255,7 @@ def conclusion_text(comparison: Comparison, dynamic_arms: list[str]) -> str:
         closest = max(scored, key=lambda p: p.result.mean_diff)  # type: ignore[union-attr]
         text = (
             f"No dynamic strategy beats the best fixed activation ({best_fixed}) on this study: the closest, "
-            f"{closest.arm}, differs by {_fmt_pair(closest.result)}."  # type: ignore[arg-type]
+            f"{closest.arm}, differs by {_fmt_pair(closest.result, closest.p_adjusted)}."  # type: ignore[arg-type]
         )
     if worse:
         text += (

@@ -189,12 +189,21 @@ def configure_worker(parser: argparse.ArgumentParser) -> Callable[[argparse.Name
 def worker(args: argparse.Namespace) -> int:
     import optuna
 
-    from ..search.storage import StorageError, mask_url, open_storage, resolve_storage_url
+    from ..search.storage import (
+        StorageError, _journal_path, check_storage_url, is_journal, mask_url, open_storage, resolve_storage_url,
+    )  # fmt: skip
     from ..search.worker import run_worker
 
     _set_verbosity(args.verbose, args.quiet)
+    if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
+        raise UsageError(f"--device: expected cpu, cuda or cuda:N, got {args.device!r}")
     storage_url = resolve_storage_url(args.storage, None, args.study)
     try:
+        check_storage_url(storage_url)
+        if is_journal(storage_url) and not _journal_path(storage_url).is_file():
+            # Joining never creates a storage: a missing journal means a wrong name or folder.
+            raise UsageError(f"worker: no study {args.study!r}: {mask_url(storage_url)} does not exist "
+                             "(start the study with 'dynsearch run STUDY.toml', or pass --storage URL)")
         storage = open_storage(storage_url)
         names = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
     except StorageError as exc:
@@ -202,8 +211,6 @@ def worker(args: argparse.Namespace) -> int:
     if args.study not in names:
         known = ", ".join(names) or "none"
         raise UsageError(f"worker: no study {args.study!r} on {mask_url(storage_url)} (studies there: {known})")
-    if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
-        raise UsageError(f"--device: expected cpu, cuda or cuda:N, got {args.device!r}")
     result = run_worker(
         args.study, storage_url, device=args.device, threads=args.threads,
         worker_index=args.worker_index, deadline=args.deadline,

@@ -169,7 +169,10 @@ def run_study(
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     procs: dict[int, subprocess.Popen] = {}
     restarts, exit_codes = 0, []
-    bar = _Progress(n_trials, progress, count_trials(study.get_trials(deepcopy=False)).finished)
+    # Restarts since the study last made progress: a worker that crashes on start must not be respawned
+    # forever, but workers killed now and then over a long study (preemption, OOM killer) always are.
+    unproductive, last_finished = 0, count_trials(study.get_trials(deepcopy=False)).finished
+    bar = _Progress(n_trials, progress, last_finished)
     try:
         for slot in slots:
             procs[slot.index] = _spawn(slot, spec.name, storage_url, deadline, verbose)
@@ -184,10 +187,14 @@ def run_study(
                 if proc.returncode != 0:
                     # A worker died (killed, crashed): its trial goes back to the queue, a new worker takes over.
                     recover_dead_local_workers(study, dead_pids=[proc.pid])
-                    if restarts < 3 * len(slots) and (deadline is None or time.time() < deadline):
+                    if unproductive < 3 * len(slots) and (deadline is None or time.time() < deadline):
                         restarts += 1
+                        unproductive += 1
                         procs[slot.index] = _spawn(slot, spec.name, storage_url, deadline, verbose)
-            bar.update(count_trials(study.get_trials(deepcopy=False)))
+            counts = count_trials(study.get_trials(deepcopy=False))
+            if counts.finished > last_finished:
+                unproductive, last_finished = 0, counts.finished
+            bar.update(counts)
         if stop["requested"]:
             _stop_workers(procs, study)
     finally:

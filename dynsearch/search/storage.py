@@ -80,10 +80,9 @@ def mask_url(url: str) -> str:
         return re.sub(r":[^:@/]*@", ":***@", url)
     if parts.password is None:
         return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
+    # Host and port as written: parsing the port raises on a bad one, and IPv6 hosts keep their brackets.
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
     return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query, parts.fragment))
 
 
@@ -97,6 +96,40 @@ def _journal_path(url: str) -> Path:
 
 def _scheme(url: str) -> str:
     return url.split(":", 1)[0].split("+", 1)[0].lower() if ":" in url else ""
+
+
+class _FlockJournalLock:
+    """The journal's write lock as an ``flock`` on a side file: the kernel drops it when its holder
+    dies, kill -9 included.
+
+    Optuna's default lock is a symlink that a killed writer leaves behind; every other process then
+    waits for its 30 s grace period, and forever when the journal path is relative (the link dangles,
+    so its age is never read). flock is for processes on one machine, which is what the journal
+    storage is for (several machines share PostgreSQL). It has the interface of Optuna's
+    ``BaseJournalFileLock``: ``acquire()`` blocks until the lock is held, ``release()`` drops it.
+    """
+
+    def __init__(self, lock_path: str) -> None:
+        self._lock_path = lock_path
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            finally:
+                os.close(fd)
 
 
 def check_storage_url(url: str) -> None:
@@ -122,7 +155,9 @@ def open_storage(url: str, *, heartbeat: bool = True) -> optuna.storages.BaseSto
     if is_journal(url):
         path = _journal_path(url)
         path.parent.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(str(path)))
+        # An absolute path, and a lock that dies with its holder (see _FlockJournalLock).
+        journal = str(path.resolve())
+        return JournalStorage(JournalFileBackend(journal, lock_obj=_FlockJournalLock(journal + ".flock")))
     if _scheme(url) == "postgresql" and url.startswith("postgresql://"):
         # SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3, which is what we ship.
         url = "postgresql+psycopg://" + url[len("postgresql://"):]

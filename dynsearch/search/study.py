@@ -23,7 +23,7 @@ from optuna.trial import FrozenTrial, TrialState
 from .. import __version__
 from ..config import StudySpec
 from .space import ARM_PARAM
-from .storage import MAX_RETRY, budget_lock
+from .storage import MAX_RETRY, budget_lock, mask_url
 
 __all__ = [
     "SPEC_ATTR",
@@ -84,7 +84,11 @@ def prepare_study(spec: StudySpec, storage: optuna.storages.BaseStorage, storage
         )
         stored = study.user_attrs.get(SPEC_ATTR)
         if stored is None:
-            study.set_user_attr(SPEC_ATTR, spec.to_dict())
+            stored_spec = spec.to_dict()
+            if stored_spec.get("storage"):
+                # The study file may name the storage with its password: never store that in the database.
+                stored_spec["storage"] = mask_url(stored_spec["storage"])
+            study.set_user_attr(SPEC_ATTR, stored_spec)
             study.set_user_attr("dynsearch_version", __version__)
         elif stored.get("search") != spec.to_dict().get("search") or stored.get("datasets") != spec.to_dict().get("datasets"):
             raise ValueError(

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import NoReturn
 
-__all__ = ["UsageError", "ArgumentParser", "fail"]
+__all__ = ["UsageError", "ArgumentParser", "fail", "positive_int"]
 
 EXIT_USAGE = 2
 
@@ -26,3 +26,14 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         fail(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1, with a message that says so."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value

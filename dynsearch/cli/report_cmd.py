@@ -8,21 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from ._common import UsageError
+from ._common import UsageError, positive_int
 
 __all__ = ["COMMANDS", "open_study"]
 
 _STORAGE_HELP = "Optuna storage URL (default: DYNSEARCH_STORAGE, else journal:runs/NAME.journal)"
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _port(text: str) -> int:
@@ -94,11 +84,11 @@ def configure_report(parser: argparse.ArgumentParser) -> Callable[[argparse.Name
     parser.add_argument("name", metavar="NAME", help="the study's name")
     parser.add_argument("--storage", help=_STORAGE_HELP)
     parser.add_argument("--out", type=Path, help="output folder (default reports/NAME)")
-    parser.add_argument("--seeds", type=_positive_int, default=None,
+    parser.add_argument("--seeds", type=positive_int, default=None,
                         help="re-training seeds per arm and dataset for the test comparison (default 5)")
     parser.add_argument("--refresh", action="store_true", help="re-train everything, ignoring retrain.json")
     parser.add_argument("--device", default="cpu", help="torch device for the re-training (default cpu)")
-    parser.add_argument("--jobs", type=_positive_int, default=None,
+    parser.add_argument("--jobs", type=positive_int, default=None,
                         help="parallel re-training processes (default: one per CPU core; 1 on a GPU)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     return report

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from ._common import UsageError
+from ._common import UsageError, positive_int
 
 __all__ = ["COMMANDS"]
 
@@ -36,16 +36,6 @@ def _devices_arg(text: str) -> list[int]:
     return devices
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -70,11 +60,11 @@ def _set_verbosity(verbose: bool, quiet: bool) -> None:
 
 def configure_run(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
     parser.add_argument("study_file", type=Path, metavar="STUDY.toml", help="the study file (see docs/study-file.md)")
-    parser.add_argument("--n-trials", type=_positive_int, help="total finished trials wanted (default: the file's n_trials)")
+    parser.add_argument("--n-trials", type=positive_int, help="total finished trials wanted (default: the file's n_trials)")
     parser.add_argument("--timeout", type=_positive_float, help="stop claiming new trials after this many seconds")
     parser.add_argument("--workers", type=_workers_arg, default=None,
                         help="auto (default: one per GPU, or one per CPU core without a GPU) or a count")
-    parser.add_argument("--per-device", type=_positive_int, default=1, help="workers per GPU (default 1)")
+    parser.add_argument("--per-device", type=positive_int, default=1, help="workers per GPU (default 1)")
     parser.add_argument("--devices", type=_devices_arg, help="restrict to these GPU indices, e.g. 0,2")
     parser.add_argument("--storage", help="Optuna storage URL (default: DYNSEARCH_STORAGE, the file's storage, "
                                           "or journal:runs/NAME.journal)")
@@ -177,7 +167,7 @@ def configure_worker(parser: argparse.ArgumentParser) -> Callable[[argparse.Name
     parser.add_argument("--study", required=True, help="name of the study to join")
     parser.add_argument("--storage", help="storage URL (default: DYNSEARCH_STORAGE or journal:runs/NAME.journal)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (pin a GPU with CUDA_VISIBLE_DEVICES)")
-    parser.add_argument("--threads", type=_positive_int, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--threads", type=positive_int, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--worker-index", type=int, default=0, help="offsets the sampler seed (default 0)")
     parser.add_argument("--deadline", type=float, help=argparse.SUPPRESS)
     noise = parser.add_mutually_exclusive_group()

@@ -163,7 +163,10 @@ def _loss(output: Tensor, target: Tensor, task: str) -> Tensor:
 def evaluate(model: nn.Module, x: Tensor, y: Tensor, task: str, batch_size: int = 4096) -> tuple[float, float]:
     """(loss, metric) on a split: accuracy for classification, R² for regression."""
     model.eval()
-    outputs = torch.cat([model(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)])
+    if x.shape[0] <= batch_size:
+        outputs = model(x)
+    else:
+        outputs = torch.cat([model(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)])
     loss = float(_loss(outputs, y, task))
     if task == "classification":
         metric = float((outputs.argmax(dim=1) == y).double().mean())

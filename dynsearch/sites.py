@@ -91,9 +91,10 @@ class ActivationSite(nn.Module):
         alpha = self.alpha_param if self.alpha_param is not None else self._alpha
         y = self._family.fn(x, alpha)
         if self.training and self.measure:
-            self._forward_calls += 1
+            # Counted per epoch (adjust restarts it), so every epoch measures its first batch.
             if self._forward_calls % self.measure_every == 0:
                 self.stats.update(x, y)
+            self._forward_calls += 1
         return y
 
     def _load_from_state_dict(self, state_dict: Mapping[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
@@ -215,6 +216,8 @@ def adjust(model: nn.Module, epoch: int) -> list[dict[str, Any]]:
         if strategy is None or not strategy.should_adjust(epoch):
             continue
         for name, site in group:
+            if strategy.uses_signal and results[name].n == 0:
+                continue  # nothing measured since the last adjustment: no evidence to act on
             state = _site_state(site, epoch)
             new = strategy.decide(results[name].r, state)
             if new.family != site.family:
@@ -229,6 +232,7 @@ def adjust(model: nn.Module, epoch: int) -> list[dict[str, Any]]:
         if strategy.signal == "target":
             getattr(model, _TARGET_STATS_ATTR).reset()
     for name, site in all_sites:
+        site._forward_calls = 0
         result = results[name]
         records.append(
             {

@@ -216,8 +216,8 @@ def test_measure_every() -> None:
     for _ in range(7):
         model(x)
         counts.append(site.stats.count)
-    # Calls 3 and 6 are measured.
-    assert counts == [0, 0, 20, 20, 20, 40, 40]
+    # Calls 1, 4 and 7 of the epoch are measured (the first batch always is).
+    assert counts == [20, 20, 20, 40, 40, 40, 60]
 
 
 def test_training_step_does_not_sync_to_host(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -555,3 +555,22 @@ def test_only_io_strategies_pay_for_site_statistics() -> None:
         model = dynsearch.apply(_tiny_mlp(), strategy)
         model(torch.randn(8, 3))
         assert all((s.stats.count > 0) == measured[key] for s in site_list(model)), key
+
+
+def test_measure_every_beyond_an_epoch_still_measures_each_epoch_and_never_acts_blind() -> None:
+    torch.manual_seed(0)
+    model = dynsearch.apply(_tiny_mlp(), LinearUpdate(lam=0.5, base="elu"))
+    for _, site in dynsearch.sites(model):
+        site.measure_every = 16  # more than the 3 batches of an epoch below
+    alphas = []
+    for epoch in range(3):
+        for _ in range(3):
+            model(torch.randn(8, 3))
+        records = dynsearch.adjust(model, epoch)
+        assert all(rec["n"] > 0 for rec in records), "the first batch of every epoch is measured"
+        alphas.append([rec["alpha"] for rec in records])
+    # With nothing measured, a strategy must keep the site as it is rather than decide on r = 0.
+    site = site_list(model)[0]
+    before = site.alpha_value
+    dynsearch.adjust(model, 3)
+    assert site.alpha_value == before

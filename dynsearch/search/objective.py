@@ -110,8 +110,8 @@ class Objective:
 
         def report(epoch: int, value: float) -> None:
             self._stop_check(epoch, value)
-            if self.multi_objective:
-                return
+            if self.multi_objective or self.spec.pruner.name == "none":
+                return  # nothing would read the report: spare the storage write (history keeps the curve)
             trial.report(value, offset + epoch)
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned at step {offset + epoch} (value {value:.4f})")

@@ -215,8 +215,8 @@ def test_two_runs_and_two_workers_share_one_study(tmp_path: Path, fresh_postgres
     """Two ``run`` supervisors (one worker each) and two ``dynsearch worker`` processes on a fresh
     database: the schema, the study and the budget are created once, and the study ends with
     exactly N finished trials."""
-    url, name, n = fresh_postgres_db, "four", 12
-    study_file = _write(tmp_path, name, n_trials=n, epochs=100)
+    url, name, n = fresh_postgres_db, "four", 16
+    study_file = _write(tmp_path, name, n_trials=n, epochs=200)
     run_args = ["run", str(study_file), "--storage", url, "--workers", "1", "--quiet"]
     procs: list[Proc] = []
     reader = Reader(url, name)

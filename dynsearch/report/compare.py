@@ -259,7 +259,7 @@ def conclusion_text(comparison: Comparison, dynamic_arms: list[str]) -> str:
         )
     if worse:
         text += (
-            f" {len(worse)} of {len(scored)} dynamic strateg{'y is' if len(worse) == 1 else 'ies are'} significantly "
+            f" {len(worse)} of {len(scored)} dynamic strategies {'is' if len(worse) == 1 else 'are'} significantly "
             f"worse than {best_fixed}: {', '.join(p.arm for p in worse)}."
         )
     return text

@@ -253,3 +253,25 @@ def test_studies_on_an_empty_storage(tmp_path: Path, capsys: pytest.CaptureFixtu
     code, out, err = _main_exit(["studies", "--storage", f"journal:{absent}"], capsys)
     assert code == 0 and "no studies" in out
     assert not absent.exists() and not absent.parent.exists()  # listing creates nothing
+
+
+def test_a_trial_claimed_by_a_worker_that_died_before_naming_itself_is_recovered(tmp_path, monkeypatch) -> None:
+    import optuna
+    from optuna.trial import TrialState
+
+    from dynsearch.search import study as study_mod
+
+    storage = optuna.storages.journal.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(tmp_path / "s.journal"))
+    )
+    study = optuna.create_study(study_name="orphan", storage=storage)
+    study.enqueue_trial({"arm": "fixed-relu"})
+    waiting = study.get_trials(states=(TrialState.WAITING,))[0]
+    # The first of a claim's two writes, and then nothing: the worker died before writing its name.
+    assert storage.set_trial_state_values(waiting._trial_id, state=TrialState.RUNNING)
+    assert study_mod.recover_dead_local_workers(study) == 0  # still within the grace period
+    monkeypatch.setattr(study_mod, "UNOWNED_GRACE_SECONDS", -1.0)
+    assert study_mod.recover_dead_local_workers(study) == 1
+    trials = study.get_trials()
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING]
+    assert "no worker recorded itself" in trials[0].user_attrs["fail_reason"]

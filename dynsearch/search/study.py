@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import os
 import socket
+from datetime import datetime
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -153,6 +154,17 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+# A RUNNING trial with no owner this long after its start lost its worker between the two claim writes.
+UNOWNED_GRACE_SECONDS = 60.0
+
+
+def _running_for(trial: FrozenTrial) -> float:
+    start = trial.datetime_start
+    if start is None:
+        return 0.0
+    return (datetime.now(start.tzinfo) - start).total_seconds()
+
+
 def recover_dead_local_workers(study: optuna.Study, dead_pids: Iterable[int] = ()) -> int:
     """Fail and re-queue RUNNING trials whose worker on this host is gone; returns how many.
 
@@ -164,6 +176,12 @@ def recover_dead_local_workers(study: optuna.Study, dead_pids: Iterable[int] = (
     recovered = 0
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         owner = t.system_attrs.get(WORKER_ATTR, "")
+        if not owner and _running_for(t) > UNOWNED_GRACE_SECONDS:
+            # A claim writes RUNNING, then its owner, milliseconds apart: a worker killed in between
+            # leaves a trial nobody would ever recover.
+            fail_and_requeue(study, t._trial_id, "no worker recorded itself on this trial after claiming it")
+            recovered += 1
+            continue
         owner_host, _, pid_text = owner.rpartition(":")
         if owner_host != host or not pid_text.isdigit():
             continue

@@ -25,37 +25,13 @@ from optuna.trial import FrozenTrial, TrialState
 
 from dynsearch.config import load_study_file
 from dynsearch.search import open_storage, prepare_study
-from dynsearch.search.space import ARM_PARAM
 from dynsearch.search.study import REASON_ATTR, WORKER_ATTR
 from pg_server import to_libpq
+from study_helpers import assert_study_done, study_toml, trial_arm, trial_states
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-
-# Two arms (fixed-relu, threshold-layer); about 10 ms an epoch on one core.
-STUDY = """\
-name = "{name}"
-datasets = [{{ name = "moons", n_samples = 300 }}]
-n_trials = {n_trials}
-[model]
-kind = "mlp"
-hidden = [16]
-[training]
-epochs = {epochs}
-batch_size = 16
-lr = 0.01
-patience = 0
-[search]
-strategies = ["fixed", "threshold"]
-scopes = ["layer"]
-bases = ["relu"]
-[sampler]
-name = "random"
-seed = 0
-[pruner]
-name = "none"
-"""
+STRATEGIES = ("fixed", "threshold")
 N_ARMS = 2
 
 
@@ -64,7 +40,8 @@ N_ARMS = 2
 
 def _write(tmp_path: Path, name: str, n_trials: int, epochs: int) -> Path:
     path = tmp_path / f"{name}.toml"
-    path.write_text(STUDY.format(name=name, n_trials=n_trials, epochs=epochs))
+    datasets = '[{ name = "moons", n_samples = 300 }]'
+    path.write_text(study_toml(name, datasets=datasets, n_trials=n_trials, epochs=epochs, strategies=STRATEGIES))
     return path
 
 
@@ -173,24 +150,8 @@ class Reader:
         self.storage.engine.dispose()
 
 
-def _states(trials: list[FrozenTrial]) -> Counter:
-    return Counter(t.state for t in trials)
-
-
-def _arm(t: FrozenTrial) -> str:
-    return t.params.get(ARM_PARAM) or t.system_attrs.get("fixed_params", {}).get(ARM_PARAM)
-
-
 def _assert_done(trials: list[FrozenTrial], n: int) -> None:
-    """Exactly ``n`` finished trials, equal per arm, unique numbers, nothing RUNNING or WAITING."""
-    states = _states(trials)
-    assert states[TrialState.RUNNING] == 0, states
-    assert states[TrialState.WAITING] == 0, states
-    assert states[TrialState.COMPLETE] + states[TrialState.PRUNED] == n, states
-    numbers = [t.number for t in trials]
-    assert sorted(numbers) == list(range(len(trials))), numbers
-    per_arm = Counter(_arm(t) for t in trials if t.state in FINISHED)
-    assert len(per_arm) == N_ARMS and set(per_arm.values()) == {n // N_ARMS}, per_arm
+    assert_study_done(trials, n, N_ARMS)
 
 
 def _assert_clean_stderr(*procs: Proc) -> None:
@@ -235,7 +196,7 @@ def test_two_runs_and_two_workers_share_one_study(tmp_path: Path, fresh_postgres
         for run in procs[:2]:
             assert f"{n} finished" in run.out, run.out
         trials = reader.trials()
-        assert len(trials) == n, _states(trials)  # queued once, not once per run
+        assert len(trials) == n, trial_states(trials)  # queued once, not once per run
         _assert_done(trials, n)
         owners = Counter(_worker_pid(t) for t in trials)
         # The trials really were shared: a standalone worker ran some (they start a little later).
@@ -266,9 +227,9 @@ def test_simultaneous_top_ups_add_the_missing_trials_once(tmp_path: Path, fresh_
                 child.join(60)
             assert [c.exitcode for c in children] == [0, 0, 0, 0]
             trials = reader.trials()
-            assert len(trials) == n, _states(trials)
-            assert _states(trials) == Counter({TrialState.WAITING: n})
-            assert set(Counter(_arm(t) for t in trials).values()) == {n // N_ARMS}
+            assert len(trials) == n, trial_states(trials)
+            assert trial_states(trials) == Counter({TrialState.WAITING: n})
+            assert set(Counter(trial_arm(t) for t in trials).values()) == {n // N_ARMS}
     finally:
         reader.close()
 
@@ -317,7 +278,7 @@ def test_sigterm_and_ctrl_c_stop_within_seconds_and_the_same_command_resumes(
         assert not [pid for pid in run_workers if _is_running(pid)], "a worker of the supervisor survived"
 
         trials = reader.trials()
-        states = _states(trials)
+        states = trial_states(trials)
         assert states[TrialState.RUNNING] == 0, states
         by_number = {t.number: t for t in trials}
         failed = [t for t in trials if t.state == TrialState.FAIL]

@@ -20,40 +20,18 @@ from dynsearch.cli import main
 from dynsearch.config import load_study_file
 from dynsearch.search import mask_url, open_storage, prepare_study
 from dynsearch.search.study import WORKER_ATTR
+from study_helpers import study_toml
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 SECRET = "s3cretpw"
 UNREACHABLE = f"postgresql://u:{SECRET}@127.0.0.1:1/db"
 
-# 4 arms: fixed-relu, learned-relu, threshold-layer, linear-layer.
-STUDY = """\
-name = "{name}"
-datasets = [{{ name = "moons", n_samples = 300 }}]
-n_trials = 4
-[model]
-kind = "mlp"
-hidden = [16]
-[training]
-epochs = 3
-batch_size = 16
-lr = 0.01
-patience = 0
-[search]
-strategies = ["fixed", "threshold", "linear", "learned"]
-scopes = ["layer"]
-bases = ["relu"]
-[sampler]
-name = "tpe"
-seed = 0
-[pruner]
-name = "median"
-"""
-
-
 def _study_file(tmp_path: Path, name: str = "cli") -> Path:
     path = tmp_path / f"{name}.toml"
-    path.write_text(STUDY.format(name=name))
+    # 4 arms: fixed-relu, learned-relu, threshold-layer, linear-layer.
+    path.write_text(study_toml(name, datasets='[{ name = "moons", n_samples = 300 }]', n_trials=4, epochs=3,
+                               strategies=("fixed", "threshold", "linear", "learned"), sampler="tpe", pruner="median"))
     return path
 
 

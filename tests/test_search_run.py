@@ -23,67 +23,22 @@ from optuna.trial import TrialState
 
 from dynsearch.config import load_study_file
 from dynsearch.search import open_storage, prepare_study
-from dynsearch.search.space import ARM_PARAM
 from dynsearch.search.study import REASON_ATTR, WORKER_ATTR
+from study_helpers import FINISHED, assert_study_done, study_toml, trial_arm, trial_states
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-
 # 4 arms: fixed-relu, learned-relu, threshold-layer, linear-layer.
-TINY = """\
-name = "{name}"
-datasets = ["iris"]
-n_trials = {n_trials}
-[model]
-kind = "mlp"
-hidden = [16]
-[training]
-epochs = {epochs}
-batch_size = 16
-lr = 0.01
-patience = 0
-[search]
-strategies = ["fixed", "threshold", "linear", "learned"]
-scopes = ["layer"]
-bases = ["relu"]
-[sampler]
-name = "random"
-seed = 0
-[pruner]
-name = "none"
-"""
-
+STRATEGIES = ("fixed", "threshold", "linear", "learned")
+TINY = '["iris"]'
 # Trials of about 1.5-2 s on one core (moons, 180 training rows, 12 batches an epoch).
-SLOW = """\
-name = "{name}"
-datasets = [{{ name = "moons", n_samples = 300 }}]
-n_trials = {n_trials}
-[model]
-kind = "mlp"
-hidden = [16]
-[training]
-epochs = {epochs}
-batch_size = 16
-lr = 0.01
-patience = 0
-[search]
-strategies = ["fixed", "threshold", "linear", "learned"]
-scopes = ["layer"]
-bases = ["relu"]
-[sampler]
-name = "random"
-seed = 0
-[pruner]
-name = "none"
-"""
-
+SLOW = '[{ name = "moons", n_samples = 300 }]'
 N_ARMS = 4
 
 
-def _write(tmp_path: Path, template: str, name: str, n_trials: int, epochs: int) -> Path:
+def _write(tmp_path: Path, datasets: str, name: str, n_trials: int, epochs: int) -> Path:
     path = tmp_path / f"{name}.toml"
-    path.write_text(template.format(name=name, n_trials=n_trials, epochs=epochs))
+    path.write_text(study_toml(name, datasets=datasets, n_trials=n_trials, epochs=epochs, strategies=STRATEGIES))
     return path
 
 
@@ -105,28 +60,12 @@ def _trials(journal: Path, name: str) -> list[optuna.trial.FrozenTrial]:
     return optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)
 
 
-def _states(trials: list[optuna.trial.FrozenTrial]) -> Counter:
-    return Counter(t.state for t in trials)
-
-
-def _arm(t: optuna.trial.FrozenTrial) -> str:
-    return t.params.get(ARM_PARAM) or t.system_attrs.get("fixed_params", {}).get(ARM_PARAM)
-
-
 def _finished_per_arm(trials: list[optuna.trial.FrozenTrial]) -> Counter:
-    return Counter(_arm(t) for t in trials if t.state in FINISHED)
+    return Counter(trial_arm(t) for t in trials if t.state in FINISHED)
 
 
 def _assert_done(trials: list[optuna.trial.FrozenTrial], n: int) -> None:
-    states = _states(trials)
-    assert states[TrialState.RUNNING] == 0, states
-    assert states[TrialState.WAITING] == 0, states
-    assert states[TrialState.COMPLETE] + states[TrialState.PRUNED] == n, states
-    numbers = [t.number for t in trials]
-    assert len(numbers) == len(set(numbers)) == len(trials)
-    assert sorted(numbers) == list(range(len(trials)))
-    per_arm = _finished_per_arm(trials)
-    assert len(per_arm) == N_ARMS and set(per_arm.values()) == {n // N_ARMS}, per_arm
+    assert_study_done(trials, n, N_ARMS)
 
 
 def _snapshot(t: optuna.trial.FrozenTrial) -> tuple:
@@ -185,8 +124,8 @@ def test_concurrent_prepares_queue_the_budget_once(tmp_path: Path) -> None:
         assert p.exitcode == 0
     trials = _trials(tmp_path / "racing.journal", "racing")
     assert len(trials) == 8
-    assert _states(trials) == Counter({TrialState.WAITING: 8})
-    assert set(Counter(_arm(t) for t in trials).values()) == {2}
+    assert trial_states(trials) == Counter({TrialState.WAITING: 8})
+    assert set(Counter(trial_arm(t) for t in trials).values()) == {2}
 
 
 # --- interrupt and resume -------------------------------------------------------------------------
@@ -219,8 +158,8 @@ def test_sigint_stops_within_seconds_and_the_same_command_resumes(tmp_path: Path
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         _wait_for(
-            lambda: _states(_safe_trials(journal, "interrupted"))[TrialState.COMPLETE] >= 1
-            and _states(_safe_trials(journal, "interrupted"))[TrialState.RUNNING] >= 1,
+            lambda: trial_states(_safe_trials(journal, "interrupted"))[TrialState.COMPLETE] >= 1
+            and trial_states(_safe_trials(journal, "interrupted"))[TrialState.RUNNING] >= 1,
             60, proc, "a complete trial while others run",
         )
         sent = time.monotonic()
@@ -237,7 +176,7 @@ def test_sigint_stops_within_seconds_and_the_same_command_resumes(tmp_path: Path
     assert "Traceback" not in err
 
     trials = _trials(journal, "interrupted")
-    states = _states(trials)
+    states = trial_states(trials)
     assert states[TrialState.RUNNING] == 0, states
     failed = [t for t in trials if t.state == TrialState.FAIL]
     assert failed, "the running trials should have been interrupted"
@@ -255,7 +194,7 @@ def test_sigint_stops_within_seconds_and_the_same_command_resumes(tmp_path: Path
                          cwd=tmp_path, timeout=120)  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
     trials = _trials(journal, "interrupted")
-    states = _states(trials)
+    states = trial_states(trials)
     assert states[TrialState.RUNNING] == states[TrialState.WAITING] == 0, states
     assert states[TrialState.COMPLETE] + states[TrialState.PRUNED] == n, states
     assert set(_finished_per_arm(trials).values()) == {n // N_ARMS}
@@ -318,7 +257,7 @@ def test_killed_worker_trial_fails_with_reason_and_is_retried(tmp_path: Path) ->
     assert retries[0].params == victim["params"]
     assert REASON_ATTR not in retries[0].user_attrs  # the failure's reason stays on the failed trial
     assert retries[0].system_attrs[WORKER_ATTR] != dead.system_attrs[WORKER_ATTR]
-    states = _states(trials)
+    states = trial_states(trials)
     assert states[TrialState.RUNNING] == states[TrialState.WAITING] == 0, states
     assert states[TrialState.COMPLETE] + states[TrialState.PRUNED] == n
     assert set(_finished_per_arm(trials).values()) == {n // N_ARMS}

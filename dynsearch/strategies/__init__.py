@@ -1,6 +1,6 @@
 """Adjustment strategies: a small protocol, a registry by name, and the built-in rules."""
 
-from .base import SCOPES, SIGNALS, SiteState, Strategy
+from .base import ROLES, SCOPES, SIGNALS, SiteState, Strategy
 from .builtin import FixedActivation, LearnedAlpha, LinearUpdate, ThresholdSwitch
 from .registry import get_strategy_class, make_strategy, register_strategy, strategy_from_config, strategy_names
 
@@ -9,6 +9,7 @@ __all__ = [
     "SiteState",
     "SCOPES",
     "SIGNALS",
+    "ROLES",
     "FixedActivation",
     "ThresholdSwitch",
     "LinearUpdate",

@@ -25,10 +25,11 @@ from ..activations import get_family
 if TYPE_CHECKING:
     from ..sites import ActivationSite
 
-__all__ = ["Strategy", "SiteState", "SCOPES", "SIGNALS"]
+__all__ = ["Strategy", "SiteState", "SCOPES", "SIGNALS", "ROLES"]
 
 SCOPES = ("layer", "global")
 SIGNALS = ("io", "target")
+ROLES = ("candidate", "baseline")
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,9 @@ class Strategy:
     name: ClassVar[str] = ""
     #: Whether ``decide`` looks at r at all (False for fixed and learned: no signal needed).
     uses_signal: ClassVar[bool] = True
+    #: "candidate" (a dynamic rule under test) or "baseline" (what candidates are compared with).
+    #: Reports pair every candidate with the best baseline chosen on validation.
+    role: ClassVar[str] = "candidate"
 
     def __init__(
         self,

@@ -41,6 +41,7 @@ class FixedActivation(Strategy):
     """
 
     uses_signal = False
+    role = "baseline"
 
     def decide(self, r: float, state: SiteState) -> SiteState:
         return state
@@ -176,6 +177,7 @@ class LearnedAlpha(Strategy):
     """
 
     uses_signal = False
+    role = "baseline"
 
     def __init__(self, **common) -> None:
         super().__init__(**common)

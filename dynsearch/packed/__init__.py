@@ -1,0 +1,20 @@
+"""Packed trials: K training runs of the same model shape trained together.
+
+``train_packed(splits, members)`` trains every member (a strategy with its training settings) and
+returns one ``TrainResult`` per member, equal to what ``train()`` gives for that member alone:
+packing changes speed, never results. ``pack_key(config)`` tells which training settings can
+share a pack (the same model shape, batch size, epochs and optimizer kind).
+
+Example:
+    >>> from dynsearch.data import load_dataset
+    >>> from dynsearch.train import TrainConfig
+    >>> from dynsearch.packed import PackMember, train_packed
+    >>> splits = load_dataset("iris")
+    >>> members = [PackMember({"name": "fixed", "params": {}}, TrainConfig(epochs=2, seed=s)) for s in (0, 1)]
+    >>> [r.status for r in train_packed(splits, members)]
+    ['ok', 'ok']
+"""
+
+from ._api import PackMember, pack_key, train_packed, train_sequential
+
+__all__ = ["PackMember", "pack_key", "train_packed", "train_sequential"]

@@ -2,9 +2,14 @@
 
 Each update adds one batch of paired values (x, y) with a handful of tensor ops and no host
 sync: the values are shifted by the first batch's means (the subtraction is exact in float32 for
-nearby values, by Sterbenz's lemma), and their shifted sums Σx, Σy, Σx², Σy², Σxy go into a float64 accumulator. Shifting keeps the sums small, so large offsets do not
+nearby values, by Sterbenz's lemma), and one matrix product of the stacked rows
+``(x - sx, y - sy, 1)`` with themselves gives every sum at once (Σx, Σy, Σx², Σy², Σxy and the
+count), added to a float64 accumulator. Shifting keeps the sums small, so large offsets do not
 cancel catastrophically; converting to centred form and merging (Chan et al.) happens only
 when r is read, once per adjustment.
+
+``shifted_gram`` works on a batch of K independent pairs of series at once: a single site uses
+it with K = 1, the packed trainer with one row per member, so both share the same arithmetic.
 
 Example:
     >>> import torch
@@ -19,12 +24,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable, Mapping, Sequence
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-__all__ = ["PearsonStats", "PearsonMoments", "PearsonResult", "merge_moments"]
+__all__ = [
+    "PearsonStats",
+    "PearsonMoments",
+    "PearsonResult",
+    "merge_moments",
+    "pearson_from_moments",
+    "moments_from_gram",
+    "shifted_gram",
+    "first_shift",
+]
 
 # A spread this small relative to the values' magnitude (n·mean²) is rounding noise, not
 # variance: r is then 0 and flagged. Far below what float32 data can show (~1e-14 at offset 1e4).
@@ -90,29 +104,77 @@ def pearson_from_moments(m: PearsonMoments) -> PearsonResult:
     return PearsonResult(max(-1.0, min(1.0, r)), int(m.n), False)
 
 
-class PearsonStats:
+def first_shift(x: Tensor, y: Tensor) -> Tensor:
+    """The shift ``[K, 3, 1]`` a fresh accumulator takes from its first batch: (mean x, mean y, 0).
+
+    ``x`` and ``y`` are ``[K, N]``; the third row is 0 so the constant row of ``shifted_gram``
+    stays 1 and counts the pairs.
+    """
+    return torch.stack((x.mean(1), y.mean(1), torch.zeros_like(x[:, 0])), 1).unsqueeze(-1)
+
+
+def shifted_gram(x: Tensor, y: Tensor, shift: Tensor) -> Tensor:
+    """Sums of K independent batches of pairs in one product: ``[K, 3, 3]``.
+
+    ``x`` and ``y`` are ``[K, N]`` (row k pairs x[k, i] with y[k, i]); ``shift`` is ``[K, 3, 1]``
+    from ``first_shift``. With rows p = (x - sx, y - sy, 1), the result is p·pᵀ: its entries are
+    Σx², Σxy, Σy² of the shifted values, Σx and Σy (last column) and the count (corner).
+    Summed in float64 when N is large (float32 dot products over that many values drift).
+    """
+    rows = torch.stack((x, y, torch.ones_like(x)), 1)
+    if x.shape[1] > _FLOAT64_ABOVE and x.dtype == torch.float32:
+        rows, shift = rows.double(), shift.double()
+    rows = rows - shift.to(rows.dtype)
+    return torch.bmm(rows, rows.transpose(1, 2))
+
+
+def moments_from_gram(gram: Sequence[Sequence[float]], shift_x: float, shift_y: float) -> PearsonMoments:
+    """Centred moments from one accumulated ``shifted_gram`` (as nested floats) and its shift."""
+    n = float(gram[2][2])
+    if n == 0:
+        return PearsonMoments.empty()
+    sx, sy = float(gram[0][2]), float(gram[1][2])
+    sxx, syy, sxy = float(gram[0][0]), float(gram[1][1]), float(gram[0][1])
+    mx, my = sx / n, sy / n
+    return PearsonMoments(
+        n=n,
+        mean_x=mx + shift_x,
+        mean_y=my + shift_y,
+        m2_x=max(sxx - sx * mx, 0.0),
+        m2_y=max(syy - sy * my, 0.0),
+        c_xy=sxy - sx * my,
+    )
+
+
+class PearsonStats(nn.Module):
     """Streaming Pearson statistics of paired values, updated on the device without host syncs.
 
-    ``update`` may be called with tensors of any shape (they are flattened and paired
-    element-wise); ``moments()`` and ``compute()`` read the state back (one host sync).
-    Instances merge: ``a.merge(b)`` or ``PearsonStats.pooled([a, b, ...])``.
+    The state is two buffers, ``shift`` (the first batch's means) and ``gram`` (float64 sums),
+    so it follows ``.to(device)`` and the ``state_dict``. ``update`` may be called with tensors
+    of any shape (they are flattened and paired element-wise); ``moments()`` and ``compute()``
+    read the state back (one host sync). ``count`` is a host-side mirror of the number of pairs.
+    Instances merge: ``PearsonStats.pooled([a, b, ...])``.
     """
 
+    shift: Tensor
+    gram: Tensor
+
     def __init__(self) -> None:
-        self.reset()
+        super().__init__()
+        self.register_buffer("shift", torch.zeros(1, 3, 1))
+        self.register_buffer("gram", torch.zeros(1, 3, 3, dtype=torch.float64))
+        self.count = 0
 
     def reset(self) -> None:
         """Forget everything seen so far (called after each adjustment)."""
-        self.count: int = 0
-        self._shift_x: Tensor | None = None  # the first batch's mean x and y
-        self._shift_y: Tensor | None = None
-        self._sums: Tensor | None = None  # float64 [Σx, Σy, Σx², Σy², Σxy] of shifted values
+        self.gram.zero_()
+        self.count = 0
 
     @torch.no_grad()
     def update(self, x: Tensor, y: Tensor) -> None:
         """Add the pairs (x[i], y[i]) of two same-sized tensors."""
-        x = x.detach().reshape(-1)
-        y = y.detach().reshape(-1)
+        x = x.detach().reshape(1, -1)
+        y = y.detach().reshape(1, -1)
         if x.numel() != y.numel():
             raise ValueError(f"PearsonStats.update needs as many x as y values, got {x.numel()} and {y.numel()}.")
         if x.numel() == 0:
@@ -122,38 +184,19 @@ class PearsonStats:
             x = x.float()
         if y.dtype != x.dtype:
             y = y.to(x.dtype)
-        if x.numel() > _FLOAT64_ABOVE and x.dtype == torch.float32:
-            # float32 dot products over this many elements drift past 1e-5 in r: sum in float64.
-            x, y = x.double(), y.double()
-        if self._sums is None or self._sums.device != x.device:
-            # Shift by the first batch's means (once): the shifted values are small, so the raw sums
-            # don't cancel, even at large offsets or when the first value is an outlier.
-            self._shift_x, self._shift_y = x.mean().reshape(1), y.mean().reshape(1)
-            self._sums = torch.zeros(5, dtype=torch.float64, device=x.device)
-            self.count = 0
-        # Five reductions and one add: per-op overhead dominates on small layers, so no more ops.
-        xs = x - self._shift_x
-        ys = y - self._shift_y
-        self._sums += torch.stack((xs.sum(), ys.sum(), xs.dot(xs), ys.dot(ys), xs.dot(ys)))
+        if self.count == 0:
+            # Shift by the first batch's means: the shifted values are small, so the sums don't
+            # cancel, even at large offsets or when the first value is an outlier.
+            self.shift.copy_(first_shift(x, y))
+        self.gram += shifted_gram(x, y, self.shift)
         self.count += x.numel()
 
     def moments(self) -> PearsonMoments:
         """The centred moments of everything seen since the last reset (one host sync)."""
-        if self._sums is None or self.count == 0:
+        if self.count == 0:
             return PearsonMoments.empty()
-        sx, sy, sxx, syy, sxy = self._sums.tolist()
-        shift_x = float(self._shift_x.double())
-        shift_y = float(self._shift_y.double())
-        n = float(self.count)
-        mx, my = sx / n, sy / n
-        return PearsonMoments(
-            n=n,
-            mean_x=mx + shift_x,
-            mean_y=my + shift_y,
-            m2_x=max(sxx - sx * mx, 0.0),
-            m2_y=max(syy - sy * my, 0.0),
-            c_xy=sxy - sx * my,
-        )
+        shift = self.shift.double().reshape(3).tolist()
+        return moments_from_gram(self.gram[0].tolist(), shift[0], shift[1])
 
     def compute(self) -> PearsonResult:
         """Pearson r of everything seen since the last reset."""
@@ -166,3 +209,27 @@ class PearsonStats:
         for s in stats:
             total = merge_moments(total, s.moments())
         return pearson_from_moments(total)
+
+    def _apply(self, fn: Any, recurse: bool = True) -> PearsonStats:
+        # `.to(device)` moves the sums; a dtype cast (`.half()`, `.double()`) must not make them
+        # coarser than float64, nor the shift coarser than float32.
+        super()._apply(fn, recurse)
+        if self.gram.dtype != torch.float64:
+            self.gram = self.gram.double()
+        if self.shift.dtype not in (torch.float32, torch.float64):
+            self.shift = self.shift.float()
+        return self
+
+    def _load_from_state_dict(self, state_dict: Mapping[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
+        if prefix + "gram" not in state_dict:
+            return  # a state_dict from before the statistics were saved: start them afresh
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def get_extra_state(self) -> dict[str, int]:
+        return {"count": self.count}
+
+    def set_extra_state(self, state: Mapping[str, int]) -> None:
+        self.count = int(state["count"])
+
+    def extra_repr(self) -> str:
+        return f"count={self.count}"

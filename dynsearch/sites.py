@@ -14,7 +14,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -24,10 +24,17 @@ from .activations import ACTIVATION_MODULE_TYPES, family_from_module, family_ind
 from .signal import PearsonResult, PearsonStats
 from .strategies import SiteState, Strategy, strategy_from_config
 
-__all__ = ["ActivationSite", "apply", "sites", "adjust", "observe_output", "needs_target_signal", "parameter_groups"]
-
-_TARGET_STATS_ATTR = "_dynsearch_target_stats"
-
+__all__ = [
+    "ActivationSite",
+    "apply",
+    "sites",
+    "adjust",
+    "adjust_sites",
+    "observe_output",
+    "needs_target_signal",
+    "target_stats",
+    "parameter_groups",
+]
 
 class ActivationSite(nn.Module):
     """An activation whose family and α can change while the model trains.
@@ -45,6 +52,8 @@ class ActivationSite(nn.Module):
         self.register_buffer("alpha", torch.tensor(alpha, dtype=torch.float32))
         self.alpha_param: nn.Parameter | None = None
         self.stats = PearsonStats()
+        # The network's target-signal statistics live on its first site (set by `apply`).
+        self.target_stats: PearsonStats | None = None
         self.measure = True
         # Measure one training batch in k: the statistics' per-op cost matters on tiny CPU models.
         self.measure_every = 1
@@ -63,6 +72,11 @@ class ActivationSite(nn.Module):
     @property
     def family(self) -> str:
         return self._family.name
+
+    @property
+    def learned(self) -> bool:
+        """Whether α is trained by gradient (an ``nn.Parameter``)."""
+        return self.alpha_param is not None
 
     @property
     def alpha_value(self) -> float:
@@ -97,9 +111,27 @@ class ActivationSite(nn.Module):
             self._forward_calls += 1
         return y
 
+    def get_extra_state(self) -> dict[str, Any]:
+        # Host-side counters ride along in the state_dict, so a copy or a reload carries them.
+        return {
+            "forward_calls": self._forward_calls,
+            "n_switches": self.n_switches_,
+            "last_switch_epoch": self.last_switch_epoch,
+        }
+
+    def set_extra_state(self, state: Mapping[str, Any]) -> None:
+        self._forward_calls = int(state["forward_calls"])
+        self.n_switches_ = int(state["n_switches"])
+        self.last_switch_epoch = state["last_switch_epoch"]
+
     def _load_from_state_dict(self, state_dict: Mapping[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
         if prefix + "alpha_param" in state_dict:
             self.make_alpha_learnable()
+        if prefix + "target_stats.gram" in state_dict and self.target_stats is None:
+            self.target_stats = PearsonStats().to(self.alpha.device)
+        if prefix + "_extra_state" not in state_dict:
+            # A state_dict saved before the counters were: keep this site's own.
+            state_dict = {**state_dict, prefix + "_extra_state": self.get_extra_state()}
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         # Keep the Python mirror in step with the loaded buffers.
         code = int(self.family_code)
@@ -136,8 +168,11 @@ def apply(model: nn.Module, strategy: Strategy | Mapping[str, Any]) -> nn.Module
     if replaced == 0:
         kinds = ", ".join(f"nn.{t.__name__}" for t in ACTIVATION_MODULE_TYPES if t is not nn.Identity)
         raise ValueError(f"{type(model).__name__} has no activation module to make dynamic (looked for {kinds}).")
-    # The target signal's statistics belong to the network, not to a site; kept off the module tree.
-    object.__setattr__(model, _TARGET_STATS_ATTR, PearsonStats())
+    # The target signal is one per network: its statistics live on the first site, as buffers.
+    first = sites(model)[0][1]
+    first.target_stats = PearsonStats()
+    if device is not None:
+        first.target_stats.to(device)
     return model
 
 
@@ -164,6 +199,12 @@ def _replace_activations(module: nn.Module, strategy: Strategy, device: torch.de
     return count
 
 
+def target_stats(model: nn.Module) -> PearsonStats | None:
+    """The network's ``target``-signal statistics (kept on its first site), or None."""
+    found = sites(model)
+    return found[0][1].target_stats if found else None
+
+
 def needs_target_signal(model: nn.Module) -> bool:
     """Whether any site's strategy reads the network-level ``target`` signal."""
     return any(s.strategy is not None and s.strategy.uses_signal and s.strategy.signal == "target" for _, s in sites(model))
@@ -173,7 +214,7 @@ def needs_target_signal(model: nn.Module) -> bool:
 def observe_output(model: nn.Module, output: Tensor, target: Tensor) -> None:
     """Feed one batch to the ``target`` signal: softmax probabilities vs one-hot targets for
     classification (integer targets), prediction vs target for regression."""
-    stats: PearsonStats | None = getattr(model, _TARGET_STATS_ATTR, None)
+    stats = target_stats(model)
     if stats is None:
         raise ValueError("observe_output needs a model prepared by dynsearch.apply.")
     if target.dtype in (torch.int64, torch.int32, torch.uint8) and output.dim() == 2 and output.shape[1] > 1:
@@ -181,17 +222,6 @@ def observe_output(model: nn.Module, output: Tensor, target: Tensor) -> None:
         stats.update(probs, F.one_hot(target, output.shape[1]).to(probs.dtype))
     else:
         stats.update(output.detach().reshape(-1), target.reshape(-1).to(output.dtype))
-
-
-def _site_state(site: ActivationSite, epoch: int) -> SiteState:
-    return SiteState(
-        family=site.family,
-        alpha=site.alpha_value,
-        initial_family=site.initial_family,
-        initial_alpha=site.initial_alpha,
-        epoch=epoch,
-        last_switch_epoch=site.last_switch_epoch,
-    )
 
 
 def adjust(model: nn.Module, epoch: int) -> list[dict[str, Any]]:
@@ -205,54 +235,75 @@ def adjust(model: nn.Module, epoch: int) -> list[dict[str, Any]]:
         ``r`` is the value the decision used (the pooled one for global scope).
     """
     all_sites = sites(model)
-    records: list[dict[str, Any]] = []
-    groups: dict[int, list[tuple[str, ActivationSite]]] = {}
+    records = adjust_sites(all_sites, target_stats(model), epoch)
+    for _, site in all_sites:
+        site._forward_calls = 0
+    return records
+
+
+def adjust_sites(all_sites: Sequence[tuple[str, Any]], target: Any, epoch: int) -> list[dict[str, Any]]:
+    """The end-of-epoch adjustment of one network, on anything shaped like its sites.
+
+    Each site offers ``strategy``, ``stats`` (``compute``/``moments``/``reset``), ``family``,
+    ``alpha_value``, ``learned``, ``initial_family``, ``initial_alpha``, ``last_switch_epoch``,
+    ``n_switches_`` and ``set_state``; ``target`` offers ``compute``/``reset``. ``ActivationSite``
+    is one such site; the packed trainer's per-member views are another, so both follow this
+    one rule.
+    """
+    groups: dict[int, list[tuple[str, Any]]] = {}
     for name, site in all_sites:
         groups.setdefault(id(site.strategy), []).append((name, site))
     results: dict[str, PearsonResult] = {}
     for group in groups.values():
         strategy = group[0][1].strategy
-        results.update(_group_signal(model, strategy, group))
+        results.update(_group_signal(target, strategy, group))
         if strategy is None or not strategy.should_adjust(epoch):
             continue
         for name, site in group:
             if strategy.uses_signal and results[name].n == 0:
                 continue  # nothing measured since the last adjustment: no evidence to act on
-            state = _site_state(site, epoch)
-            new = strategy.decide(results[name].r, state)
-            if new.family != site.family:
-                site.last_switch_epoch = epoch
-                site.n_switches_ += 1
-            if new.family != site.family or new.alpha != state.alpha:
-                site.set_state(new.family, new.alpha)
-            elif site.alpha_param is not None:
-                # A learned α may wander out of its family's range: keep it inside.
-                site.set_state(site.family, site.alpha_value)
+            _decide(strategy, results[name].r, site, epoch)
             site.stats.reset()
-        if strategy.signal == "target":
-            getattr(model, _TARGET_STATS_ATTR).reset()
-    for name, site in all_sites:
-        site._forward_calls = 0
-        result = results[name]
-        records.append(
-            {
-                "site": name,
-                "r": result.r,
-                "n": result.n,
-                "degenerate": result.degenerate,
-                "family": site.family,
-                "alpha": site.alpha_value,
-                "switched": site.last_switch_epoch == epoch,
-            }
-        )
-    return records
+        if strategy.signal == "target" and target is not None:
+            target.reset()
+    return [
+        {
+            "site": name,
+            "r": results[name].r,
+            "n": results[name].n,
+            "degenerate": results[name].degenerate,
+            "family": site.family,
+            "alpha": site.alpha_value,
+            "switched": site.last_switch_epoch == epoch,
+        }
+        for name, site in all_sites
+    ]
 
 
-def _group_signal(
-    model: nn.Module, strategy: Strategy | None, group: list[tuple[str, ActivationSite]]
-) -> dict[str, PearsonResult]:
+def _decide(strategy: Strategy, r: float, site: Any, epoch: int) -> None:
+    alpha = site.alpha_value
+    state = SiteState(
+        family=site.family,
+        alpha=alpha,
+        initial_family=site.initial_family,
+        initial_alpha=site.initial_alpha,
+        epoch=epoch,
+        last_switch_epoch=site.last_switch_epoch,
+    )
+    new = strategy.decide(r, state)
+    if new.family != site.family:
+        site.last_switch_epoch = epoch
+        site.n_switches_ += 1
+    if new.family != site.family or new.alpha != alpha:
+        site.set_state(new.family, new.alpha)
+    elif site.learned:
+        # A learned α may wander out of its family's range: keep it inside.
+        site.set_state(site.family, alpha)
+
+
+def _group_signal(target: Any, strategy: Strategy | None, group: list[tuple[str, Any]]) -> dict[str, PearsonResult]:
     if strategy is not None and strategy.signal == "target":
-        pooled = getattr(model, _TARGET_STATS_ATTR).compute()
+        pooled = target.compute() if target is not None else PearsonResult(0.0, 0, True)
         return {name: pooled for name, _ in group}
     if strategy is not None and strategy.effective_scope == "global":
         pooled = PearsonStats.pooled(site.stats for _, site in group)

@@ -186,6 +186,11 @@ def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
 
 
+def _snapshot(model: nn.Module) -> dict[str, Any]:
+    """A copy of the state_dict: tensors cloned, a site's extra state (host counters) copied."""
+    return {k: v.detach().clone() if isinstance(v, Tensor) else dict(v) for k, v in model.state_dict().items()}
+
+
 def build(splits: DatasetSplits, strategy: Strategy | Mapping[str, Any], config: TrainConfig) -> nn.Module:
     """The study's model for this dataset, seeded, with its activations turned into sites."""
     torch.manual_seed(config.seed)
@@ -270,12 +275,13 @@ def train(
         history.append(EpochRecord(epoch, train_loss, val_loss, val_metric, records))
         if val_metric > best_metric:
             best_metric, best_epoch = val_metric, epoch
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            best_state = _snapshot(model)
         if on_epoch is not None:
             on_epoch(epoch, val_metric)
         if config.patience and epoch - best_epoch >= config.patience:
             break
 
+    n_switches = sum(site.n_switches_ for _, site in sites(model))  # over the whole run
     if best_state is not None:
         model.load_state_dict(best_state)
     test_loss = test_metric = None
@@ -293,7 +299,7 @@ def train(
         final_val_metric=final_val,
         epochs_run=len(history),
         wall_time=time.perf_counter() - started,
-        n_switches=sum(site.n_switches_ for _, site in sites(model)),
+        n_switches=n_switches,
         history=history,
         test_metric=test_metric,
         test_loss=test_loss,

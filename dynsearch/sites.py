@@ -33,6 +33,7 @@ __all__ = [
     "observe_output",
     "needs_target_signal",
     "target_stats",
+    "target_pairs",
     "parameter_groups",
 ]
 
@@ -217,11 +218,16 @@ def observe_output(model: nn.Module, output: Tensor, target: Tensor) -> None:
     stats = target_stats(model)
     if stats is None:
         raise ValueError("observe_output needs a model prepared by dynsearch.apply.")
-    if target.dtype in (torch.int64, torch.int32, torch.uint8) and output.dim() == 2 and output.shape[1] > 1:
-        probs = torch.softmax(output.detach(), dim=1)
-        stats.update(probs, F.one_hot(target, output.shape[1]).to(probs.dtype))
-    else:
-        stats.update(output.detach().reshape(-1), target.reshape(-1).to(output.dtype))
+    stats.update(*target_pairs(output.detach(), target))
+
+
+def target_pairs(output: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    """The pairs the ``target`` signal correlates, classes on the last axis of ``output``:
+    (softmax probabilities, one-hot targets) for integer targets, else (prediction, target)."""
+    if target.dtype in (torch.int64, torch.int32, torch.uint8) and output.dim() >= 2 and output.shape[-1] > 1:
+        probs = torch.softmax(output, dim=-1)
+        return probs, F.one_hot(target.long(), output.shape[-1]).to(probs.dtype)
+    return output, target.to(output.dtype)
 
 
 def adjust(model: nn.Module, epoch: int) -> list[dict[str, Any]]:

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from ..data import DatasetSplits
 from ..strategies import Strategy, strategy_from_config
 from ..train import TrainConfig, TrainResult, train
+from ._run import MemberCallback, engine_unsupported, stopped_result, train_engine
 
 __all__ = ["PackMember", "pack_key", "train_packed", "train_sequential", "MemberCallback"]
 
-#: ``on_epoch(member_index, epoch, val_metric) -> stop``: True takes that member out of the pack
-#: (a pruned trial); its result then has status "pruned". The other members go on.
-MemberCallback = Callable[[int, int, float], bool]
 
 
 @dataclass(frozen=True)
@@ -67,28 +64,9 @@ def train_sequential(
             result = train(splits, member.strategy, member.config, on_epoch=report, should_stop=should_stop,
                            evaluate_test=evaluate_test)
         except _MemberStopped:
-            result = _stopped_result(splits, member, seen)
+            result = stopped_result(splits, member.strategy, seen)
         results.append(result)
     return results
-
-
-def _stopped_result(splits: DatasetSplits, member: PackMember, seen: list[tuple[int, float]]) -> TrainResult:
-    best_epoch, best = max(seen, key=lambda pair: (pair[1], -pair[0]))
-    return TrainResult(
-        status="pruned",
-        dataset=splits.name,
-        task=splits.task,
-        metric="accuracy" if splits.task == "classification" else "r2",
-        strategy=strategy_from_config(member.strategy).to_config(),
-        best_val_metric=best,
-        best_epoch=best_epoch,
-        final_val_metric=seen[-1][1] if seen else math.nan,
-        epochs_run=len(seen),
-        wall_time=0.0,
-        n_switches=0,
-        history=[],
-        message=f"stopped after epoch {seen[-1][0]}",
-    )
 
 
 def train_packed(
@@ -108,4 +86,14 @@ def train_packed(
     keys = {pack_key(m.config) for m in members}
     if len(keys) > 1:
         raise ValueError(f"Members of one pack need the same model shape and training budget; got {len(keys)} kinds.")
+    if not members:
+        return []
+    strategies = [strategy_from_config(m.strategy) for m in members]
+    configs = [m.config for m in members]
+    if not engine_unsupported(strategies, configs):
+        results = train_engine(splits, strategies, configs, on_epoch=on_epoch, should_stop=should_stop,
+                               evaluate_test=evaluate_test)
+        if not isinstance(results, str):
+            return results
+    # What the engine cannot run trains one by one: the same results, at the old speed.
     return train_sequential(splits, members, on_epoch=on_epoch, should_stop=should_stop, evaluate_test=evaluate_test)

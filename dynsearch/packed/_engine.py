@@ -1,0 +1,217 @@
+"""The packed engine: K members of one shape trained as one vectorized model.
+
+Every member keeps what ``train()`` gives it alone: the same initial weights (each is built by
+``train.build`` with its own seed, then stacked), its own data order (its seed's generator), its
+own optimizer state and settings, its own family and α per site decided by the trainer's own
+``adjust_sites`` on host-side views, its own Pearson sums (one ``shifted_gram`` per site for all
+members, no host sync per step), and its own early stopping, best weights and divergence.
+A member that leaves (pruned, stopped, diverged) takes its rows with it: the pack compacts.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..data import DatasetSplits, iter_batches
+from ..signal import first_shift
+from ..sites import adjust_sites, needs_target_signal, sites
+from ..train import EpochRecord, TrainingInterrupted, TrainResult, build
+from ._members import MemberSite, MemberStats
+from ._net import Op, SitePlan, observe, packed_forward
+from ._optim import PackedOptimizer
+from ._step import PackedStep
+
+__all__ = ["PackEngine"]
+
+# Rows (members x samples) evaluated per forward pass: bounds a large pack's evaluation memory.
+_EVAL_ROWS = 1 << 14
+
+
+def _epoch_order(n: int, generator: torch.Generator) -> Tensor:
+    """The permutation ``iter_batches`` draws from this generator for one epoch."""
+    index = torch.arange(n)
+    return next(iter_batches(index, index, n, generator=generator))[0]
+
+
+def _site_plan(families: Sequence[str], device: torch.device) -> SitePlan:
+    present = list(dict.fromkeys(families)) or ["identity"]  # an empty pack has nothing to activate
+    if len(present) == 1:
+        return SitePlan([(present[0], None)])
+    return SitePlan([(name, torch.tensor([f == name for f in families], device=device)) for name in present])
+
+
+class PackEngine:
+    """One pack's training state; ``run`` trains it to the end and returns the members' results."""
+
+    def __init__(self, splits: DatasetSplits, strategies: Sequence[Any], configs: Sequence[Any], models: Sequence[Any],
+                 plan: list[Op], params: list[Tensor], *, compile_step: bool = False) -> None:
+        self.splits, self.plan, self.configs = splits, plan, list(configs)
+        self.strategies = list(strategies)
+        self.device = splits.x_train.device
+        self.members = list(range(len(configs)))  # original index of each row still in the pack
+        self.site_names = [name for name, _ in sites(models[0])]
+        self.views = [[MemberSite(site, s) for _, site in sites(m)] for m, s in zip(models, strategies)]
+        self.targets = [MemberStats(needs_target_signal(m)) for m in models]
+        self.generators = [torch.Generator().manual_seed(c.seed) for c in configs]
+        k, n_sites = len(configs), len(self.site_names)
+        self.measure_io = any(v.stats.measured for row in self.views for v in row)
+        self.measure_target = any(t.measured for t in self.targets)
+        self.learns_alpha = any(v.learned for row in self.views for v in row)
+        self.params = [p.requires_grad_() for p in params]
+        self.alphas = [self._alpha_tensor(s).requires_grad_(self.learns_alpha) for s in range(n_sites)]
+        self.grams = [torch.zeros(k, 3, 3, dtype=torch.float64, device=self.device) for _ in range(n_sites + 1)]
+        self.shifts = [torch.zeros(k, 3, 1, device=self.device) for _ in range(n_sites + 1)]
+        as_tensor = lambda values: torch.tensor(values, dtype=torch.float32, device=self.device)  # noqa: E731
+        self.optimizer = PackedOptimizer(
+            configs[0].optimizer,
+            self._trainable(),
+            lr=as_tensor([c.lr for c in configs]),
+            weight_decay=as_tensor([c.weight_decay for c in configs]),
+            momentum=as_tensor([c.momentum for c in configs]),
+            decays=[True] * len(self.params) + [False] * (n_sites if self.learns_alpha else 0),
+            lr_masks=[None] * len(self.params)
+            + ([as_tensor([float(row[s].learned) for row in self.views]) for s in range(n_sites)] if self.learns_alpha else []),
+        )
+        self.step = PackedStep(plan, splits.task, compile_step=compile_step)
+        self.site_plans = self._site_plans()
+
+    # --- state helpers ---------------------------------------------------------------------
+
+    def _alpha_tensor(self, s: int) -> Tensor:
+        return torch.tensor([row[s].alpha for row in self.views], dtype=torch.float32, device=self.device)
+
+    def _trainable(self) -> list[Tensor]:
+        return self.params + (self.alphas if self.learns_alpha else [])
+
+    def _site_plans(self) -> list[SitePlan]:
+        return [_site_plan([row[s].family for row in self.views], self.device) for s in range(len(self.site_names))]
+
+    def _fresh(self) -> list[Tensor]:
+        rows = [[row[s].stats.fresh for row in self.views] for s in range(len(self.site_names))]
+        rows.append([t.fresh for t in self.targets])
+        return [torch.tensor(r, device=self.device).view(-1, 1, 1) for r in rows]
+
+    # --- one epoch --------------------------------------------------------------------------
+
+    def _train_epoch(self, epoch: int, should_stop: Callable[[], bool] | None) -> list[float]:
+        x, y = self.splits.x_train, self.splits.y_train
+        n, batch = x.shape[0], self.configs[0].batch_size
+        order = torch.stack([_epoch_order(n, g) for g in self.generators]).to(self.device)
+        xs, ys = x[order], y[order]
+        loss_sum = torch.zeros(len(self.members), dtype=torch.float64, device=self.device)
+        fresh = self._fresh() if self.measure_io or self.measure_target else None
+        n_batches = 0
+        for b, start in enumerate(range(0, n, batch)):
+            if should_stop is not None and should_stop():
+                raise TrainingInterrupted(f"stopped during epoch {epoch}")
+            loss = self.step(
+                self.params, self.alphas, self.site_plans, self.optimizer, self._trainable(),
+                xs[:, start : start + batch], ys[:, start : start + batch],
+                sums=self.grams, shifts=self.shifts, fresh=fresh if b == 0 else None,
+                io=self.measure_io and b % self.configs[0].measure_every == 0, target=self.measure_target,
+            )
+            loss_sum += loss
+            n_batches += 1
+        for row in self.views:
+            for view in row:
+                view.stats.fresh = False
+        for t in self.targets:
+            t.fresh = False
+        return (loss_sum / max(n_batches, 1)).tolist()
+
+    def _read_state(self) -> None:
+        """One host copy per epoch of every member's sums (and learned α) into its views."""
+        grams = torch.stack(self.grams).tolist()
+        shifts = torch.stack(self.shifts)[..., :2, 0].double().tolist()
+        alphas = torch.stack([a.detach() for a in self.alphas]).tolist() if self.learns_alpha else None
+        for k, row in enumerate(self.views):
+            for s, view in enumerate(row):
+                view.stats.gram, view.stats.shift = grams[s][k], tuple(shifts[s][k])
+                if view.learned and alphas is not None:
+                    view.alpha = alphas[s][k]
+            self.targets[k].gram, self.targets[k].shift = grams[-1][k], tuple(shifts[-1][k])
+
+    @torch.no_grad()
+    def _write_state(self) -> None:
+        """After the adjustment: zero the sums that were reset, write α and the family plans."""
+        columns = [[row[s].stats for row in self.views] for s in range(len(self.site_names))] + [self.targets]
+        for gram, column in zip(self.grams, columns):
+            if any(st.reset_requested for st in column):
+                keep = torch.tensor([not st.reset_requested for st in column], device=self.device)
+                gram.mul_(keep.view(-1, 1, 1))
+                for st in column:
+                    st.fresh, st.reset_requested = st.fresh or st.reset_requested, False
+        for s, alpha in enumerate(self.alphas):
+            if any(row[s].changed for row in self.views):
+                alpha.copy_(self._alpha_tensor(s))
+                for row in self.views:
+                    row[s].changed = False
+        self.site_plans = self._site_plans()
+
+    def _adjust(self, epoch: int) -> list[list[dict[str, Any]]]:
+        self._read_state()
+        records = [
+            adjust_sites(list(zip(self.site_names, row)), target, epoch) for row, target in zip(self.views, self.targets)
+        ]
+        self._write_state()
+        return records
+
+    # --- evaluation -------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def evaluate(self, x: Tensor, y: Tensor, params: Sequence[Tensor], alphas: Sequence[Tensor],
+                 plans: Sequence[SitePlan]) -> tuple[list[float], list[float]]:
+        """(loss, metric) per member on a split, as ``train.evaluate`` computes them."""
+        k, n = params[0].shape[0], x.shape[0]
+        chunk = max(1, min(n, _EVAL_ROWS // k))
+        out = torch.cat([
+            packed_forward(self.plan, params, alphas, plans, x[i : i + chunk].expand(k, *x[i : i + chunk].shape))[0]
+            for i in range(0, n, chunk)
+        ], dim=1)
+        if self.splits.task == "classification":
+            loss = F.cross_entropy(out.reshape(k * n, -1), y.repeat(k), reduction="none").view(k, n).mean(1)
+            metric = (out.argmax(dim=2) == y).double().mean(1).tolist()
+            return loss.tolist(), metric
+        pred = out.reshape(k, n)
+        total = float(((y - y.mean()) ** 2).sum())
+        residual = ((y - pred) ** 2).sum(1).tolist()
+        metric = [1.0 - r / total if total > 0 else 0.0 for r in residual]
+        return ((pred - y) ** 2).mean(1).tolist(), metric
+
+    # --- compaction -------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def compact(self, leaving: set[int]) -> None:
+        """Drop the rows of the members at positions ``leaving``."""
+        kept = [i for i in range(len(self.members)) if i not in leaving]
+        keep = torch.tensor(kept, dtype=torch.long, device=self.device)
+        self.params = [p[keep].detach().requires_grad_() for p in self.params]
+        self.alphas = [a[keep].detach().requires_grad_(self.learns_alpha) for a in self.alphas]
+        self.grams = [g[keep] for g in self.grams]
+        self.shifts = [s[keep] for s in self.shifts]
+        self.optimizer.select(keep)
+        for name in ("members", "views", "targets", "generators"):
+            setattr(self, name, [getattr(self, name)[i] for i in kept])
+        self.site_plans = self._site_plans()
+
+    def snapshot(self, position: int) -> tuple[list[Tensor], list[Tensor], list[str]]:
+        """A member's weights, α and families (its best state, for the test split)."""
+        return (
+            [p[position].detach().clone() for p in self.params],
+            [a[position].detach().clone() for a in self.alphas],
+            [view.family for view in self.views[position]],
+        )
+
+    @torch.no_grad()
+    def evaluate_snapshots(self, x: Tensor, y: Tensor, snaps: Sequence[tuple[list[Tensor], list[Tensor], list[str]]]
+                           ) -> tuple[list[float], list[float]]:
+        params = [torch.stack(rows) for rows in zip(*(s[0] for s in snaps))]
+        alphas = [torch.stack(rows) for rows in zip(*(s[1] for s in snaps))]
+        plans = [_site_plan(list(fams), self.device) for fams in zip(*(s[2] for s in snaps))]
+        return self.evaluate(x, y, params, alphas, plans)

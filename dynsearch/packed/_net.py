@@ -1,0 +1,171 @@
+"""K models of one shape as one: the layer plan, stacked parameters and the packed forward pass.
+
+Members' tensors carry the member on a leading axis (``[K, ...]``): a linear layer is one
+batched product (``baddbmm``), a convolution one grouped convolution (``groups=K``). Each
+member keeps its own activation family and α per site: the families present at a site are
+computed and combined per member with masks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..activations import get_family
+from ..models import SmallCNN
+from ..signal import first_shift, shifted_gram
+from ..sites import ActivationSite
+
+__all__ = ["Op", "layer_plan", "stack_parameters", "SitePlan", "packed_forward", "member_rows", "observe"]
+
+
+@dataclass(frozen=True)
+class Op:
+    """One step of the forward pass: ``kind`` with its parameter or site index and static arguments."""
+
+    kind: str  # "image", "linear", "conv", "act", "pool", "flatten"
+    index: int = -1
+    args: tuple = ()
+
+
+def _leaves(model: nn.Module) -> list[nn.Module] | None:
+    if isinstance(model, SmallCNN):
+        return [nn.Unflatten(1, model.input_shape), *model.features, model.pool, *model.head]
+    if type(model) is nn.Sequential:
+        return list(model)
+    return None
+
+
+def layer_plan(model: nn.Module) -> tuple[list[Op], str]:
+    """The plan of a built trainer model, or ``([], reason)`` when the engine cannot run it."""
+    leaves = _leaves(model)
+    if leaves is None:
+        return [], f"a {type(model).__name__} is not one of the trainer's models"
+    plan: list[Op] = []
+    n_params = n_sites = 0
+    for m in leaves:
+        if isinstance(m, nn.Unflatten):
+            plan.append(Op("image", args=tuple(m.unflattened_size)))
+        elif type(m) is nn.Linear and m.bias is not None:
+            plan.append(Op("linear", n_params))
+            n_params += 1
+        elif type(m) is nn.Conv2d and m.bias is not None and m.groups == 1 and m.padding_mode == "zeros":
+            plan.append(Op("conv", n_params, (m.stride, m.padding, m.dilation)))
+            n_params += 1
+        elif isinstance(m, ActivationSite):
+            plan.append(Op("act", n_sites))
+            n_sites += 1
+        elif type(m) is nn.AdaptiveAvgPool2d:
+            plan.append(Op("pool", args=(m.output_size,)))
+        elif type(m) is nn.Flatten and m.start_dim == 1 and m.end_dim == -1:
+            plan.append(Op("flatten"))
+        else:
+            # Dropout draws its masks from the global generator in each member's own order, which
+            # a pack cannot reproduce; other layers are not the trainer's.
+            return [], f"layer {type(m).__name__} is not supported packed"
+    return plan, ""
+
+
+def stack_parameters(models: Sequence[nn.Module], plan: Sequence[Op]) -> list[Tensor]:
+    """``[weight, bias]`` of every linear/conv layer, each stacked over members: ``[K, ...]``."""
+    per_model = [[m for m in _leaves(model) if type(m) in (nn.Linear, nn.Conv2d)] for model in models]  # type: ignore[union-attr]
+    stacked: list[Tensor] = []
+    for layer in range(len(per_model[0])):
+        for name in ("weight", "bias"):
+            stacked.append(torch.stack([getattr(layers[layer], name).detach() for layers in per_model]).clone())
+    return stacked
+
+
+@dataclass
+class SitePlan:
+    """How one site activates this epoch: the families present, each with its members' ``[K]``
+    mask (None when one family serves every member)."""
+
+    families: list[tuple[str, Tensor | None]]
+
+
+def _activate(x: Tensor, alpha: Tensor, site: SitePlan, shape: tuple[int, ...]) -> Tensor:
+    """Each member's family at its α; ``alpha`` and the ``[K]`` masks are viewed as ``shape`` against ``x``."""
+    if len(site.families) == 1:
+        return get_family(site.families[0][0]).fn(x, alpha.view(shape))
+    out: Tensor | None = None
+    for name, mask in site.families:
+        family = get_family(name)
+        assert mask is not None
+        mask = mask.view(shape)
+        # Other members' α may be outside this family's range (softplus divides by α): give
+        # them its default, so the rows this family does not serve stay finite, in gradients too.
+        y = family.fn(x, torch.where(mask, alpha.view(shape), family.alpha_default))
+        out = y if out is None else torch.where(mask, y, out)
+    assert out is not None
+    return out
+
+
+def member_rows(t: Tensor, k: int, member_axis: int) -> Tensor:
+    """``[K, N]``: all of each member's values in one row (a copy when the layout needs one)."""
+    return t.movedim(member_axis, 0).reshape(k, -1)
+
+
+def packed_forward(
+    plan: Sequence[Op],
+    params: Sequence[Tensor],
+    alphas: Sequence[Tensor],
+    sites: Sequence[SitePlan],
+    x: Tensor,
+    *,
+    shifts: Sequence[Tensor] | None = None,
+    fresh: Sequence[Tensor] | None = None,
+) -> tuple[Tensor, list[Tensor]]:
+    """Output ``[K, B, n_outputs]`` for inputs ``x`` ``[K, B, features]``.
+
+    With ``shifts`` (one ``[K, 3, 1]`` per site), each site's ``shifted_gram`` of (input, output)
+    per member is returned too. With ``fresh`` (one bool ``[K, 1, 1]`` per site), the members
+    whose sums start afresh first take their shift from this batch, as ``PearsonStats`` does.
+    """
+    k = x.shape[0]
+    grams: list[Tensor] = []
+    member_axis = 0  # rows layout [K, B, F]; image layout [B, K*C, H, W] has members on axis 1
+    for op in plan:
+        if op.kind == "image":
+            b = x.shape[1]
+            x = x.transpose(0, 1).reshape(b, k * op.args[0], *op.args[1:])
+            member_axis = 1
+        elif op.kind == "linear":
+            w, bias = params[2 * op.index], params[2 * op.index + 1]
+            x = torch.baddbmm(bias.unsqueeze(1), x, w.transpose(1, 2))
+        elif op.kind == "conv":
+            w, bias = params[2 * op.index], params[2 * op.index + 1]
+            stride, padding, dilation = op.args
+            x = F.conv2d(x, w.reshape(-1, *w.shape[2:]), bias.reshape(-1), stride, padding, dilation, groups=k)
+        elif op.kind == "act":
+            z = x
+            if member_axis == 0:
+                x = _activate(z, alphas[op.index], sites[op.index], (k, 1, 1))
+            else:
+                b = z.shape[0]
+                z5 = z.view(b, k, -1)
+                x = _activate(z5, alphas[op.index], sites[op.index], (1, k, 1)).view(z.shape)
+            if shifts is not None:
+                grams.append(_site_gram(z, x, k, member_axis, shifts[op.index], None if fresh is None else fresh[op.index]))
+        elif op.kind == "pool":
+            x = F.adaptive_avg_pool2d(x, op.args[0])
+        elif op.kind == "flatten":
+            x = x.reshape(x.shape[0], k, -1).transpose(0, 1)
+            member_axis = 0
+    return x, grams
+
+
+def observe(x: Tensor, y: Tensor, shift: Tensor, fresh: Tensor | None) -> Tensor:
+    """``shifted_gram`` of K rows of pairs; with ``fresh``, those members' ``shift`` is set first."""
+    if fresh is not None:
+        shift.copy_(torch.where(fresh, first_shift(x, y), shift))
+    return shifted_gram(x, y, shift)
+
+
+def _site_gram(z: Tensor, y: Tensor, k: int, member_axis: int, shift: Tensor, fresh: Tensor | None) -> Tensor:
+    with torch.no_grad():
+        return observe(member_rows(z.detach(), k, member_axis), member_rows(y.detach(), k, member_axis), shift, fresh)

@@ -1,0 +1,176 @@
+"""Training a pack to the end: the epoch loop, each member's bookkeeping, and its result."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from torch import Tensor
+
+from ..data import DatasetSplits
+from ..strategies import LearnedAlpha, Strategy, strategy_from_config
+from ..train import EpochRecord, TrainConfig, TrainResult, build
+from ._engine import PackEngine
+from ._net import layer_plan, stack_parameters
+
+__all__ = ["train_engine", "engine_unsupported", "stopped_result", "MemberCallback"]
+
+#: ``on_epoch(member_index, epoch, val_metric) -> stop``: True takes that member out of the pack.
+MemberCallback = Callable[[int, int, float], bool]
+
+
+def _metric_name(task: str) -> str:
+    return "accuracy" if task == "classification" else "r2"
+
+
+def engine_unsupported(strategies: Sequence[Strategy], configs: Sequence[TrainConfig]) -> str:
+    """Why the packed engine cannot train these members ("" when it can); they then train one by one."""
+    for strategy in strategies:
+        hook = type(strategy).setup_site
+        if hook is not Strategy.setup_site and not isinstance(strategy, LearnedAlpha):
+            # An arbitrary hook may change a site in ways the pack's per-member rows cannot mirror.
+            return f"strategy {strategy.name!r} overrides setup_site"
+    if configs[0].dropout > 0:
+        # Dropout masks come from the global generator in each run's own order; a pack cannot replay them.
+        return "dropout"
+    return ""
+
+
+@dataclass
+class _Member:
+    """One member's bookkeeping while it trains."""
+
+    index: int
+    strategy: Strategy
+    config: TrainConfig
+    history: list[EpochRecord] = field(default_factory=list)
+    seen: list[tuple[int, float]] = field(default_factory=list)
+    best_metric: float = -math.inf
+    best_epoch: int = -1
+    best: Any = None
+    status: str = "ok"
+    diverged_epoch: int | None = None
+    message: str = ""
+    wall_time: float = 0.0
+    n_switches: int = 0
+    pruned: bool = False
+
+
+def _end_of_epoch(m: _Member, epoch: int, train_loss: float, val: tuple[float, float],
+                  records: list[dict[str, Any]], on_epoch: MemberCallback | None) -> bool:
+    """``train()``'s bookkeeping after an epoch, for one member; True when the member leaves."""
+    val_loss, val_metric = val
+    if not math.isfinite(train_loss) or any(not math.isfinite(r["alpha"]) for r in records):
+        m.status, m.diverged_epoch = "diverged", epoch
+        m.message = f"training loss became {train_loss} at epoch {epoch}"
+        m.history.append(EpochRecord(epoch, train_loss, math.nan, math.nan, records))
+        return True
+    if not math.isfinite(val_metric):
+        m.status, m.diverged_epoch = "diverged", epoch
+        m.message = f"validation metric became {val_metric} at epoch {epoch}"
+        m.history.append(EpochRecord(epoch, train_loss, val_loss, val_metric, records))
+        return True
+    m.history.append(EpochRecord(epoch, train_loss, val_loss, val_metric, records))
+    m.seen.append((epoch, val_metric))
+    if val_metric > m.best_metric:
+        m.best_metric, m.best_epoch, m.best = val_metric, epoch, True
+    if on_epoch is not None and on_epoch(m.index, epoch, val_metric):
+        m.pruned = True
+        return True
+    return bool(m.config.patience and epoch - m.best_epoch >= m.config.patience) or epoch == m.config.epochs - 1
+
+
+def train_engine(
+    splits: DatasetSplits,
+    strategies: Sequence[Strategy],
+    configs: Sequence[TrainConfig],
+    *,
+    on_epoch: MemberCallback | None,
+    should_stop: Callable[[], bool] | None,
+    evaluate_test: bool = False,
+    compile_step: bool = False,
+) -> list[TrainResult] | str:
+    """Train the members packed; returns their results, or why the engine cannot (then nothing ran)."""
+    started = time.perf_counter()
+    models = [build(splits, s, c) for s, c in zip(strategies, configs)]
+    plan, reason = layer_plan(models[0])
+    if reason:
+        return reason
+    engine = PackEngine(splits, strategies, configs, models, plan, stack_parameters(models, plan),
+                        compile_step=compile_step)
+    del models
+    members = [_Member(i, s, c) for i, (s, c) in enumerate(zip(strategies, configs))]
+    for epoch in range(configs[0].epochs):
+        if not engine.members:
+            break
+        train_losses = engine._train_epoch(epoch, should_stop)
+        records = engine._adjust(epoch)
+        val = engine.evaluate(splits.x_val, splits.y_val, engine.params, engine.alphas, engine.site_plans)
+        leaving: set[int] = set()
+        for pos, index in enumerate(engine.members):
+            m = members[index]
+            if _end_of_epoch(m, epoch, train_losses[pos], (val[0][pos], val[1][pos]), records[pos], on_epoch):
+                leaving.add(pos)
+            if m.best is True:
+                m.best = engine.snapshot(pos) if evaluate_test else None
+            if pos in leaving:
+                m.wall_time = time.perf_counter() - started
+                m.n_switches = sum(view.n_switches_ for view in engine.views[pos])
+        if leaving:
+            engine.compact(leaving)
+    return _results(splits, engine, members, evaluate_test)
+
+
+def _results(splits: DatasetSplits, engine: PackEngine, members: list[_Member], evaluate_test: bool) -> list[TrainResult]:
+    tested = [m for m in members if evaluate_test and not m.pruned and m.best is not None]
+    test: dict[int, tuple[float, float]] = {}
+    if tested:
+        losses, metrics = engine.evaluate_snapshots(splits.x_test, splits.y_test, [m.best for m in tested])
+        test = {m.index: (loss, metric) for m, loss, metric in zip(tested, losses, metrics)}
+    results = []
+    for m in members:
+        if m.pruned:
+            results.append(stopped_result(splits, m.strategy, m.seen))
+            continue
+        test_loss, test_metric = test.get(m.index, (None, None))
+        results.append(TrainResult(
+            status=m.status,
+            dataset=splits.name,
+            task=splits.task,
+            metric=_metric_name(splits.task),
+            strategy=m.strategy.to_config(),
+            best_val_metric=m.best_metric if m.best_epoch >= 0 else math.nan,
+            best_epoch=m.best_epoch,
+            final_val_metric=m.history[-1].val_metric if m.history else math.nan,
+            epochs_run=len(m.history),
+            wall_time=m.wall_time,
+            n_switches=m.n_switches,
+            history=m.history,
+            test_metric=test_metric,
+            test_loss=test_loss,
+            diverged_epoch=m.diverged_epoch,
+            message=m.message,
+        ))
+    return results
+
+
+def stopped_result(splits: DatasetSplits, strategy: Strategy | Any, seen: list[tuple[int, float]]) -> TrainResult:
+    """The result of a member its callback took out of the pack (status "pruned")."""
+    best_epoch, best = max(seen, key=lambda pair: (pair[1], -pair[0]))
+    return TrainResult(
+        status="pruned",
+        dataset=splits.name,
+        task=splits.task,
+        metric=_metric_name(splits.task),
+        strategy=strategy_from_config(strategy).to_config(),
+        best_val_metric=best,
+        best_epoch=best_epoch,
+        final_val_metric=seen[-1][1] if seen else math.nan,
+        epochs_run=len(seen),
+        wall_time=0.0,
+        n_switches=0,
+        history=[],
+        message=f"stopped after epoch {seen[-1][0]}",
+    )

@@ -1,0 +1,218 @@
+"""Packing changes speed, never results: every packed member equals ``train()`` for its settings.
+
+Each test trains one pack with the vectorized engine and every member alone with ``train()``,
+then compares status, best epoch, epochs run, switches, per-epoch families, α and r, and the
+validation metrics (within 1e-4: only the summation order differs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+
+import pytest
+
+from dynsearch.data import load_dataset
+from dynsearch.packed import PackMember, train_packed
+from dynsearch.packed._run import engine_unsupported, train_engine
+from dynsearch.strategies import SiteState, Strategy, register_strategy, strategy_from_config
+from dynsearch.train import TrainConfig, TrainResult, train
+
+TOL = 1e-4
+
+
+@pytest.fixture(scope="module")
+def iris():
+    return load_dataset("iris")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """A digits subset: enough for a CNN to learn a little, small enough to train many times."""
+    full = load_dataset("digits")
+    return dataclasses.replace(
+        full, x_train=full.x_train[:240], y_train=full.y_train[:240], x_val=full.x_val[:120], y_val=full.y_val[:120],
+        x_test=full.x_test[:120], y_test=full.y_test[:120],
+    )
+
+
+def _close(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, abs=TOL, rel=TOL)
+
+
+def assert_same(packed: TrainResult, alone: TrainResult, label: str = "") -> None:
+    where = f"{label}: " if label else ""
+    assert packed.status == alone.status, f"{where}status {packed.status} != {alone.status} ({packed.message})"
+    assert packed.best_epoch == alone.best_epoch, where + "best epoch"
+    assert packed.epochs_run == alone.epochs_run, where + "epochs run"
+    assert packed.n_switches == alone.n_switches, where + "switches"
+    assert packed.diverged_epoch == alone.diverged_epoch, where + "diverged epoch"
+    assert _close(packed.best_val_metric, alone.best_val_metric), where + "best validation metric"
+    assert packed.strategy == alone.strategy
+    if alone.test_metric is not None:
+        assert packed.test_metric == pytest.approx(alone.test_metric, abs=TOL), where + "test metric"
+    for p, a in zip(packed.history, alone.history, strict=True):
+        assert _close(p.val_metric, a.val_metric), f"{where}epoch {a.epoch} val metric {p.val_metric} != {a.val_metric}"
+        assert _close(p.train_loss, a.train_loss), f"{where}epoch {a.epoch} train loss"
+        for ps, as_ in zip(p.sites, a.sites, strict=True):
+            assert (ps["site"], ps["family"], ps["switched"], ps["n"]) == (as_["site"], as_["family"], as_["switched"], as_["n"]), (
+                f"{where}epoch {a.epoch} site {as_['site']}: {ps} != {as_}"
+            )
+            assert _close(ps["alpha"], as_["alpha"]) and _close(ps["r"], as_["r"]), f"{where}epoch {a.epoch}: {ps} != {as_}"
+
+
+def run_both(splits, members: list[PackMember], **kwargs) -> list[tuple[TrainResult, TrainResult]]:
+    strategies = [strategy_from_config(m.strategy) for m in members]
+    configs = [m.config for m in members]
+    assert engine_unsupported(strategies, configs) == ""
+    packed = train_engine(splits, strategies, configs, on_epoch=None, should_stop=None, **kwargs)
+    assert not isinstance(packed, str), packed
+    alone = [train(splits, m.strategy, m.config, evaluate_test=kwargs.get("evaluate_test", False)) for m in members]
+    return list(zip(packed, alone))
+
+
+# Thresholds that fire on these tiny models: relu's io r sits near 0.85, the target r starts low.
+THRESHOLD = {"lower": 0.3, "upper": 0.8}
+STRATEGIES = {
+    "fixed": {},
+    "threshold": THRESHOLD,
+    "linear": {"lam": 0.5},
+    "learned": {"base": "leaky_relu"},
+}
+
+
+def _all_built_in() -> list[dict]:
+    return [
+        {"name": name, "params": {**params, "scope": scope, "signal": signal}}
+        for (name, params), scope, signal in itertools.product(STRATEGIES.items(), ("layer", "global"), ("io", "target"))
+    ]
+
+
+def test_every_built_in_strategy_scope_and_signal_in_one_mlp_pack(iris) -> None:
+    members = [
+        PackMember(cfg, TrainConfig(epochs=6, seed=i, lr=0.02, hidden=(8, 6), batch_size=32, patience=0))
+        for i, cfg in enumerate(_all_built_in())
+    ]
+    pairs = run_both(iris, members)
+    for member, (packed, alone) in zip(members, pairs):
+        assert_same(packed, alone, str(member.strategy))
+    # The test means something: threshold members did switch, linear ones moved α.
+    assert any(alone.n_switches for (_, alone), m in zip(pairs, members) if m.strategy["name"] == "threshold")
+
+
+def test_strategy_options_warmup_every_cumulative_cooldown(iris) -> None:
+    variants = [
+        {"name": "threshold", "params": {**THRESHOLD, "warmup": 2, "every": 2, "cooldown": 2}},
+        {"name": "threshold", "params": {"lower": -0.2, "upper": 0.9, "below": "elu", "above": "silu", "base": "tanh"}},
+        {"name": "linear", "params": {"lam": -0.8, "cumulative": True, "base": "elu", "every": 2}},
+        {"name": "linear", "params": {"lam": 2.0, "alpha0": 0.3, "base": "softplus", "signal": "target"}},
+        {"name": "learned", "params": {"base": "silu"}},
+        {"name": "fixed", "params": {"base": "gelu"}},
+    ]
+    members = [PackMember(v, TrainConfig(epochs=6, seed=10 + i, lr=0.03, hidden=(8,), batch_size=16, patience=0, measure_every=2))
+               for i, v in enumerate(variants)]
+    for member, (packed, alone) in zip(members, run_both(iris, members)):
+        assert_same(packed, alone, str(member.strategy))
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd"])
+def test_optimizers_with_per_member_lr_weight_decay_and_momentum(iris, optimizer: str) -> None:
+    settings = [(0.01, 0.0, 0.9), (0.05, 1e-3, 0.5), (0.002, 0.05, 0.0)]
+    strategies = [{"name": "learned", "params": {}}, {"name": "threshold", "params": THRESHOLD}, {"name": "linear", "params": {"lam": 0.4}}]
+    members = [
+        PackMember(strategy, TrainConfig(epochs=5, seed=i, optimizer=optimizer, lr=lr, weight_decay=wd, momentum=mom,
+                                         hidden=(8,), batch_size=32, patience=0))
+        for i, ((lr, wd, mom), strategy) in enumerate(zip(settings, strategies))
+    ]
+    for member, (packed, alone) in zip(members, run_both(iris, members, evaluate_test=True)):
+        assert_same(packed, alone, f"{optimizer} {member.config.lr}")
+        assert alone.test_metric is not None
+
+
+def test_cnn_pack(digits) -> None:
+    configs = [
+        {"name": "threshold", "params": {**THRESHOLD, "scope": "global"}},
+        {"name": "linear", "params": {"lam": 0.3}},
+        {"name": "learned", "params": {}},
+        {"name": "fixed", "params": {"base": "tanh"}},
+        {"name": "threshold", "params": {**THRESHOLD, "signal": "target"}},
+    ]
+    members = [PackMember(c, TrainConfig(epochs=3, seed=i, lr=0.01, channels=(4, 6), batch_size=64, patience=0))
+               for i, c in enumerate(configs)]
+    for member, (packed, alone) in zip(members, run_both(digits, members, evaluate_test=True)):
+        assert_same(packed, alone, str(member.strategy))
+
+
+def test_mlp_on_image_data_and_regression() -> None:
+    diabetes = load_dataset("diabetes")
+    members = [PackMember({"name": name, "params": params}, TrainConfig(epochs=4, seed=i, lr=0.01, hidden=(6,), patience=0))
+               for i, (name, params) in enumerate([("threshold", {**THRESHOLD, "signal": "target"}), ("linear", {"lam": 0.5}), ("fixed", {})])]
+    for member, (packed, alone) in zip(members, run_both(diabetes, members, evaluate_test=True)):
+        assert_same(packed, alone, str(member.strategy))
+
+
+def test_a_diverging_member_fails_alone_and_one_stops_early(iris) -> None:
+    members = [
+        PackMember({"name": "threshold", "params": THRESHOLD}, TrainConfig(epochs=8, seed=0, lr=0.02, hidden=(8,), patience=0)),
+        PackMember({"name": "fixed", "params": {}}, TrainConfig(epochs=8, seed=1, lr=1e25, hidden=(8,), patience=0)),
+        PackMember({"name": "linear", "params": {"lam": 0.5}}, TrainConfig(epochs=8, seed=2, lr=1e-5, hidden=(8,), patience=1)),
+        PackMember({"name": "learned", "params": {}}, TrainConfig(epochs=8, seed=3, lr=0.02, hidden=(8,), patience=0)),
+    ]
+    pairs = run_both(iris, members)
+    for member, (packed, alone) in zip(members, pairs):
+        assert_same(packed, alone, str(member.strategy))
+    statuses = [alone.status for _, alone in pairs]
+    runs = [alone.epochs_run for _, alone in pairs]
+    assert statuses[1] == "diverged" and statuses[0] == statuses[3] == "ok", statuses
+    assert runs[2] < 8 == runs[0] == runs[3], runs  # the early stopper left, the others went on
+
+
+@register_strategy("packed_test_sign")
+class SignSwitch(Strategy):
+    """A user's rule: tanh while r is below its own cut, else back to the base family with α scaled."""
+
+    def __init__(self, *, cut: float = 0.84, **common) -> None:
+        super().__init__(**common)
+        self.cut = cut
+
+    def decide(self, r: float, state: SiteState) -> SiteState:
+        if r < self.cut:
+            return state.replace(family="tanh", alpha=1.0 + r)
+        return state.replace(family=state.initial_family, alpha=state.initial_alpha + 0.1 * r)
+
+
+def test_a_user_registered_strategy_runs_packed_unchanged(iris) -> None:
+    members = [PackMember({"name": "packed_test_sign", "params": {"cut": cut, "scope": scope}},
+                          TrainConfig(epochs=6, seed=i, lr=0.03, hidden=(8, 8), patience=0))
+               for i, (cut, scope) in enumerate([(0.84, "layer"), (0.9, "global"), (0.5, "layer")])]
+    pairs = run_both(iris, members)
+    for member, (packed, alone) in zip(members, pairs):
+        assert_same(packed, alone, str(member.strategy))
+    assert any(alone.n_switches for _, alone in pairs)
+
+
+def test_train_packed_uses_the_engine_and_stops_members_by_callback(iris) -> None:
+    members = [PackMember({"name": "threshold", "params": THRESHOLD}, TrainConfig(epochs=5, seed=s, hidden=(8,), patience=0))
+               for s in range(3)]
+    calls: list[tuple[int, int]] = []
+
+    def on_epoch(index: int, epoch: int, value: float) -> bool:
+        calls.append((index, epoch))
+        return index == 1 and epoch == 1
+
+    results = train_packed(iris, members, on_epoch=on_epoch)
+    assert [r.status for r in results] == ["ok", "pruned", "ok"]
+    assert [r.epochs_run for r in results] == [5, 2, 5]
+    assert (1, 2) not in calls and (2, 4) in calls
+    assert results[0].wall_time > 0  # set by the engine (the sequential reference would set it too)
+    for member, result in zip(members, results):
+        if result.status == "ok":
+            assert_same(result, train(iris, member.strategy, member.config))
+
+
+def test_what_the_engine_cannot_run_trains_one_by_one(iris) -> None:
+    members = [PackMember({"name": "fixed", "params": {}}, TrainConfig(epochs=2, seed=s, hidden=(8,), dropout=0.2)) for s in (0, 1)]
+    assert engine_unsupported([strategy_from_config(m.strategy) for m in members], [m.config for m in members]) == "dropout"
+    for member, result in zip(members, train_packed(iris, members)):
+        assert_same(result, train(iris, member.strategy, member.config))

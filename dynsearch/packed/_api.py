@@ -8,6 +8,7 @@ from typing import Any, Callable, Mapping, Sequence
 from ..data import DatasetSplits
 from ..strategies import Strategy, strategy_from_config
 from ..train import TrainConfig, TrainResult, train
+from ._step import parse_compile
 from ._run import MemberCallback, engine_unsupported, stopped_result, train_engine
 
 __all__ = ["PackMember", "pack_key", "train_packed", "train_sequential", "MemberCallback"]
@@ -76,8 +77,13 @@ def train_packed(
     on_epoch: MemberCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
     evaluate_test: bool = False,
+    compile: str | bool = "auto",
 ) -> list[TrainResult]:
     """Train ``members`` (all with the same ``pack_key``) together; one result per member, in order.
+
+    ``compile``: True compiles the packed step with ``torch.compile`` (a failure prints one line
+    and trains eagerly), False never does, "auto" does when the pack's remaining work after its
+    first epoch is expected to repay the compile time.
 
     Raises:
         ValueError: if the members' settings cannot share a pack.
@@ -86,13 +92,14 @@ def train_packed(
     keys = {pack_key(m.config) for m in members}
     if len(keys) > 1:
         raise ValueError(f"Members of one pack need the same model shape and training budget; got {len(keys)} kinds.")
+    compile = parse_compile(compile)
     if not members:
         return []
     strategies = [strategy_from_config(m.strategy) for m in members]
     configs = [m.config for m in members]
     if not engine_unsupported(strategies, configs):
         results = train_engine(splits, strategies, configs, on_epoch=on_epoch, should_stop=should_stop,
-                               evaluate_test=evaluate_test)
+                               evaluate_test=evaluate_test, compile_step=compile)
         if not isinstance(results, str):
             return results
     # What the engine cannot run trains one by one: the same results, at the old speed.

@@ -39,8 +39,8 @@ def _epoch_order(n: int, generator: torch.Generator) -> Tensor:
     return next(iter_batches(index, index, n, generator=generator))[0]
 
 
-def _site_plan(families: Sequence[str], device: torch.device) -> SitePlan:
-    present = list(dict.fromkeys(families)) or ["identity"]  # an empty pack has nothing to activate
+def _site_plan(families: Sequence[str], device: torch.device, union: Sequence[str] | None = None) -> SitePlan:
+    present = list(union or dict.fromkeys(families)) or ["identity"]  # an empty pack has nothing to activate
     if len(present) == 1:
         return SitePlan([(present[0], None)])
     return SitePlan([(name, torch.tensor([f == name for f in families], device=device)) for name in present])
@@ -50,7 +50,7 @@ class PackEngine:
     """One pack's training state; ``run`` trains it to the end and returns the members' results."""
 
     def __init__(self, splits: DatasetSplits, strategies: Sequence[Any], configs: Sequence[Any], models: Sequence[Any],
-                 plan: list[Op], params: list[Tensor], *, compile_step: bool = False) -> None:
+                 plan: list[Op], params: list[Tensor]) -> None:
         self.splits, self.plan, self.configs = splits, plan, list(configs)
         self.strategies = list(strategies)
         self.device = splits.x_train.device
@@ -78,7 +78,9 @@ class PackEngine:
             lr_masks=[None] * len(self.params)
             + ([as_tensor([float(row[s].learned) for row in self.views]) for s in range(n_sites)] if self.learns_alpha else []),
         )
-        self.step = PackedStep(plan, splits.task, compile_step=compile_step)
+        self.step = PackedStep(plan, splits.task)
+        # Compiled, a site computes every family it has ever needed, so plans change rarely.
+        self.family_unions: list[list[str]] = [[] for _ in range(n_sites)]
         self.site_plans = self._site_plans()
 
     # --- state helpers ---------------------------------------------------------------------
@@ -90,7 +92,34 @@ class PackEngine:
         return self.params + (self.alphas if self.learns_alpha else [])
 
     def _site_plans(self) -> list[SitePlan]:
-        return [_site_plan([row[s].family for row in self.views], self.device) for s in range(len(self.site_names))]
+        plans = []
+        for s, union in enumerate(self.family_unions):
+            families = [row[s].family for row in self.views]
+            union.extend(f for f in dict.fromkeys(families) if f not in union)
+            plans.append(_site_plan(families, self.device, union if self.step.compiled else None))
+        return plans
+
+    def live(self) -> list[int]:
+        """Positions of the members still training (compiled packs keep rows of those that left)."""
+        return [pos for pos, index in enumerate(self.members) if index is not None]
+
+    def shape_key(self) -> tuple[Any, ...]:
+        x, batch = self.splits.x_train, self.configs[0].batch_size
+        shape = (len(self.members), min(batch, x.shape[0]), *x.shape[1:])
+        return (tuple(self.plan), self.splits.task, self.optimizer.kind, shape)
+
+    def try_compile(self) -> bool:
+        """Compile the step (dry run on the first batch); False if compilation failed."""
+        x, y, batch = self.splits.x_train, self.splits.y_train, self.configs[0].batch_size
+        k = len(self.members)
+        xb = x[:batch].expand(k, *x[:batch].shape).contiguous()
+        yb = y[:batch].expand(k, *y[:batch].shape).contiguous()
+        self.step.compiled = True  # plans with every family seen, as the compiled step will get them
+        ok = self.step.try_compile(self.optimizer, self._trainable(), self.params, self.alphas, self._site_plans(),
+                                   xb, yb, self.grams, self.shifts, self.measure_io, self.measure_target)
+        self.step.compiled = ok
+        self.site_plans = self._site_plans()
+        return ok
 
     def _fresh(self) -> list[Tensor]:
         rows = [[row[s].stats.fresh for row in self.views] for s in range(len(self.site_names))]
@@ -99,7 +128,7 @@ class PackEngine:
 
     # --- one epoch --------------------------------------------------------------------------
 
-    def _train_epoch(self, epoch: int, should_stop: Callable[[], bool] | None) -> list[float]:
+    def train_epoch(self, epoch: int, should_stop: Callable[[], bool] | None) -> list[float]:
         x, y = self.splits.x_train, self.splits.y_train
         n, batch = x.shape[0], self.configs[0].batch_size
         order = torch.stack([_epoch_order(n, g) for g in self.generators]).to(self.device)
@@ -154,10 +183,11 @@ class PackEngine:
                     row[s].changed = False
         self.site_plans = self._site_plans()
 
-    def _adjust(self, epoch: int) -> list[list[dict[str, Any]]]:
+    def adjust(self, epoch: int) -> list[list[dict[str, Any]]]:
         self._read_state()
         records = [
-            adjust_sites(list(zip(self.site_names, row)), target, epoch) for row, target in zip(self.views, self.targets)
+            adjust_sites(list(zip(self.site_names, row)), target, epoch) if index is not None else []
+            for row, target, index in zip(self.views, self.targets, self.members)
         ]
         self._write_state()
         return records
@@ -188,8 +218,17 @@ class PackEngine:
 
     @torch.no_grad()
     def compact(self, leaving: set[int]) -> None:
-        """Drop the rows of the members at positions ``leaving``."""
-        kept = [i for i in range(len(self.members)) if i not in leaving]
+        """Drop the rows of the members at positions ``leaving``.
+
+        A compiled pack keeps them (a new pack size means a new compilation) until at most half
+        its rows are live; then every row that left goes at once.
+        """
+        for pos in leaving:
+            self.members[pos] = None
+        live = self.live()
+        if self.step.compiled and 2 * len(live) > len(self.members):
+            return
+        kept = live
         keep = torch.tensor(kept, dtype=torch.long, device=self.device)
         self.params = [p[keep].detach().requires_grad_() for p in self.params]
         self.alphas = [a[keep].detach().requires_grad_(self.learns_alpha) for a in self.alphas]

@@ -3,23 +3,62 @@
 The arithmetic follows ``torch.optim`` (Adam's L2 decay added to the gradient, AdamW's decoupled
 decay, SGD's momentum buffer started from the first gradient), with the per-member settings as
 tensors broadcast over each member's rows, so a member's update equals its own optimizer's.
+``optimizer_update`` is a pure function of tensors (the step count too), so it compiles once
+per pack shape.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import Tensor
 
-__all__ = ["PackedOptimizer"]
+__all__ = ["PackedOptimizer", "optimizer_update"]
 
 _BETA1, _BETA2, _EPS = 0.9, 0.999, 1e-8  # torch.optim.Adam's defaults, which the trainer uses
 
 
 def _per_member(values: Tensor, like: Tensor) -> Tensor:
     return values.view(-1, *([1] * (like.dim() - 1)))
+
+
+def optimizer_update(
+    kind: str,
+    params: Sequence[Tensor],
+    grads: Sequence[Tensor],
+    states: Sequence[Sequence[Tensor]],
+    lrs: Sequence[Tensor],
+    decays: Sequence[Tensor | None],
+    momentum: Sequence[Tensor],
+    step: Tensor,
+    first: bool,
+) -> None:
+    """One update of every parameter in place; ``lrs``/``decays``/``momentum`` are per-member and
+    pre-broadcast per parameter, ``step`` the (already advanced) step count as a tensor."""
+    with torch.no_grad():
+        if kind == "sgd":
+            for p, g, (buf,), lr, wd, mom in zip(params, grads, states, lrs, decays, momentum):
+                if wd is not None:
+                    g = g + wd * p
+                if first:
+                    buf.copy_(g)  # torch starts the momentum buffer from the first gradient
+                else:
+                    buf.mul_(mom).add_(g)
+                p.sub_(lr * buf)
+            return
+        bias_correction1 = 1 - _BETA1**step
+        bias_correction2_sqrt = (1 - _BETA2**step).sqrt()
+        for p, g, (exp_avg, exp_avg_sq), lr, wd in zip(params, grads, states, lrs, decays):
+            if wd is not None:
+                if kind == "adamw":
+                    p.mul_(1 - lr * wd)
+                else:
+                    g = g + wd * p
+            exp_avg.lerp_(g, 1 - _BETA1)
+            exp_avg_sq.mul_(_BETA2).addcmul_(g, g, value=1 - _BETA2)
+            denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(_EPS)
+            p.sub_(lr / bias_correction1 * exp_avg / denom)
 
 
 class PackedOptimizer:
@@ -50,48 +89,31 @@ class PackedOptimizer:
         self.lr_masks = list(lr_masks)
         self.any_decay = bool((weight_decay != 0).any())
         self.steps = 0
-        self.state: list[list[Tensor]] = [
+        self.step_count = torch.zeros((), dtype=torch.float64, device=lr.device)
+        self.states: list[list[Tensor]] = [
             [torch.zeros_like(p), torch.zeros_like(p)] if kind != "sgd" else [torch.zeros_like(p)] for p in params
         ]
+        self.update: Callable[..., None] = optimizer_update
+        self._broadcast()
+
+    def _broadcast(self) -> None:
+        like = self.states
+        self.lrs = [
+            _per_member(self.lr if mask is None else self.lr * mask, s[0]) for mask, s in zip(self.lr_masks, like)
+        ]
+        self.wds = [
+            _per_member(self.weight_decay, s[0]) if decay and self.any_decay else None for decay, s in zip(self.decays, like)
+        ]
+        self.moms = [_per_member(self.momentum, s[0]) for s in like]
 
     def select(self, keep: Tensor) -> None:
         """Keep only the members at ``keep`` (the pack compacts)."""
         self.lr, self.weight_decay, self.momentum = self.lr[keep], self.weight_decay[keep], self.momentum[keep]
         self.lr_masks = [None if m is None else m[keep] for m in self.lr_masks]
-        self.state = [[s[keep] for s in states] for states in self.state]
+        self.states = [[s[keep] for s in states] for states in self.states]
+        self._broadcast()
 
-    @torch.no_grad()
     def step(self, params: Sequence[Tensor], grads: Sequence[Tensor]) -> None:
         self.steps += 1
-        for i, (p, g) in enumerate(zip(params, grads)):
-            lr = self.lr if self.lr_masks[i] is None else self.lr * self.lr_masks[i]
-            lr = _per_member(lr, p)
-            decay = self.decays[i] and self.any_decay
-            wd = _per_member(self.weight_decay, p) if decay else None
-            if self.kind == "sgd":
-                self._sgd(p, g, self.state[i][0], lr, wd, _per_member(self.momentum, p))
-            else:
-                self._adam(p, g, self.state[i], lr, wd)
-
-    def _adam(self, p: Tensor, g: Tensor, state: list[Tensor], lr: Tensor, wd: Tensor | None) -> None:
-        exp_avg, exp_avg_sq = state
-        if wd is not None:
-            if self.kind == "adamw":
-                p.mul_(1 - lr * wd)
-            else:
-                g = g + wd * p
-        exp_avg.lerp_(g, 1 - _BETA1)
-        exp_avg_sq.mul_(_BETA2).addcmul_(g, g, value=1 - _BETA2)
-        bias_correction1 = 1 - _BETA1**self.steps
-        bias_correction2_sqrt = math.sqrt(1 - _BETA2**self.steps)
-        denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(_EPS)
-        p.sub_(lr / bias_correction1 * exp_avg / denom)
-
-    def _sgd(self, p: Tensor, g: Tensor, buf: Tensor, lr: Tensor, wd: Tensor | None, momentum: Tensor) -> None:
-        if wd is not None:
-            g = g + wd * p
-        if self.steps == 1:
-            buf.copy_(g)  # torch starts the momentum buffer from the first gradient
-        else:
-            buf.mul_(momentum).add_(g)
-        p.sub_(lr * buf)
+        self.step_count += 1
+        self.update(self.kind, params, grads, self.states, self.lrs, self.wds, self.moms, self.step_count, self.steps == 1)

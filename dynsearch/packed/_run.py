@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -14,6 +15,7 @@ from ..strategies import LearnedAlpha, Strategy, strategy_from_config
 from ..train import EpochRecord, TrainConfig, TrainResult, build
 from ._engine import PackEngine
 from ._net import layer_plan, stack_parameters
+from ._step import COMPILED_SPEEDUP, compile_available, expected_compile_seconds
 
 __all__ = ["train_engine", "engine_unsupported", "stopped_result", "MemberCallback"]
 
@@ -90,7 +92,7 @@ def train_engine(
     on_epoch: MemberCallback | None,
     should_stop: Callable[[], bool] | None,
     evaluate_test: bool = False,
-    compile_step: bool = False,
+    compile_step: str | bool = False,
 ) -> list[TrainResult] | str:
     """Train the members packed; returns their results, or why the engine cannot (then nothing ran)."""
     started = time.perf_counter()
@@ -98,18 +100,26 @@ def train_engine(
     plan, reason = layer_plan(models[0])
     if reason:
         return reason
-    engine = PackEngine(splits, strategies, configs, models, plan, stack_parameters(models, plan),
-                        compile_step=compile_step)
+    engine = PackEngine(splits, strategies, configs, models, plan, stack_parameters(models, plan))
     del models
     members = [_Member(i, s, c) for i, (s, c) in enumerate(zip(strategies, configs))]
+    if compile_step is True and compile_available(splits.x_train.device):
+        engine.try_compile()
+    elif compile_step is True:
+        print("dynsearch: torch.compile needs CUDA or a C++ compiler on the CPU; training eagerly.", file=sys.stderr)
     for epoch in range(configs[0].epochs):
-        if not engine.members:
+        if not engine.live():
             break
-        train_losses = engine._train_epoch(epoch, should_stop)
-        records = engine._adjust(epoch)
+        epoch_started = time.perf_counter()
+        train_losses = engine.train_epoch(epoch, should_stop)
+        if epoch == 0 and compile_step == "auto" and _compile_pays(engine, time.perf_counter() - epoch_started):
+            engine.try_compile()
+        records = engine.adjust(epoch)
         val = engine.evaluate(splits.x_val, splits.y_val, engine.params, engine.alphas, engine.site_plans)
         leaving: set[int] = set()
         for pos, index in enumerate(engine.members):
+            if index is None:
+                continue
             m = members[index]
             if _end_of_epoch(m, epoch, train_losses[pos], (val[0][pos], val[1][pos]), records[pos], on_epoch):
                 leaving.add(pos)
@@ -121,6 +131,14 @@ def train_engine(
         if leaving:
             engine.compact(leaving)
     return _results(splits, engine, members, evaluate_test)
+
+
+def _compile_pays(engine: PackEngine, first_epoch_seconds: float) -> bool:
+    """``compile="auto"``: compile when the eager time it would save exceeds its expected cost."""
+    if not compile_available(engine.device):
+        return False
+    remaining = first_epoch_seconds * (engine.configs[0].epochs - 1)
+    return remaining * (1 - 1 / COMPILED_SPEEDUP) > expected_compile_seconds(engine.device, engine.shape_key())
 
 
 def _results(splits: DatasetSplits, engine: PackEngine, members: list[_Member], evaluate_test: bool) -> list[TrainResult]:

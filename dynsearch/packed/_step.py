@@ -1,8 +1,15 @@
-"""One packed training step: forward, per-member loss, gradients, optimizer update, signal sums."""
+"""One packed training step: forward, per-member loss, gradients, optimizer update, signal sums.
+
+The forward pass (with the signal sums) and the optimizer update are pure functions of tensors
+and a static layer plan, so ``torch.compile`` can compile them with static shapes. Compiled
+functions live for the process: a later pack of the same shape reuses them.
+"""
 
 from __future__ import annotations
 
-from typing import Sequence
+import shutil
+import sys
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -10,9 +17,54 @@ from torch import Tensor
 
 from ..sites import target_pairs
 from ._net import Op, SitePlan, observe, packed_forward
-from ._optim import PackedOptimizer
+from ._optim import PackedOptimizer, optimizer_update
 
-__all__ = ["PackedStep", "member_loss"]
+__all__ = [
+    "PackedStep",
+    "member_loss",
+    "compile_available",
+    "parse_compile",
+    "expected_compile_seconds",
+    "COMPILED_SPEEDUP",
+]
+
+# Graphs per compiled function: batch sizes (the last batch is shorter), measuring or not,
+# first batch of an epoch, and pack sizes after compaction each need their own.
+_RECOMPILE_LIMIT = 64
+_COMPILED: dict[str, Callable[..., Any]] = {}
+_FAILED: list[str] = []  # the first compile failure of this process; later packs stay eager
+_SHAPES_SEEN: set[tuple[Any, ...]] = set()  # pack shapes this process has compiled a step for
+
+#: How much faster a compiled step is than an eager one (what ``compile="auto"`` counts on).
+COMPILED_SPEEDUP = 2.0
+#: Seconds a first compilation takes in a process (imports and the C++ toolchain), and a later one.
+FIRST_COMPILE_SECONDS, LATER_COMPILE_SECONDS = 40.0, 15.0
+
+
+def expected_compile_seconds(device: torch.device, shape: tuple[Any, ...] | None = None) -> float:
+    """The compile time ``compile="auto"`` expects: none for a shape compiled before in this process."""
+    if shape is not None and shape in _SHAPES_SEEN:
+        return 0.0
+    return LATER_COMPILE_SECONDS if _SHAPES_SEEN else FIRST_COMPILE_SECONDS
+
+
+def parse_compile(value: object) -> str | bool:
+    """Validate a ``compile`` setting: ``"auto"``, True or False (also "true"/"false" strings)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("auto", "true", "false"):
+        text = value.strip().lower()
+        return "auto" if text == "auto" else text == "true"
+    raise ValueError(f"compile: expected auto, true or false, got {value!r}.")
+
+
+def compile_available(device: torch.device) -> bool:
+    """Whether ``torch.compile`` can be expected to work here: CUDA, or a CPU with a C++ compiler."""
+    if _FAILED:
+        return False
+    if device.type == "cuda":
+        return True
+    return device.type == "cpu" and any(shutil.which(c) for c in ("g++", "c++", "clang++"))
 
 
 def member_loss(output: Tensor, target: Tensor, task: str) -> Tensor:
@@ -23,27 +75,84 @@ def member_loss(output: Tensor, target: Tensor, task: str) -> Tensor:
     return (output.reshape(k, b) - target).pow(2).mean(1)
 
 
-class PackedStep:
-    """The training step of one pack shape."""
+def forward_loss(
+    plan: Sequence[Op], task: str, params: Sequence[Tensor], alphas: Sequence[Tensor], site_plans: Sequence[SitePlan],
+    xb: Tensor, yb: Tensor, sums: Sequence[Tensor], shifts: Sequence[Tensor], fresh: Sequence[Tensor] | None,
+    io: bool, target: bool,
+) -> Tensor:
+    """The members' losses ``[K]`` on one batch; adds this batch's signal sums into ``sums``."""
+    output, site_grams = packed_forward(
+        plan, params, alphas, site_plans, xb,
+        shifts=shifts[:-1] if io else None, fresh=fresh[:-1] if io and fresh is not None else None,
+    )
+    loss = member_loss(output, yb, task)
+    with torch.no_grad():
+        for total, batch in zip(sums, site_grams):
+            total.add_(batch)
+        if target:
+            k = output.shape[0]
+            x, y = target_pairs(output.detach(), yb)
+            sums[-1].add_(observe(x.reshape(k, -1), y.reshape(k, -1), shifts[-1], None if fresh is None else fresh[-1]))
+    return loss
 
-    def __init__(self, plan: Sequence[Op], task: str, *, compile_step: bool = False) -> None:
+
+def _compiled(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    if name not in _COMPILED:
+        import torch._dynamo
+
+        torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, _RECOMPILE_LIMIT)
+        torch._dynamo.config.accumulated_cache_size_limit = max(
+            torch._dynamo.config.accumulated_cache_size_limit, 4 * _RECOMPILE_LIMIT
+        )
+        _COMPILED[name] = torch.compile(fn, dynamic=False)
+    return _COMPILED[name]
+
+
+class PackedStep:
+    """The training step of one pack: eager, or compiled once ``try_compile`` succeeded."""
+
+    def __init__(self, plan: Sequence[Op], task: str) -> None:
         self.plan, self.task = list(plan), task
+        self.forward: Callable[..., Tensor] = forward_loss
+        self.compiled = False
+
+    def try_compile(self, optimizer: PackedOptimizer, trainable: Sequence[Tensor], *args: Any) -> bool:
+        """Compile the step, proving it on a dry run over copies of the state.
+
+        ``args``: params, alphas, site plans, a batch (x, y), sums, shifts, and the io and target flags.
+
+        A failure prints one line and leaves the step eager; nothing of the pack has changed.
+        """
+        forward, update = _compiled("forward", forward_loss), _compiled("update", optimizer_update)
+        clone = lambda ts: [t.detach().clone().requires_grad_(t.requires_grad) for t in ts]  # noqa: E731
+        params, alphas, site_plans, xb, yb, sums, shifts, io, target = args
+        dry_params, dry_alphas = clone(params), clone(alphas)
+        dry_trainable = dry_params + (dry_alphas if len(trainable) > len(params) else [])
+        try:
+            loss = forward(self.plan, self.task, dry_params, dry_alphas, site_plans, xb, yb, clone(sums), clone(shifts),
+                           None, io, target)
+            grads = torch.autograd.grad(loss.sum(), dry_trainable)
+            states = [clone(state) for state in optimizer.states]
+            update(optimizer.kind, dry_trainable, grads, states, optimizer.lrs, optimizer.wds, optimizer.moms,
+                   optimizer.step_count + 1, False)
+        except Exception as error:  # noqa: BLE001 - any compiler failure: one line, then eager
+            first_line = (str(error).strip().splitlines() or [""])[0][:200]
+            print(f"dynsearch: torch.compile failed ({type(error).__name__}: {first_line}); training eagerly.",
+                  file=sys.stderr)
+            _FAILED.append(first_line)
+            return False
+        self.forward, optimizer.update, self.compiled = forward, update, True
+        _SHAPES_SEEN.add(self.shape_key(xb, optimizer))
+        return True
+
+    def shape_key(self, xb: Tensor, optimizer: PackedOptimizer) -> tuple[Any, ...]:
+        """What makes a compiled step reusable: the plan, task, optimizer and batch shape."""
+        return (tuple(self.plan), self.task, optimizer.kind, tuple(xb.shape))
 
     def __call__(
-        self,
-        params: Sequence[Tensor],
-        alphas: Sequence[Tensor],
-        site_plans: Sequence[SitePlan],
-        optimizer: PackedOptimizer,
-        trainable: Sequence[Tensor],
-        xb: Tensor,
-        yb: Tensor,
-        *,
-        sums: Sequence[Tensor],
-        shifts: Sequence[Tensor],
-        fresh: Sequence[Tensor] | None,
-        io: bool,
-        target: bool,
+        self, params: Sequence[Tensor], alphas: Sequence[Tensor], site_plans: Sequence[SitePlan],
+        optimizer: PackedOptimizer, trainable: Sequence[Tensor], xb: Tensor, yb: Tensor, *,
+        sums: Sequence[Tensor], shifts: Sequence[Tensor], fresh: Sequence[Tensor] | None, io: bool, target: bool,
     ) -> Tensor:
         """Train one batch; returns the members' losses ``[K]``.
 
@@ -51,17 +160,6 @@ class PackedStep:
         ``io`` says whether this batch measures the sites, ``target`` whether the target signal
         is watched; ``fresh`` (first batch of an epoch only) marks sums that start afresh.
         """
-        output, site_grams = packed_forward(
-            self.plan, params, alphas, site_plans, xb,
-            shifts=shifts[:-1] if io else None, fresh=fresh[:-1] if io and fresh is not None else None,
-        )
-        loss = member_loss(output, yb, self.task)
+        loss = self.forward(self.plan, self.task, params, alphas, site_plans, xb, yb, sums, shifts, fresh, io, target)
         optimizer.step(trainable, torch.autograd.grad(loss.sum(), trainable))
-        with torch.no_grad():
-            for total, batch in zip(sums, site_grams):
-                total += batch
-            if target:
-                k = output.shape[0]
-                x, y = target_pairs(output.detach(), yb)
-                sums[-1].add_(observe(x.reshape(k, -1), y.reshape(k, -1), shifts[-1], None if fresh is None else fresh[-1]))
         return loss.detach()

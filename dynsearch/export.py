@@ -143,7 +143,7 @@ def export_record(study: optuna.Study, trial: optuna.trial.FrozenTrial, storage_
     Raises:
         ValueError: the trial lacks what an export needs (it was not run by dynsearch).
     """
-    from . import __version__
+    from ._version import __version__
     from .search.space import ARM_PARAM
     from .search.study import load_spec
 

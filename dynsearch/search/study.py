@@ -21,7 +21,7 @@ import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
-from .. import __version__
+from .._version import __version__
 from ..config import StudySpec
 from .space import ARM_PARAM
 from .storage import MAX_RETRY, budget_lock, mask_url

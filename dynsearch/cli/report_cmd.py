@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from ._common import UsageError, positive_int
+from ._common import UsageError, did_you_mean, positive_int
 
 __all__ = ["COMMANDS", "open_study"]
 
@@ -53,6 +53,20 @@ def _open_storage_readonly(url: str) -> Any:
         raise UsageError(str(exc)) from None
 
 
+def _check_default_journal(name: str, url: str) -> None:
+    """A study whose default journal (runs/NAME.journal) is missing: name the studies that do exist."""
+    from ..search.storage import RUNS_DIR, default_storage_url
+
+    journal = _journal_file(url)
+    if url != default_storage_url(name) or journal is None or journal.is_file():
+        return
+    known = sorted(p.stem for p in RUNS_DIR.glob("*.journal"))
+    raise UsageError(
+        f"no study {name!r}{did_you_mean(name, known)}: {journal} does not exist (studies in {RUNS_DIR}/: "
+        f"{', '.join(known) or 'none'}; run one with 'dynsearch run STUDY.toml', or pass --storage URL)"
+    )
+
+
 def open_study(name: str, storage_arg: str | None) -> tuple[Any, str]:
     """``(study, storage_url)`` for a study that exists; a one-line UsageError otherwise."""
     import optuna
@@ -60,11 +74,12 @@ def open_study(name: str, storage_arg: str | None) -> tuple[Any, str]:
     from ..search.storage import mask_url, resolve_storage_url
 
     url = resolve_storage_url(storage_arg, None, name)
+    _check_default_journal(name, url)
     storage = _open_storage_readonly(url)
     names = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
     if name not in names:
         known = ", ".join(sorted(names)) or "none"
-        raise UsageError(f"no study {name!r} on {mask_url(url)} (studies there: {known})")
+        raise UsageError(f"no study {name!r}{did_you_mean(name, names)} on {mask_url(url)} (studies there: {known})")
     study = optuna.load_study(study_name=name, storage=storage)
     if "dynsearch_spec" not in study.user_attrs:
         raise UsageError(f"study {name!r} on {mask_url(url)} was not created by 'dynsearch run' (no study spec stored)")

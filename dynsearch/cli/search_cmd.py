@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from ._common import UsageError, positive_int
+from ._common import UsageError, did_you_mean, positive_int
 
 __all__ = ["COMMANDS"]
 
@@ -180,7 +180,7 @@ def worker(args: argparse.Namespace) -> int:
     import optuna
 
     from ..search.storage import (
-        StorageError, _journal_path, check_storage_url, is_journal, mask_url, open_storage, resolve_storage_url,
+        RUNS_DIR, StorageError, _journal_path, check_storage_url, is_journal, mask_url, open_storage, resolve_storage_url,
     )  # fmt: skip
     from ..search.worker import run_worker
 
@@ -192,7 +192,9 @@ def worker(args: argparse.Namespace) -> int:
         check_storage_url(storage_url)
         if is_journal(storage_url) and not _journal_path(storage_url).is_file():
             # Joining never creates a storage: a missing journal means a wrong name or folder.
-            raise UsageError(f"worker: no study {args.study!r}: {mask_url(storage_url)} does not exist "
+            known_names = sorted(p.stem for p in RUNS_DIR.glob("*.journal"))
+            raise UsageError(f"worker: no study {args.study!r}{did_you_mean(args.study, known_names)}: "
+                             f"{mask_url(storage_url)} does not exist "
                              "(start the study with 'dynsearch run STUDY.toml', or pass --storage URL)")
         storage = open_storage(storage_url)
         names = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
@@ -200,7 +202,8 @@ def worker(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if args.study not in names:
         known = ", ".join(names) or "none"
-        raise UsageError(f"worker: no study {args.study!r} on {mask_url(storage_url)} (studies there: {known})")
+        raise UsageError(f"worker: no study {args.study!r}{did_you_mean(args.study, names)} on {mask_url(storage_url)} "
+                         f"(studies there: {known})")
     result = run_worker(
         args.study, storage_url, device=args.device, threads=args.threads,
         worker_index=args.worker_index, deadline=args.deadline,

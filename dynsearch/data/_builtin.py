@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -200,8 +201,10 @@ def load_builtin(name: str, options: dict[str, Any]) -> RawDataset:
     dataset = _canonical(name)
     spec = _REGISTRY.get(dataset)
     if spec is None:
+        match = difflib.get_close_matches(dataset, list(_REGISTRY), n=1, cutoff=0.6)
+        hint = f" (did you mean {match[0]!r}?)" if match else ""
         raise DatasetError(
-            f"Unknown dataset {name!r}; built-in names: {', '.join(_REGISTRY)}; "
+            f"Unknown dataset {name!r}{hint}; built-in names: {', '.join(_REGISTRY)}; "
             "or a file as 'csv:PATH' or 'parquet:PATH'."
         )
     checked = _options(dataset, spec, options)

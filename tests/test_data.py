@@ -393,3 +393,41 @@ def test_iter_batches_errors() -> None:
         next(iter_batches(x, y, 0))
     with pytest.raises(ValueError, match=r"same number of rows, got 10 and 9"):
         next(iter_batches(x, y[:9], 4))
+
+
+# ---------------------------------------------------------------- paths in study files
+
+
+def test_study_file_data_paths_resolve_from_the_study_folder(tmp_path: Path, monkeypatch) -> None:
+    from dynsearch.config import load_study_file
+
+    project = tmp_path / "project"
+    (project / "data").mkdir(parents=True)
+    mixed_frame().to_csv(project / "data" / "pets.csv", index=False)
+    (project / "pets.toml").write_text('datasets = [{ name = "csv:data/pets.csv", target = "label" }]\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # not the study's folder: a cwd-relative path would not exist here
+
+    spec = load_study_file(Path("..") / "project" / "pets.toml")
+    (dataset,) = spec.datasets
+    assert dataset.name == f"csv:{project / 'data' / 'pets.csv'}"
+    splits = load_dataset(dataset.name, **dataset.options)
+    assert splits.task == "classification" and splits.n_outputs == 2
+    assert load_study_file(project / "pets.toml").datasets == spec.datasets  # the same data from any folder
+
+
+def test_a_missing_file_error_shows_the_absolute_path_tried(tmp_path: Path, monkeypatch, capsys) -> None:
+    from dynsearch.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DatasetError, match=f"Dataset file '{tmp_path / 'data' / 'gone.csv'}' not found"):
+        load_dataset("csv:data/gone.csv")
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "studies" / "s.toml").write_text('datasets = ["csv:data/gone.csv"]\n')
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "studies/s.toml"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"'{tmp_path / 'studies' / 'data' / 'gone.csv'}' not found" in err and err.count("\n") == 1
+    assert not (tmp_path / "runs").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
@@ -13,7 +14,7 @@ from pandas.api import types as ptypes
 
 from ._core import TASKS, DatasetError, RawDataset
 
-__all__ = ["parse_file_name", "load_table"]
+__all__ = ["parse_file_name", "load_table", "resolve_file_name"]
 
 _PREFIXES = ("csv", "parquet")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -32,6 +33,26 @@ def parse_file_name(name: str) -> tuple[str, Path] | None:
         raise DatasetError(f"Dataset name {name!r} has no path after the prefix; use e.g. 'csv:data/train.csv'.")
     is_parquet = prefix.strip().lower() == "parquet" or path.suffix.lower() in _PARQUET_SUFFIXES
     return ("parquet" if is_parquet else "csv"), path
+
+
+def resolve_file_name(name: str, base_dir: str | Path) -> str:
+    """``csv:PATH`` with a relative PATH made absolute from ``base_dir``; any other name unchanged.
+
+    A study file's data files are found next to it, whatever the current directory.
+
+    Example:
+        >>> resolve_file_name("csv:data/iris.csv", "/studies")
+        'csv:/studies/data/iris.csv'
+        >>> resolve_file_name("csv:/abs/x.csv", "/studies"), resolve_file_name("iris", "/studies")
+        ('csv:/abs/x.csv', 'iris')
+    """
+    prefix, sep, rest = name.partition(":")
+    if not sep or prefix.strip().lower() not in _PREFIXES or not rest.strip():
+        return name
+    path = Path(rest.strip()).expanduser()
+    if path.is_absolute():
+        return name
+    return f"{prefix}:{Path(os.path.abspath(Path(base_dir) / path))}"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -56,6 +77,7 @@ def _read(path: str, fmt: str, mtime_ns: int, size: int) -> pd.DataFrame:
 
 
 def _read_table(fmt: str, path: Path) -> pd.DataFrame:
+    path = Path(os.path.abspath(path))  # messages show the full path that was tried
     if not path.is_file():
         what = "is a directory, not a file" if path.is_dir() else "not found"
         raise DatasetError(f"Dataset file {str(path)!r} {what}; give the path of a .csv or .parquet file.")
@@ -171,6 +193,7 @@ def _feature_builder(frame: pd.DataFrame, display: str) -> Callable[[np.ndarray]
 def load_table(display: str, fmt: str, path: Path, options: dict[str, Any]) -> RawDataset:
     """The unsplit dataset of a CSV / Parquet file; every problem raises a one-line DatasetError."""
     target, task, missing = _check_options(display, options)
+    path = Path(os.path.abspath(path))
     frame = _read_table(fmt, path)
     frame = frame.rename(columns=str)  # a new frame: the cached one stays untouched
     if frame.shape[1] == 0:

@@ -135,6 +135,12 @@ def report(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(result.comparison.conclusion)
         print(f"report: {result.out / 'index.html'}")
+    # Each arm's re-trained configuration is its best validation trial: say when validation could not pick it.
+    from ..search.ties import find_ties_per_arm, per_arm_message
+
+    line = per_arm_message(find_ties_per_arm(study.get_trials(deepcopy=False)))
+    if line is not None:
+        print(line, file=sys.stderr)
     return 0
 
 
@@ -207,6 +213,7 @@ def configure_export(parser: argparse.ArgumentParser) -> Callable[[argparse.Name
 
 def export(args: argparse.Namespace) -> int:
     from ..export import dumps, export_record, select_best_trial, write_export
+    from ..search.ties import find_tie
     from ..search.storage import mask_url
     from ..strategies import SCOPES, strategy_names
 
@@ -223,6 +230,11 @@ def export(args: argparse.Namespace) -> int:
         wanted = " ".join(x for x in (f"family {args.family!r}" if args.family else "",
                                       f"scope {args.scope!r}" if args.scope else "") if x)
         raise UsageError(f"export: study {args.name!r} has no complete trial" + (f" of {wanted}" if wanted else ""))
+    trials = study.get_trials(deepcopy=False)
+    # The candidates are the trials the filters allow; a tie among them is broken by the rule, not the data.
+    tie = find_tie([t for t in trials if select_best_trial([t], args.family, args.scope) is not None])
+    if tie is not None:
+        print(tie.message(), file=sys.stderr)
     try:
         record = export_record(study, trial, mask_url(url))
     except ValueError as exc:

@@ -146,7 +146,8 @@ def _print_summary(summary: Any, storage_label: str) -> None:
         f"{counts.pruned} pruned), {counts.failed} failed, {counts.waiting} waiting "
         f"— {len(summary.slots)} worker(s) on {', '.join(devices)}, {summary.elapsed:.1f} s"
     )
-    best = best_per_arm(summary.study.get_trials(deepcopy=False))
+    trials = summary.study.get_trials(deepcopy=False)
+    best = best_per_arm(trials)
     if best:
         print("best configuration per strategy family (mean validation metric):")
         width = max(len(arm) for arm in best)
@@ -154,6 +155,16 @@ def _print_summary(summary: Any, storage_label: str) -> None:
             params = ", ".join(f"{k}={_fmt(v)}" for k, v in describe_params(trial).items() if v is not None)
             print(f"  {arm:<{width}}  {trial.values[0]:.4f}  trial {trial.number}  {params}")
     print(f"storage: {storage_label}")
+    warn_ties(trials)
+
+
+def warn_ties(trials: list[Any]) -> None:
+    """On stderr: a best value that ties across trials or saturates, within arms and overall."""
+    from ..search.ties import find_tie, find_ties_per_arm, per_arm_message
+
+    for line in (per_arm_message(find_ties_per_arm(trials)), find_tie(trials)):
+        if line is not None:
+            print(line if isinstance(line, str) else line.message(), file=sys.stderr)
 
 
 def _fmt(value: Any) -> str:

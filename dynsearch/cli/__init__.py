@@ -67,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    verbosity = _optuna_verbosity()
     try:
         return handlers[args.command](args)
     except UsageError as exc:
@@ -78,6 +79,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Output piped into `head` and closed early: not an error worth a traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        # Commands set Optuna's log level for their output; a caller of main() in the same process gets its own back.
+        if verbosity is not None:
+            sys.modules["optuna"].logging.set_verbosity(verbosity)
+
+
+def _optuna_verbosity() -> int | None:
+    optuna = sys.modules.get("optuna")
+    return optuna.logging.get_verbosity() if optuna is not None else None
 
 
 if __name__ == "__main__":

@@ -110,6 +110,8 @@ def configure_report(parser: argparse.ArgumentParser) -> Callable[[argparse.Name
 
 
 def report(args: argparse.Namespace) -> int:
+    # Figures are files: no GUI backend (set before matplotlib is imported; an explicit MPLBACKEND wins).
+    os.environ.setdefault("MPLBACKEND", "Agg")
     import torch
 
     from ..report import DEFAULT_SEEDS, build_report

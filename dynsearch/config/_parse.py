@@ -27,10 +27,12 @@ from ._spec import (
     DatasetSpec,
     PrunerSpec,
     SamplerSpec,
+    TRAINING_KEYS,
     SearchSpace,
     StudySpec,
     train_key,
 )
+from ._spec import MODEL_KEYS as MODEL_FIELD_KEYS
 
 __all__ = ["load_study_file", "parse_study"]
 
@@ -42,8 +44,7 @@ TOP_KEYS = (
     "name", "description", "datasets", "n_trials", "timeout", "seeds", "split_seed", "storage", "workers",
     "model", "training", "search", "sampler", "pruner",
 )  # fmt: skip
-MODEL_KEYS = ("kind", "hidden", "channels", "dropout", "activation")
-TRAINING_KEYS = ("epochs", "batch_size", "patience", "optimizer", "lr", "weight_decay", "momentum", "measure_every")
+MODEL_KEYS = tuple(MODEL_FIELD_KEYS.values())  # "kind", "hidden", …: defined once, in _spec
 SEARCH_KEYS = (
     "strategies", "scopes", "signals", "bases", "lambda", "alpha0", "lower", "upper", "below", "above",
     "every", "warmup", "cooldown", "lr", "width",

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Mapping
 
 import torch
@@ -27,6 +28,7 @@ from .strategies import SiteState, Strategy, strategy_from_config
 __all__ = ["ActivationSite", "apply", "sites", "adjust", "observe_output", "needs_target_signal", "parameter_groups"]
 
 _TARGET_STATS_ATTR = "_dynsearch_target_stats"
+_WARNED_ATTR = "_dynsearch_warned_unobserved_target"
 
 
 class ActivationSite(nn.Module):
@@ -115,7 +117,7 @@ def sites(model: nn.Module) -> list[tuple[str, ActivationSite]]:
     return [(name, m) for name, m in model.named_modules() if isinstance(m, ActivationSite)]
 
 
-def apply(model: nn.Module, strategy: Strategy | Mapping[str, Any]) -> nn.Module:
+def apply(model: nn.Module, strategy: Strategy | Mapping[str, Any], *, keep_activations: bool = False) -> nn.Module:
     """Replace every activation module of ``model`` with a site driven by ``strategy``.
 
     Works on any module tree (Sequential, ModuleList, ModuleDict, nested custom modules).
@@ -123,12 +125,18 @@ def apply(model: nn.Module, strategy: Strategy | Mapping[str, Any]) -> nn.Module
 
     Args:
         model: any ``nn.Module``; changed in place and returned.
-        strategy: a ``Strategy`` or its config ``{"name": ..., "params": {...}}``.
+        strategy: a ``Strategy`` or its config ``{"name": ..., "params": {...}}``. Its ``base`` family
+            (set in every exported config) replaces each activation's own family.
+        keep_activations: start every site from the model's own activation (nn.Tanh stays tanh),
+            ignoring the strategy's ``base``.
 
     Raises:
         ValueError: if the model holds no activation module.
     """
     strategy = strategy_from_config(strategy)
+    if keep_activations and strategy.base is not None:
+        config = strategy.to_config()
+        strategy = strategy_from_config({**config, "params": {**config["params"], "base": None}})
     if isinstance(model, ActivationSite) or family_from_module(model) is not None:
         raise ValueError(f"dynsearch.apply needs a model that contains activations; got a bare {type(model).__name__}.")
     device = next((p.device for p in model.parameters()), None)
@@ -215,6 +223,7 @@ def adjust(model: nn.Module, epoch: int) -> list[dict[str, Any]]:
         results.update(_group_signal(model, strategy, group))
         if strategy is None or not strategy.should_adjust(epoch):
             continue
+        _warn_unobserved_target(model, strategy, results[group[0][0]])
         for name, site in group:
             if strategy.uses_signal and results[name].n == 0:
                 continue  # nothing measured since the last adjustment: no evidence to act on
@@ -246,6 +255,15 @@ def adjust(model: nn.Module, epoch: int) -> list[dict[str, Any]]:
             }
         )
     return records
+
+
+def _warn_unobserved_target(model: nn.Module, strategy: Strategy, result: PearsonResult) -> None:
+    # A target-signal strategy acts only on what observe_output fed it: say so once, not silently do nothing.
+    if strategy.uses_signal and strategy.signal == "target" and result.n == 0 and not getattr(model, _WARNED_ATTR, False):
+        object.__setattr__(model, _WARNED_ATTR, True)
+        warnings.warn("dynsearch.adjust: the strategy reads the 'target' signal but dynsearch.observe_output(model, "
+                      "output, target) was not called since the last adjustment, so no site changes; call it after "
+                      "each training step", UserWarning, stacklevel=3)
 
 
 def _group_signal(

@@ -149,43 +149,52 @@ def _encode_target(column: pd.Series, task: str, display: str) -> tuple[np.ndarr
     return codes.astype(np.int64), names
 
 
-def _numeric_block(series: pd.Series, train_rows: np.ndarray, display: str) -> tuple[np.ndarray, list[str]]:
+def _check_finite(series: pd.Series, display: str) -> np.ndarray:
     values = series.to_numpy(dtype=np.float64, na_value=np.nan)
     if np.isinf(values).any():
         raise DatasetError(f"Column {series.name!r} of {display!r} has infinite values; only finite numbers are allowed.")
-    missing = np.isnan(values)
-    if missing.any():
-        train_values = values[train_rows][~missing[train_rows]]
-        # A column missing in every train row carries no information; 0 keeps it finite.
-        fill = float(np.median(train_values)) if len(train_values) else 0.0
-        values = np.where(missing, fill, values)
-    return values[:, None], [str(series.name)]
+    return values
 
 
-def _one_hot_block(series: pd.Series, train_rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    # Categories come from the train rows only; unseen or missing values encode as all zeros.
+def _as_text(series: pd.Series) -> np.ndarray:
+    """Category labels as strings; missing values stay None (the encoder leaves them all-zero)."""
     present = series.notna().to_numpy()
-    text = series.astype(str).to_numpy(dtype=object)
-    categories = sorted(set(text[train_rows][present[train_rows]]))
-    codes = np.where(present, pd.Index(categories, dtype=object).get_indexer(text), -1)
-    block = np.zeros((len(series), len(categories)), dtype=np.float64)
-    known = codes >= 0
-    block[np.flatnonzero(known), codes[known]] = 1.0
-    return block, [f"{series.name}={c}" for c in categories]
+    return np.where(present, series.astype(str).to_numpy(dtype=object), None)
 
 
 def _feature_builder(frame: pd.DataFrame, display: str) -> Callable[[np.ndarray], tuple[np.ndarray, list[str]]]:
+    """Features fitted on the train rows only: numeric columns median-imputed, the others one-hot encoded.
+
+    A numeric column missing in every train row becomes 0; a category not seen in the train rows, or a
+    missing one, encodes as all zeros. Output columns follow the file's column order.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import OneHotEncoder
+
+    numeric = [c for c in frame.columns if _is_numeric(frame[c])]
+    categorical = [c for c in frame.columns if c not in set(numeric)]
+    table = pd.DataFrame(
+        {c: _check_finite(frame[c], display) if c in numeric else _as_text(frame[c]) for c in frame.columns}
+    )
+
     def build(train_rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
-        blocks, names = [], []
-        for column in frame.columns:
-            series = frame[column]
-            if _is_numeric(series):
-                block, block_names = _numeric_block(series, train_rows, display)
-            else:
-                block, block_names = _one_hot_block(series, train_rows)
-            blocks.append(block)
-            names.extend(block_names)
-        return np.concatenate(blocks, axis=1), names
+        train = table.iloc[train_rows]
+        seen = [sorted(set(train[c].dropna())) for c in categorical]
+        encoder = ColumnTransformer([
+            ("numeric", SimpleImputer(strategy="median", keep_empty_features=True), numeric),
+            ("categorical", OneHotEncoder(categories=seen, handle_unknown="ignore", sparse_output=False,
+                                          dtype=np.float64), categorical),
+        ], sparse_threshold=0.0).fit(train)
+        # The transformer outputs the numeric block, then the categorical one: put columns back in file order.
+        names_of = {c: [str(c)] for c in numeric} | {c: [f"{c}={v}" for v in vs] for c, vs in zip(categorical, seen)}
+        start, columns_at = 0, {}
+        for c in numeric + categorical:
+            columns_at[c] = list(range(start, start + len(names_of[c])))
+            start += len(names_of[c])
+        order = [i for c in frame.columns for i in columns_at[c]]
+        x = np.asarray(encoder.transform(table), dtype=np.float64)
+        return x[:, order], [name for c in frame.columns for name in names_of[c]]
 
     return build
 

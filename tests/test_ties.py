@@ -122,4 +122,4 @@ def test_run_and_export_warn_about_the_tie(tie_study: tuple[Path, str], capsys) 
     assert main(["report", "tie", "--storage", url, "--seeds", "1", "--jobs", "1", "--out", str(report_dir),
                  "--quiet"]) == 0
     err = capsys.readouterr().err
-    assert err.startswith("warning: within") and f"fixed-relu (2 trials at" in err and TIE_BREAK in err
+    assert err.startswith("warning: within") and "fixed-relu (2 trials at" in err and TIE_BREAK in err

@@ -72,7 +72,7 @@ class ArgumentParser(argparse.ArgumentParser):
             return f"unknown command {word!r}{did_you_mean(word, commands)}; commands: {', '.join(commands)}"
         return message
 
-    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+    def parse_args(self, args=None, namespace=None):
         # Unknown flags after a subcommand are reported by the subcommand, which knows its own flags and help.
         parsed, extras = self.parse_known_args(args, namespace)
         if extras and not getattr(parsed, "unavailable", False):

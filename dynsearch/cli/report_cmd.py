@@ -215,8 +215,8 @@ def configure_export(parser: argparse.ArgumentParser) -> Callable[[argparse.Name
 
 def export(args: argparse.Namespace) -> int:
     from ..export import dumps, export_record, select_best_trial, write_export
-    from ..search.ties import find_tie
     from ..search.storage import mask_url
+    from ..search.ties import find_tie
     from ..strategies import SCOPES, strategy_names
 
     _quiet_optuna()

@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     _print_summary(summary, mask_url(storage_url))
     if summary.interrupted:
-        print(f"interrupted: running trials were marked FAIL and re-queued; run the same command to resume.")
+        print("interrupted: running trials were marked FAIL and re-queued; run the same command to resume.")
         return 130
     return 0
 
@@ -191,7 +191,14 @@ def worker(args: argparse.Namespace) -> int:
     import optuna
 
     from ..search.storage import (
-        RUNS_DIR, StorageError, _journal_path, check_storage_url, is_journal, mask_url, open_storage, resolve_storage_url,
+        RUNS_DIR,
+        StorageError,
+        _journal_path,
+        check_storage_url,
+        is_journal,
+        mask_url,
+        open_storage,
+        resolve_storage_url,
     )  # fmt: skip
     from ..search.worker import run_worker
 
@@ -242,7 +249,7 @@ def studies(args: argparse.Namespace) -> int:
     if not urls:
         print(f"no studies: {RUNS_DIR}/ holds no journal (run a study first, or pass --storage URL)")
         return 0
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for storage_url in urls:
         if is_journal(storage_url) and not _journal_path(storage_url).is_file():
             continue  # listing must not create the file (or its folder)
@@ -254,7 +261,7 @@ def studies(args: argparse.Namespace) -> int:
         print(f"no studies on {', '.join(mask_url(u) for u in urls)}")
         return 0
     header = ("storage", "study", "complete", "pruned", "failed", "running", "waiting", "best")
-    table = [header] + [tuple(str(c) for c in r) for r in rows]
+    table: list[tuple[str, ...]] = [header, *(tuple(str(c) for c in r) for r in rows)]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     for r in table:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())

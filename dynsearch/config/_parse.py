@@ -19,20 +19,20 @@ from ..data import dataset_names, resolve_file_name
 from ..strategies import SCOPES, SIGNALS, strategy_names
 from ..train import MODEL_KINDS, OPTIMIZERS, TrainConfig
 from ._errors import Checker, ConfigError, got, join_key, show, suggest
+from ._spec import MODEL_KEYS as MODEL_FIELD_KEYS
 from ._spec import (
     MULTI_OBJECTIVE_SAMPLERS,
     OBJECTIVES,
     PRUNERS,
     SAMPLERS,
+    TRAINING_KEYS,
     DatasetSpec,
     PrunerSpec,
     SamplerSpec,
-    TRAINING_KEYS,
     SearchSpace,
     StudySpec,
     train_key,
 )
-from ._spec import MODEL_KEYS as MODEL_FIELD_KEYS
 
 __all__ = ["load_study_file", "parse_study"]
 

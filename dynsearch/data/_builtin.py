@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from numbers import Integral, Real
 from typing import Any, Callable
 
@@ -33,7 +33,7 @@ def _read_only(*arrays: np.ndarray) -> None:
         array.setflags(write=False)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _bundled(name: str) -> Arrays:
     """scikit-learn's bundled data, read from disk once per process."""
     loader = {
@@ -169,11 +169,11 @@ def _check_option(dataset: str, key: str, value: Any) -> Any:
     if value is None and key == "n_informative":
         return None
     low = _MINIMUM_OVERRIDES.get((dataset, key), _INT_MINIMUM[key])
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
+    if isinstance(value, bool) or not isinstance(value, Integral) or int(value) < low:
         raise DatasetError(
             f"Option {key}={value!r} for dataset {dataset!r} is not allowed; it must be an integer >= {low}."
         )
-    if key == "seed" and value >= 2**32:
+    if key == "seed" and int(value) >= 2**32:
         raise DatasetError(f"Option seed={value!r} for dataset {dataset!r} is not allowed; it must be below 2**32.")
     return int(value)
 

@@ -71,7 +71,7 @@ def _read(path: str, fmt: str, mtime_ns: int, size: int) -> pd.DataFrame:
             return pd.read_csv(path)
         return pd.read_parquet(path)
     except pd.errors.EmptyDataError:
-        raise DatasetError(f"Dataset file {path!r} has no header and no rows; expected a header row and data rows.")
+        raise DatasetError(f"Dataset file {path!r} has no header and no rows; expected a header row and data rows.") from None
     except Exception as exc:  # parsers raise many types (ParserError, ArrowInvalid, UnicodeDecodeError…)
         raise DatasetError(f"Could not parse {path!r} as {fmt}: {_first_line(exc)}") from exc
 
@@ -158,8 +158,9 @@ def _check_finite(series: pd.Series, display: str) -> np.ndarray:
 
 def _as_text(series: pd.Series) -> np.ndarray:
     """Category labels as strings; missing values stay None (the encoder leaves them all-zero)."""
-    present = series.notna().to_numpy()
-    return np.where(present, series.astype(str).to_numpy(dtype=object), None)
+    text = series.astype(str).to_numpy(dtype=object)
+    text[series.isna().to_numpy()] = None
+    return text
 
 
 def _feature_builder(frame: pd.DataFrame, display: str) -> Callable[[np.ndarray], tuple[np.ndarray, list[str]]]:

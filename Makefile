@@ -7,7 +7,7 @@ BIN         := $(VENV)/bin
 STAMP       := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv test quickstart clean-venv
+.PHONY: venv test lint quickstart clean-venv
 
 venv: $(STAMP)
 
@@ -20,6 +20,20 @@ $(STAMP): pyproject.toml constraints.txt
 
 test: venv
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+LINT_STAMP  := $(VENV)/.lint-installed
+
+$(LINT_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -c constraints.txt -e ".[test,lint]"
+	touch $@
+
+# Lint, types and the docstring examples; every step runs, and any failure fails the target.
+lint: $(LINT_STAMP)
+	@status=0; \
+	$(BIN)/ruff check dynsearch tests benchmarks || status=1; \
+	$(BIN)/mypy dynsearch || status=1; \
+	$(BIN)/python -m pytest -q -p no:cacheprovider --doctest-modules dynsearch || status=1; \
+	exit $$status
 
 quickstart: venv
 	$(BIN)/dynsearch run studies/quickstart.toml

@@ -9,6 +9,7 @@ into them and what comes out. Put a strategy into any model::
     dynsearch.adjust(model, epoch)
 """
 
+from ._version import __version__
 from .activations import Family, family_names, get_family
 from .export import load_config
 from .signal import PearsonResult, PearsonStats
@@ -25,8 +26,6 @@ from .strategies import (
     strategy_from_config,
     strategy_names,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "__version__",

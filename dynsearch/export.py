@@ -23,7 +23,6 @@ import datetime as _dt
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
@@ -143,7 +142,7 @@ def export_record(study: optuna.Study, trial: optuna.trial.FrozenTrial, storage_
     Raises:
         ValueError: the trial lacks what an export needs (it was not run by dynsearch).
     """
-    from . import __version__
+    from ._version import __version__
     from .search.space import ARM_PARAM
     from .search.study import load_spec
 
@@ -183,21 +182,9 @@ def dumps(record: ExportRecord) -> str:
 
 def write_export(record: ExportRecord, path: str | os.PathLike[str]) -> Path:
     """Write ``record`` to ``path`` atomically (a reader never sees half a file)."""
-    path = Path(path)
-    text = dumps(record)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    from ._files import atomic_write_text
+
+    return atomic_write_text(path, dumps(record))
 
 
 # --- reading ---------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Mapping, Sequence
 
 import torch
@@ -36,6 +37,9 @@ __all__ = [
     "target_pairs",
     "parameter_groups",
 ]
+
+_WARNED_ATTR = "_dynsearch_warned_unobserved_target"
+
 
 class ActivationSite(nn.Module):
     """An activation whose family and α can change while the model trains.
@@ -148,7 +152,7 @@ def sites(model: nn.Module) -> list[tuple[str, ActivationSite]]:
     return [(name, m) for name, m in model.named_modules() if isinstance(m, ActivationSite)]
 
 
-def apply(model: nn.Module, strategy: Strategy | Mapping[str, Any]) -> nn.Module:
+def apply(model: nn.Module, strategy: Strategy | Mapping[str, Any], *, keep_activations: bool = False) -> nn.Module:
     """Replace every activation module of ``model`` with a site driven by ``strategy``.
 
     Works on any module tree (Sequential, ModuleList, ModuleDict, nested custom modules).
@@ -156,12 +160,18 @@ def apply(model: nn.Module, strategy: Strategy | Mapping[str, Any]) -> nn.Module
 
     Args:
         model: any ``nn.Module``; changed in place and returned.
-        strategy: a ``Strategy`` or its config ``{"name": ..., "params": {...}}``.
+        strategy: a ``Strategy`` or its config ``{"name": ..., "params": {...}}``. Its ``base`` family
+            (set in every exported config) replaces each activation's own family.
+        keep_activations: start every site from the model's own activation (nn.Tanh stays tanh),
+            ignoring the strategy's ``base``.
 
     Raises:
         ValueError: if the model holds no activation module.
     """
     strategy = strategy_from_config(strategy)
+    if keep_activations and strategy.base is not None:
+        config = strategy.to_config()
+        strategy = strategy_from_config({**config, "params": {**config["params"], "base": None}})
     if isinstance(model, ActivationSite) or family_from_module(model) is not None:
         raise ValueError(f"dynsearch.apply needs a model that contains activations; got a bare {type(model).__name__}.")
     device = next((p.device for p in model.parameters()), None)
@@ -241,7 +251,9 @@ def adjust(model: nn.Module, epoch: int) -> list[dict[str, Any]]:
         ``r`` is the value the decision used (the pooled one for global scope).
     """
     all_sites = sites(model)
-    records = adjust_sites(all_sites, target_stats(model), epoch)
+    target = target_stats(model)
+    _warn_unobserved_target(model, all_sites, target, epoch)
+    records = adjust_sites(all_sites, target, epoch)
     for _, site in all_sites:
         site._forward_calls = 0
     return records
@@ -284,6 +296,26 @@ def adjust_sites(all_sites: Sequence[tuple[str, Any]], target: Any, epoch: int) 
         }
         for name, site in all_sites
     ]
+
+
+def _warn_unobserved_target(
+    model: nn.Module, all_sites: Sequence[tuple[str, Any]], target: PearsonStats | None, epoch: int
+) -> None:
+    # A target-signal strategy acts only on what observe_output fed it: say so once, not silently do nothing.
+    if getattr(model, _WARNED_ATTR, False) or (target is not None and target.compute().n > 0):
+        return
+    for _, site in all_sites:
+        strategy = site.strategy
+        if strategy is not None and strategy.uses_signal and strategy.signal == "target" and strategy.should_adjust(epoch):
+            object.__setattr__(model, _WARNED_ATTR, True)
+            warnings.warn(
+                "dynsearch.adjust: the strategy reads the 'target' signal but dynsearch.observe_output(model, "
+                "output, target) was not called since the last adjustment, so no site changes; call it after "
+                "each training step",
+                UserWarning,
+                stacklevel=3,
+            )
+            return
 
 
 def _decide(strategy: Strategy, r: float, site: Any, epoch: int) -> None:

@@ -134,7 +134,17 @@ CASES = [
     run_case(GOOD, "--storage", UNREACHABLE, expect=("cannot open", "u:***@127.0.0.1:1", "unreachable"),
              id="run-database-unreachable"),
     run_case(GOOD, "--frobnicate", expect=("unrecognized arguments: --frobnicate",), id="run-unknown-option"),
-    Case("command-unknown", ("frobnicate",), ("invalid choice: 'frobnicate'", "run")),
+    run_case(GOOD, "--n-trails", "8", expect=("run: unrecognized arguments: --n-trails 8", "did you mean --n-trials?",
+                                              "see 'dynsearch run --help'"), id="run-option-misspelled"),
+    Case("command-unknown", ("frobnicate",), ("unknown command 'frobnicate'", "run")),
+    Case("command-misspelled", ("reprot", "x"), ("unknown command 'reprot'", "did you mean 'report'?")),
+    Case("train-config-and-strategy", ("train", "--config", "c.json", "--strategy", "linear"),
+         ("--strategy cannot be combined with --config",), {"c.json": _export()}),
+    Case("report-study-misspelled", ("report", "mystudi"),
+         ("no study 'mystudi'", "did you mean 'mystudy'?", "mystudi.journal does not exist"),
+         {"runs/mystudy.journal": ""}),
+    Case("dashboard-study-misspelled", ("dashboard", "mystudi"), ("no study 'mystudi'", "did you mean 'mystudy'?"),
+         {"runs/mystudy.journal": ""}),
     Case("worker-study-not-found", ("worker", "--study", "nosuch"), ("no study 'nosuch'", "does not exist")),
     Case("worker-database-unreachable", ("worker", "--study", "x", "--storage", UNREACHABLE),
          ("cannot open", "unreachable")),
@@ -175,6 +185,7 @@ def _listing(root: Path) -> set[str]:
 def _run(case: Case, root: Path) -> Outcome:
     for name, content in case.files.items():
         path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
     for name in case.dirs:
         (root / name).mkdir()
@@ -202,8 +213,12 @@ def outcomes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         return {case_id: future.result() for case_id, future in futures.items()}
 
 
-def test_there_are_enough_cases() -> None:
-    assert len(CASES) >= 30
+def test_every_command_has_bad_input_cases() -> None:
+    from dynsearch.cli import _COMMAND_MODULES
+
+    commands = {name for names in _COMMAND_MODULES.values() for name in names}
+    covered = {case.args[0] for case in CASES}
+    assert commands <= covered, f"commands without a bad-input case: {sorted(commands - covered)}"
     assert len({c.id for c in CASES}) == len(CASES)
 
 

@@ -67,12 +67,20 @@ def test_csv_dataset(capsys, tmp_path: Path) -> None:
 
 
 BAD_ARGUMENTS = [
-    (["--dataset", "iris", "--strategy", "magic"], "Unknown strategy 'magic'; registered strategies: fixed"),
+    (["--dataset", "iris", "--strategy", "magic"], "--strategy: unknown strategy 'magic'; registered strategies: fixed"),
     (["--dataset", "iris", "--strategy", "threshold", "--lower", "0.6", "--upper", "0.5"], "must be less than 'upper'"),
     (["--dataset", "iris", "--strategy", "threshold", "--upper", "1.5"], r"'upper' parameter of ThresholdSwitch must be a float in \[-1, 1\]"),
     (["--dataset", "iris", "--strategy", "linear", "--lower", "0.1"], "Unknown parameter 'lower' for strategy 'linear'"),
     (["--dataset", "iris", "--strategy", "linear", "--base", "gelu"], "'gelu' has none; families with α"),
-    (["--dataset", "iris", "--base", "wobble"], "Unknown activation family 'wobble'"),
+    (["--dataset", "iris", "--base", "wobble"], "--base: unknown activation family 'wobble'"),
+    (["--dataset", "iris", "--strategy", "treshold"], "unknown strategy 'treshold' \\(did you mean 'threshold'\\?\\)"),
+    (["--dataset", "iris", "--below", "tanhh"], "--below: unknown activation family 'tanhh' \\(did you mean 'tanh'\\?\\)"),
+    (["--dataset", "digts"], "Unknown dataset 'digts' \\(did you mean 'digits'\\?\\)"),
+    (["--dataset", "iris", "--lowr", "-0.5"],
+     "^dynsearch: error: train: unrecognized arguments: --lowr -0.5 \\(did you mean --lower\\?\\); "
+     "see 'dynsearch train --help'$"),
+    (["--dataset", "iris", "--config", "best.json", "--strategy", "fixed"],
+     "--strategy cannot be combined with --config"),
     (["--dataset", "iris", "--scope", "network"], "'scope' parameter of FixedActivation must be one of layer, global"),
     (["--dataset", "iris", "--epochs", "0"], "epochs: expected an integer >= 1, got 0"),
     (["--dataset", "iris", "--optimizer", "rmsprop"], "optimizer: expected one of adam, adamw, sgd"),
@@ -99,3 +107,74 @@ def test_bad_arguments_give_one_line_and_exit_2(capsys, tmp_path: Path, monkeypa
     assert re.search(message, lines[0]), lines[0]
     assert "Traceback" not in err
     assert not (tmp_path / "out.json").exists()
+
+
+def test_target_flag_names_the_csv_target(capsys, tmp_path: Path) -> None:
+    # The target is the first column here, so the default (the last column) would train on another task.
+    rows = ["label,a,b"] + [f"{'yes' if i % 3 else 'no'},{i % 7},{(i * 3) % 5}" for i in range(90)]
+    path = tmp_path / "data.csv"
+    path.write_text("\n".join(rows) + "\n")
+    out_json = tmp_path / "r.json"
+    code, out, err = run_main(capsys, "train", "--dataset", f"csv:{path}", "--target", "label", *FAST,
+                              "--json", str(out_json))
+    assert code == 0, err
+    assert json.loads(out_json.read_text())["task"] == "classification"
+    code, _, err = run_main(capsys, "train", "--dataset", f"csv:{path}", "--target", "lable", *FAST)
+    assert code == 2 and "'lable' not found" in err
+
+
+def _export_file(tmp_path: Path, datasets: list[dict]) -> Path:
+    from dynsearch.export import SCHEMA
+    from dynsearch.strategies import make_strategy
+    from dynsearch.train import TrainConfig
+
+    train = TrainConfig(epochs=2, hidden=(8,), batch_size=64, model="mlp").to_dict()
+    record = {"schema": SCHEMA, "strategy": make_strategy("linear", lam=0.2).to_config(), "train": train,
+              "split_seed": 1, "datasets": datasets}
+    path = tmp_path / "best.json"
+    path.write_text(json.dumps(record))
+    return path
+
+
+def test_config_without_dataset_trains_every_dataset_of_the_export(capsys, tmp_path: Path) -> None:
+    datasets = [{"name": "iris", "options": {}, "label": "iris"},
+                {"name": "moons", "options": {"n_samples": 200}, "label": "moons(n_samples=200)"}]
+    config = _export_file(tmp_path, datasets)
+    out_json = tmp_path / "r.json"
+    code, out, err = run_main(capsys, "train", "--config", str(config), "--json", str(out_json))
+    assert code == 0, err
+    assert "training on all 2 datasets" in out and "dataset   iris" in out and "dataset   moons" in out
+    results = json.loads(out_json.read_text())
+    assert [r["dataset"] for r in results] == ["iris", "moons"]
+    # The export's dataset options, split seed, strategy and training apply: the same run in Python agrees.
+    from dynsearch.data import load_dataset
+    from dynsearch.export import read_export
+    from dynsearch.train import train
+
+    record = read_export(config)
+    direct = train(load_dataset("moons", n_samples=200, split_seed=1), record.strategy_object(), record.train_config())
+    assert results[1]["best_val_metric"] == direct.best_val_metric
+
+    code, out, err = run_main(capsys, "train", "--config", str(config), "--dataset", "wine", "--json", str(out_json))
+    assert code == 0, err
+    assert json.loads(out_json.read_text())["dataset"] == "wine" and "training on all" not in out
+
+
+def test_unknown_command_suggests_the_nearest(capsys) -> None:
+    code, out, err = run_main(capsys, "reprot", "quickstart")
+    assert code == 2 and out == ""
+    assert err.startswith("dynsearch: error: unknown command 'reprot' (did you mean 'report'?)") and err.count("\n") == 1
+
+
+def test_a_command_module_that_fails_to_import_is_named_not_dropped(capsys, monkeypatch) -> None:
+    import dynsearch.cli as cli
+
+    monkeypatch.setitem(cli._COMMAND_MODULES, "no_such_cmd", ("plan",))
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "plan" in capsys.readouterr().out
+    code, out, err = run_main(capsys, "plan", "quickstart", "--seeds", "3")
+    assert code == 1
+    assert "'plan' cannot run" in err and "dynsearch.cli.no_such_cmd" in err and err.count("\n") == 1
+    code, out, err = run_main(capsys, "train", "--dataset", "iris", *FAST)
+    assert code == 0, err  # the other commands still work

@@ -99,7 +99,7 @@ def test_full_study_round_trip(tmp_path: Path) -> None:
     assert spec.datasets == (
         DatasetSpec("iris", {}),
         DatasetSpec("moons", {"n_samples": 500, "noise": 0.2}),
-        DatasetSpec("csv:data/my table.csv", {}),
+        DatasetSpec(f"csv:{tmp_path / 'data' / 'my table.csv'}", {}),  # relative to the study file
         DatasetSpec("breast_cancer", {}),
     )
     assert spec.datasets[1].label == "moons(n_samples=500, noise=0.2)"

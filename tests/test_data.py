@@ -393,3 +393,81 @@ def test_iter_batches_errors() -> None:
         next(iter_batches(x, y, 0))
     with pytest.raises(ValueError, match=r"same number of rows, got 10 and 9"):
         next(iter_batches(x, y[:9], 4))
+
+
+# ---------------------------------------------------------------- paths in study files
+
+
+def test_study_file_data_paths_resolve_from_the_study_folder(tmp_path: Path, monkeypatch) -> None:
+    from dynsearch.config import load_study_file
+
+    project = tmp_path / "project"
+    (project / "data").mkdir(parents=True)
+    mixed_frame().to_csv(project / "data" / "pets.csv", index=False)
+    (project / "pets.toml").write_text('datasets = [{ name = "csv:data/pets.csv", target = "label" }]\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # not the study's folder: a cwd-relative path would not exist here
+
+    spec = load_study_file(Path("..") / "project" / "pets.toml")
+    (dataset,) = spec.datasets
+    assert dataset.name == f"csv:{project / 'data' / 'pets.csv'}"
+    splits = load_dataset(dataset.name, **dataset.options)
+    assert splits.task == "classification" and splits.n_outputs == 2
+    assert load_study_file(project / "pets.toml").datasets == spec.datasets  # the same data from any folder
+
+
+def test_a_missing_file_error_shows_the_absolute_path_tried(tmp_path: Path, monkeypatch, capsys) -> None:
+    from dynsearch.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DatasetError, match=f"Dataset file '{tmp_path / 'data' / 'gone.csv'}' not found"):
+        load_dataset("csv:data/gone.csv")
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "studies" / "s.toml").write_text('datasets = ["csv:data/gone.csv"]\n')
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "studies/s.toml"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"'{tmp_path / 'studies' / 'data' / 'gone.csv'}' not found" in err and err.count("\n") == 1
+    assert not (tmp_path / "runs").exists()
+
+
+def test_csv_features_match_a_direct_pandas_encoding(tmp_path: Path) -> None:
+    """The scikit-learn encoding equals the rule written out with pandas: medians and categories of train rows."""
+    from dynsearch.data._tabular import load_table
+
+    rng = np.random.default_rng(3)
+    n = 80
+    frame = pd.DataFrame({
+        "num": np.where(rng.random(n) < 0.2, np.nan, rng.normal(size=n)),
+        "color": np.where(rng.random(n) < 0.15, None, rng.choice(["red", "green", "blue", "teal"], size=n)),
+        "flag": rng.random(n) < 0.5,
+        "count": rng.integers(0, 9, size=n),
+        "empty_in_train": np.nan,
+        "label": rng.choice(["a", "b"], size=n),
+    })
+    train_rows = np.arange(0, n, 2)
+    frame.loc[1, "empty_in_train"] = 4.0  # present only in a non-train row
+    frame.loc[3, "color"] = "violet"  # a category the train rows never show
+    path = tmp_path / "mixed.csv"
+    frame.to_csv(path, index=False)
+    raw = load_table("mixed", "csv", path, {"target": "label"})
+    x, names = raw.features(train_rows)
+
+    features = pd.read_csv(path).drop(columns=["label"])
+    expected, expected_names = [], []
+    for column in features.columns:
+        series = features[column]
+        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+            median = series.iloc[train_rows].median()
+            expected.append(series.fillna(0.0 if np.isnan(median) else median).to_numpy(dtype=float)[:, None])
+            expected_names.append(column)
+        else:
+            text = series.astype(str).where(series.notna())
+            categories = sorted(text.iloc[train_rows].dropna().unique())
+            expected.append(np.stack([(text == c).to_numpy(dtype=float) for c in categories], axis=1))
+            expected_names += [f"{column}={c}" for c in categories]
+    assert names == expected_names
+    np.testing.assert_array_equal(x, np.concatenate(expected, axis=1))
+    assert "color=violet" not in names and x[3, [names.index(f"color={c}") for c in ("blue", "green", "red")]].sum() == 0

@@ -109,9 +109,11 @@ def test_report_writes_every_file(report_dir: Path, study_url: str) -> None:
             "trajectory-threshold-layer.png", "trajectory-linear-layer.png"} <= pngs
     assert "trajectory-fixed-relu.png" not in pngs  # fixed arms do nothing while training
     md = (report_dir / "report.md").read_text()
-    # Importances are drawn, or skipped with the reason (a tiny study's trials may all score the same).
+    # This study's trials differ in value and in arm, so there is something to explain: importances are drawn.
+    complete = _load(study_url).get_trials(states=(TrialState.COMPLETE,))
+    assert len({t.values[0] for t in complete}) > 1 and len({t.params["arm"] for t in complete}) == len(ARMS)
     section = md.split("**Parameter importances (all arms)**", 1)[1].split("\n**", 1)[0]
-    assert ("param-importances.png" in pngs) != ("_skipped: " in section)
+    assert "param-importances.png" in pngs and "_skipped: " not in section
     # Offline: plotly.js is a file of the report, never a CDN.
     assert (report_dir / "figures" / "plotly.min.js").stat().st_size > 1_000_000
     pages = [report_dir / "index.html", *(report_dir / "figures").glob("*.html")]
@@ -487,3 +489,20 @@ def test_holm_correction_guards_against_many_comparisons() -> None:
     assert row.p_adjusted == pytest.approx(4 * 0.02734375)
     assert row.verdict == "no significant difference"
     assert crowd.conclusion.startswith("No dynamic strategy beats")
+
+
+def test_worker_split_cache_never_serves_another_split_seed() -> None:
+    """Two reports in one process (split seeds 0 and 1) must each score on their own split."""
+    from dynsearch.config import DatasetSpec
+    from dynsearch.data import load_dataset
+    from dynsearch.strategies import make_strategy
+    from dynsearch.train import TrainConfig, train
+
+    config = TrainConfig(epochs=2, hidden=(8,), batch_size=32, model="mlp")
+    strategy = make_strategy("fixed").to_config()
+    dataset = DatasetSpec("iris", {})
+    for split_seed in (0, 1):
+        job = retrain_mod.RetrainJob("fixed-relu", 0, dataset, 0, strategy, config.to_dict(), split_seed)
+        run = retrain_mod._run_job(job, "cpu", None)
+        direct = train(load_dataset("iris", split_seed=split_seed), strategy, config, evaluate_test=True)
+        assert run.test_metric == direct.test_metric and run.best_val_metric == direct.best_val_metric

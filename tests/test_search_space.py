@@ -239,11 +239,30 @@ def test_plan_without_gpu_is_one_worker_per_core(monkeypatch: pytest.MonkeyPatch
     assert len(many) == 20 and all(s.threads == 1 for s in many)
 
 
-def test_plan_on_this_machine_without_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
-    cores = runner_module.available_cores()
+def test_plan_on_this_machine_without_gpu() -> None:
+    import os
+
+    cores = len(os.sched_getaffinity(0))  # the cores the OS lets this process run on
     slots = plan_workers("auto", gpu_count=0)
     assert len(slots) == cores
-    assert all(s.threads == max(1, cores // cores) for s in slots)
+    assert all(s.threads == 1 for s in slots)  # one worker per core, one thread each
+    (alone,) = plan_workers(1, gpu_count=0)
+    assert alone.threads == cores  # a single worker gets every core
+
+
+def test_a_broken_cuda_means_cpu_workers_and_says_why(monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    import torch
+
+    # No GPU here: stand in for a driver that torch finds but cannot initialize.
+    def broken() -> int:
+        raise RuntimeError("CUDA driver version is insufficient for CUDA runtime version")
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", broken)
+    with caplog.at_level("WARNING"):
+        slots = plan_workers(2)
+    assert [s.device for s in slots] == ["cpu", "cpu"]
+    assert "CUDA is unusable (RuntimeError: CUDA driver version is insufficient" in caplog.text
 
 
 def test_plan_with_gpus_pins_round_robin(monkeypatch: pytest.MonkeyPatch) -> None:

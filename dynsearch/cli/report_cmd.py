@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from ._common import UsageError, positive_int
+from ._common import UsageError, did_you_mean, positive_int
 
 __all__ = ["COMMANDS", "open_study"]
 
@@ -53,6 +53,20 @@ def _open_storage_readonly(url: str) -> Any:
         raise UsageError(str(exc)) from None
 
 
+def _check_default_journal(name: str, url: str) -> None:
+    """A study whose default journal (runs/NAME.journal) is missing: name the studies that do exist."""
+    from ..search.storage import RUNS_DIR, default_storage_url
+
+    journal = _journal_file(url)
+    if url != default_storage_url(name) or journal is None or journal.is_file():
+        return
+    known = sorted(p.stem for p in RUNS_DIR.glob("*.journal"))
+    raise UsageError(
+        f"no study {name!r}{did_you_mean(name, known)}: {journal} does not exist (studies in {RUNS_DIR}/: "
+        f"{', '.join(known) or 'none'}; run one with 'dynsearch run STUDY.toml', or pass --storage URL)"
+    )
+
+
 def open_study(name: str, storage_arg: str | None) -> tuple[Any, str]:
     """``(study, storage_url)`` for a study that exists; a one-line UsageError otherwise."""
     import optuna
@@ -60,11 +74,12 @@ def open_study(name: str, storage_arg: str | None) -> tuple[Any, str]:
     from ..search.storage import mask_url, resolve_storage_url
 
     url = resolve_storage_url(storage_arg, None, name)
+    _check_default_journal(name, url)
     storage = _open_storage_readonly(url)
     names = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
     if name not in names:
         known = ", ".join(sorted(names)) or "none"
-        raise UsageError(f"no study {name!r} on {mask_url(url)} (studies there: {known})")
+        raise UsageError(f"no study {name!r}{did_you_mean(name, names)} on {mask_url(url)} (studies there: {known})")
     study = optuna.load_study(study_name=name, storage=storage)
     if "dynsearch_spec" not in study.user_attrs:
         raise UsageError(f"study {name!r} on {mask_url(url)} was not created by 'dynsearch run' (no study spec stored)")
@@ -95,6 +110,8 @@ def configure_report(parser: argparse.ArgumentParser) -> Callable[[argparse.Name
 
 
 def report(args: argparse.Namespace) -> int:
+    # Figures are files: no GUI backend (set before matplotlib is imported; an explicit MPLBACKEND wins).
+    os.environ.setdefault("MPLBACKEND", "Agg")
     import torch
 
     from ..report import DEFAULT_SEEDS, build_report
@@ -120,6 +137,12 @@ def report(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(result.comparison.conclusion)
         print(f"report: {result.out / 'index.html'}")
+    # Each arm's re-trained configuration is its best validation trial: say when validation could not pick it.
+    from ..search.ties import find_ties_per_arm, per_arm_message
+
+    line = per_arm_message(find_ties_per_arm(study.get_trials(deepcopy=False)))
+    if line is not None:
+        print(line, file=sys.stderr)
     return 0
 
 
@@ -193,6 +216,7 @@ def configure_export(parser: argparse.ArgumentParser) -> Callable[[argparse.Name
 def export(args: argparse.Namespace) -> int:
     from ..export import dumps, export_record, select_best_trial, write_export
     from ..search.storage import mask_url
+    from ..search.ties import find_tie
     from ..strategies import SCOPES, strategy_names
 
     _quiet_optuna()
@@ -208,6 +232,11 @@ def export(args: argparse.Namespace) -> int:
         wanted = " ".join(x for x in (f"family {args.family!r}" if args.family else "",
                                       f"scope {args.scope!r}" if args.scope else "") if x)
         raise UsageError(f"export: study {args.name!r} has no complete trial" + (f" of {wanted}" if wanted else ""))
+    trials = study.get_trials(deepcopy=False)
+    # The candidates are the trials the filters allow; a tie among them is broken by the rule, not the data.
+    tie = find_tie([t for t in trials if select_best_trial([t], args.family, args.scope) is not None])
+    if tie is not None:
+        print(tie.message(), file=sys.stderr)
     try:
         record = export_record(study, trial, mask_url(url))
     except ValueError as exc:

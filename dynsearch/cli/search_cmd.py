@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from ._common import UsageError, positive_int
+from ._common import UsageError, did_you_mean, positive_int
 
 __all__ = ["COMMANDS"]
 
@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     _print_summary(summary, mask_url(storage_url))
     if summary.interrupted:
-        print(f"interrupted: running trials were marked FAIL and re-queued; run the same command to resume.")
+        print("interrupted: running trials were marked FAIL and re-queued; run the same command to resume.")
         return 130
     return 0
 
@@ -146,7 +146,8 @@ def _print_summary(summary: Any, storage_label: str) -> None:
         f"{counts.pruned} pruned), {counts.failed} failed, {counts.waiting} waiting "
         f"— {len(summary.slots)} worker(s) on {', '.join(devices)}, {summary.elapsed:.1f} s"
     )
-    best = best_per_arm(summary.study.get_trials(deepcopy=False))
+    trials = summary.study.get_trials(deepcopy=False)
+    best = best_per_arm(trials)
     if best:
         print("best configuration per strategy family (mean validation metric):")
         width = max(len(arm) for arm in best)
@@ -154,6 +155,16 @@ def _print_summary(summary: Any, storage_label: str) -> None:
             params = ", ".join(f"{k}={_fmt(v)}" for k, v in describe_params(trial).items() if v is not None)
             print(f"  {arm:<{width}}  {trial.values[0]:.4f}  trial {trial.number}  {params}")
     print(f"storage: {storage_label}")
+    warn_ties(trials)
+
+
+def warn_ties(trials: list[Any]) -> None:
+    """On stderr: a best value that ties across trials or saturates, within arms and overall."""
+    from ..search.ties import find_tie, find_ties_per_arm, per_arm_message
+
+    for line in (per_arm_message(find_ties_per_arm(trials)), find_tie(trials)):
+        if line is not None:
+            print(line if isinstance(line, str) else line.message(), file=sys.stderr)
 
 
 def _fmt(value: Any) -> str:
@@ -180,7 +191,14 @@ def worker(args: argparse.Namespace) -> int:
     import optuna
 
     from ..search.storage import (
-        StorageError, _journal_path, check_storage_url, is_journal, mask_url, open_storage, resolve_storage_url,
+        RUNS_DIR,
+        StorageError,
+        _journal_path,
+        check_storage_url,
+        is_journal,
+        mask_url,
+        open_storage,
+        resolve_storage_url,
     )  # fmt: skip
     from ..search.worker import run_worker
 
@@ -192,7 +210,9 @@ def worker(args: argparse.Namespace) -> int:
         check_storage_url(storage_url)
         if is_journal(storage_url) and not _journal_path(storage_url).is_file():
             # Joining never creates a storage: a missing journal means a wrong name or folder.
-            raise UsageError(f"worker: no study {args.study!r}: {mask_url(storage_url)} does not exist "
+            known_names = sorted(p.stem for p in RUNS_DIR.glob("*.journal"))
+            raise UsageError(f"worker: no study {args.study!r}{did_you_mean(args.study, known_names)}: "
+                             f"{mask_url(storage_url)} does not exist "
                              "(start the study with 'dynsearch run STUDY.toml', or pass --storage URL)")
         storage = open_storage(storage_url)
         names = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
@@ -200,7 +220,8 @@ def worker(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if args.study not in names:
         known = ", ".join(names) or "none"
-        raise UsageError(f"worker: no study {args.study!r} on {mask_url(storage_url)} (studies there: {known})")
+        raise UsageError(f"worker: no study {args.study!r}{did_you_mean(args.study, names)} on {mask_url(storage_url)} "
+                         f"(studies there: {known})")
     result = run_worker(
         args.study, storage_url, device=args.device, threads=args.threads,
         worker_index=args.worker_index, deadline=args.deadline,
@@ -228,7 +249,7 @@ def studies(args: argparse.Namespace) -> int:
     if not urls:
         print(f"no studies: {RUNS_DIR}/ holds no journal (run a study first, or pass --storage URL)")
         return 0
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for storage_url in urls:
         if is_journal(storage_url) and not _journal_path(storage_url).is_file():
             continue  # listing must not create the file (or its folder)
@@ -240,7 +261,7 @@ def studies(args: argparse.Namespace) -> int:
         print(f"no studies on {', '.join(mask_url(u) for u in urls)}")
         return 0
     header = ("storage", "study", "complete", "pruned", "failed", "running", "waiting", "best")
-    table = [header] + [tuple(str(c) for c in r) for r in rows]
+    table: list[tuple[str, ...]] = [header, *(tuple(str(c) for c in r) for r in rows)]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     for r in table:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())

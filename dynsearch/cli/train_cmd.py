@@ -8,9 +8,9 @@ import math
 from pathlib import Path
 from typing import Any, Callable
 
-from ._common import UsageError
+from ._common import UsageError, did_you_mean
 
-__all__ = ["configure", "parse_options", "parse_sizes"]
+__all__ = ["COMMANDS", "configure", "parse_options", "parse_sizes"]
 
 # Strategy parameters settable from the command line: flag name → (parameter, type).
 _STRATEGY_FLAGS: dict[str, tuple[str, Callable[[str], Any]]] = {
@@ -64,10 +64,11 @@ def configure(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace],
     data.add_argument("--dataset", help="dataset name (iris, digits, moons, …) or csv:PATH / parquet:PATH")
     data.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE",
                       help="dataset option, repeatable (n_samples=500, noise=0.2, target=label, …)")
+    data.add_argument("--target", metavar="COLUMN", help="csv/parquet: the target column (default: the last column)")
     data.add_argument("--split-seed", type=int, default=0, help="seed of the train/val/test split (default 0)")
 
     strat = parser.add_argument_group("strategy")
-    strat.add_argument("--config", type=Path, help="exported best config (dynsearch export); sets strategy and training")
+    strat.add_argument("--config", type=Path, help="exported best config (dynsearch export): sets strategy, training and, without --dataset, trains on every dataset of the export")
     strat.add_argument("--strategy", default=None, help=f"strategy name: {', '.join(strategy_names())} (default fixed)")
     strat.add_argument("--base", help="base activation family (default: the model's --activation)")
     strat.add_argument("--scope", help="layer | global (default layer)")
@@ -114,13 +115,55 @@ def _train_settings(args: argparse.Namespace, base: dict[str, Any]) -> dict[str,
     return settings
 
 
+def _strategy(args: argparse.Namespace, exported: Any) -> Any:
+    from ..activations import family_names, get_family
+    from ..strategies import make_strategy, strategy_from_config, strategy_names
+
+    if args.strategy is not None and args.strategy not in strategy_names():
+        raise UsageError(f"--strategy: unknown strategy {args.strategy!r}{did_you_mean(args.strategy, strategy_names())}"
+                         f"; registered strategies: {', '.join(strategy_names())}")
+    for flag in ("base", "below", "above", "activation"):
+        value = getattr(args, flag)
+        try:
+            if value is not None:
+                get_family(value)
+        except ValueError:
+            raise UsageError(f"--{flag}: unknown activation family {value!r}{did_you_mean(value, family_names())}; "
+                             f"allowed: {', '.join(family_names())}") from None
+    given = {param: getattr(args, flag) for flag, (param, _) in _STRATEGY_FLAGS.items() if getattr(args, flag) is not None}
+    if args.cumulative:
+        given["cumulative"] = True
+    try:
+        if exported is not None:
+            config = dict(exported.strategy)
+            config["params"] = {**config.get("params", {}), **given}
+            return strategy_from_config(config)
+        return make_strategy(args.strategy or "fixed", **given)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _datasets(args: argparse.Namespace, exported: Any) -> list[tuple[str, dict[str, Any]]]:
+    """``[(name, options)]`` to train on: ``--dataset``, else every dataset of the ``--config`` export."""
+    options = parse_options(args.dataset_option)
+    if args.target is not None:
+        options["target"] = args.target
+    if args.dataset is not None:
+        return [(args.dataset, options)]
+    if exported is None or not exported.datasets:
+        raise UsageError("train: --dataset is required (a name such as digits, or csv:PATH with --target COLUMN)")
+    return [(ds["name"], {**ds.get("options", {}), **options}) for ds in exported.datasets]
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
     from ..data import DatasetError, load_dataset
-    from ..strategies import make_strategy, strategy_from_config
     from ..train import TrainConfig, train
 
+    if args.config is not None and args.strategy is not None:
+        raise UsageError(f"train: --strategy cannot be combined with --config (the config {args.config} sets the "
+                         "strategy; change its parameters with flags such as --lower, or drop --config)")
     exported = None
     if args.config is not None:
         from ..export import ExportError, read_export
@@ -129,50 +172,41 @@ def run(args: argparse.Namespace) -> int:
             exported = read_export(args.config)
         except ExportError as exc:
             raise UsageError(str(exc)) from None
-    given = {param: getattr(args, flag) for flag, (param, _) in _STRATEGY_FLAGS.items() if getattr(args, flag) is not None}
-    if args.cumulative:
-        given["cumulative"] = True
-    try:
-        if exported is not None and args.strategy is None:
-            config = dict(exported.strategy)
-            config["params"] = {**config.get("params", {}), **given}
-            strategy = strategy_from_config(config)
-        else:
-            strategy = make_strategy(args.strategy or "fixed", **given)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-
+    strategy = _strategy(args, exported)
     base_settings = exported.train if exported is not None else {}
     try:
         settings = TrainConfig.from_dict(_train_settings(args, base_settings))
     except (ValueError, TypeError) as exc:
         raise UsageError(f"training setting {exc}") from None
-
-    dataset = args.dataset or (exported.datasets[0]["name"] if exported is not None and exported.datasets else None)
-    if dataset is None:
-        raise UsageError("train: --dataset is required (a name such as digits, or csv:PATH)")
-    options = parse_options(args.dataset_option)
-    if exported is not None and args.dataset is None and exported.datasets:
-        options = {**exported.datasets[0].get("options", {}), **options}
+    datasets = _datasets(args, exported)
     try:
         device = torch.device(args.device)
     except RuntimeError:
         raise UsageError(f"--device: unknown torch device {args.device!r}; e.g. cpu, cuda, cuda:1") from None
     split_seed = args.split_seed if exported is None else exported.split_seed
-    try:
-        splits = load_dataset(dataset, split_seed=split_seed, device=device, **options)
-    except DatasetError as exc:
-        raise UsageError(str(exc)) from None
-
-    result = train(splits, strategy, settings, evaluate_test=True)
+    # Every dataset is loaded before any training, so a bad one fails at once and nothing is written.
+    loaded = []
+    for name, options in datasets:
+        try:
+            loaded.append(load_dataset(name, split_seed=split_seed, device=device, **options))
+        except DatasetError as exc:
+            raise UsageError(str(exc)) from None
+    if len(loaded) > 1 and not args.quiet:
+        print(f"training on all {len(loaded)} datasets of {args.config} (pass --dataset NAME for one): "
+              f"{', '.join(splits.name for splits in loaded)}")
+    results = []
+    for splits in loaded:
+        result = train(splits, strategy, settings, evaluate_test=True)
+        results.append(result)
+        if not args.quiet:
+            print(("\n" if len(loaded) > 1 else "") + summary(result))
     if args.json is not None:
+        data = [r.to_dict() for r in results] if len(results) > 1 else results[0].to_dict()
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result.to_dict(), indent=2, default=_json_default))
-    if not args.quiet:
-        print(summary(result))
-        if args.json is not None:
-            print(f"result with history written to {args.json}")
-    return 0 if result.status == "ok" else 1
+        args.json.write_text(json.dumps(data, indent=2, default=_json_default))
+        if not args.quiet:
+            print(f"result with history written to {args.json}" + (" (a list, one per dataset)" if len(results) > 1 else ""))
+    return 0 if all(r.status == "ok" for r in results) else 1
 
 
 def _json_default(value: Any) -> Any:
@@ -201,3 +235,6 @@ def summary(result: Any) -> str:
             flag = " (zero variance)" if site["degenerate"] else ""
             lines.append(f"  {site['site']:<12} {site['family']:<10} α={site['alpha']:.4g}  r={site['r']:+.3f}{flag}")
     return "\n".join(lines)
+
+
+COMMANDS = {"train": ("train one model under one strategy and print a summary", configure)}

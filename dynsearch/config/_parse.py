@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -14,15 +15,17 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10 with the tomli bac
     import tomli as tomllib  # type: ignore[no-redef]
 
 from ..activations import family_names, get_family
-from ..data import dataset_names
+from ..data import dataset_names, resolve_file_name
 from ..strategies import SCOPES, SIGNALS, strategy_names
 from ..train import MODEL_KINDS, OPTIMIZERS, TrainConfig
 from ._errors import Checker, ConfigError, got, join_key, show, suggest
+from ._spec import MODEL_KEYS as MODEL_FIELD_KEYS
 from ._spec import (
     MULTI_OBJECTIVE_SAMPLERS,
     OBJECTIVES,
     PRUNERS,
     SAMPLERS,
+    TRAINING_KEYS,
     DatasetSpec,
     PrunerSpec,
     SamplerSpec,
@@ -41,8 +44,7 @@ TOP_KEYS = (
     "name", "description", "datasets", "n_trials", "timeout", "seeds", "split_seed", "storage", "workers",
     "model", "training", "search", "sampler", "pruner",
 )  # fmt: skip
-MODEL_KEYS = ("kind", "hidden", "channels", "dropout", "activation")
-TRAINING_KEYS = ("epochs", "batch_size", "patience", "optimizer", "lr", "weight_decay", "momentum", "measure_every")
+MODEL_KEYS = tuple(MODEL_FIELD_KEYS.values())  # "kind", "hidden", …: defined once, in _spec
 SEARCH_KEYS = (
     "strategies", "scopes", "signals", "bases", "lambda", "alpha0", "lower", "upper", "below", "above",
     "every", "warmup", "cooldown", "lr", "width",
@@ -111,7 +113,10 @@ def load_study_file(path: str | os.PathLike[str]) -> StudySpec:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(shown, FILE_KEY, f"malformed TOML: {exc}") from None
-    return parse_study(data, shown)
+    spec = parse_study(data, shown)
+    # Data files are named relative to the study file, not to wherever the command runs.
+    datasets = tuple(DatasetSpec(resolve_file_name(d.name, p.parent), d.options) for d in spec.datasets)
+    return dataclasses.replace(spec, datasets=datasets)
 
 
 def parse_study(data: Mapping[str, Any], path: str) -> StudySpec:

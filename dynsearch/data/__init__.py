@@ -19,5 +19,6 @@ from __future__ import annotations
 
 from ._core import DatasetError, DatasetSplits, iter_batches
 from ._load import dataset_names, load_dataset
+from ._tabular import resolve_file_name
 
-__all__ = ["DatasetError", "DatasetSplits", "dataset_names", "iter_batches", "load_dataset"]
+__all__ = ["DatasetError", "DatasetSplits", "dataset_names", "iter_batches", "load_dataset", "resolve_file_name"]

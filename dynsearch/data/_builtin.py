@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from numbers import Integral, Real
 from typing import Any, Callable
 
@@ -32,7 +33,7 @@ def _read_only(*arrays: np.ndarray) -> None:
         array.setflags(write=False)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _bundled(name: str) -> Arrays:
     """scikit-learn's bundled data, read from disk once per process."""
     loader = {
@@ -168,11 +169,11 @@ def _check_option(dataset: str, key: str, value: Any) -> Any:
     if value is None and key == "n_informative":
         return None
     low = _MINIMUM_OVERRIDES.get((dataset, key), _INT_MINIMUM[key])
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
+    if isinstance(value, bool) or not isinstance(value, Integral) or int(value) < low:
         raise DatasetError(
             f"Option {key}={value!r} for dataset {dataset!r} is not allowed; it must be an integer >= {low}."
         )
-    if key == "seed" and value >= 2**32:
+    if key == "seed" and int(value) >= 2**32:
         raise DatasetError(f"Option seed={value!r} for dataset {dataset!r} is not allowed; it must be below 2**32.")
     return int(value)
 
@@ -200,8 +201,10 @@ def load_builtin(name: str, options: dict[str, Any]) -> RawDataset:
     dataset = _canonical(name)
     spec = _REGISTRY.get(dataset)
     if spec is None:
+        match = difflib.get_close_matches(dataset, list(_REGISTRY), n=1, cutoff=0.6)
+        hint = f" (did you mean {match[0]!r}?)" if match else ""
         raise DatasetError(
-            f"Unknown dataset {name!r}; built-in names: {', '.join(_REGISTRY)}; "
+            f"Unknown dataset {name!r}{hint}; built-in names: {', '.join(_REGISTRY)}; "
             "or a file as 'csv:PATH' or 'parquet:PATH'."
         )
     checked = _options(dataset, spec, options)

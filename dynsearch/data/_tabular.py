@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
@@ -13,7 +14,7 @@ from pandas.api import types as ptypes
 
 from ._core import TASKS, DatasetError, RawDataset
 
-__all__ = ["parse_file_name", "load_table"]
+__all__ = ["parse_file_name", "load_table", "resolve_file_name"]
 
 _PREFIXES = ("csv", "parquet")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -34,6 +35,26 @@ def parse_file_name(name: str) -> tuple[str, Path] | None:
     return ("parquet" if is_parquet else "csv"), path
 
 
+def resolve_file_name(name: str, base_dir: str | Path) -> str:
+    """``csv:PATH`` with a relative PATH made absolute from ``base_dir``; any other name unchanged.
+
+    A study file's data files are found next to it, whatever the current directory.
+
+    Example:
+        >>> resolve_file_name("csv:data/iris.csv", "/studies")
+        'csv:/studies/data/iris.csv'
+        >>> resolve_file_name("csv:/abs/x.csv", "/studies"), resolve_file_name("iris", "/studies")
+        ('csv:/abs/x.csv', 'iris')
+    """
+    prefix, sep, rest = name.partition(":")
+    if not sep or prefix.strip().lower() not in _PREFIXES or not rest.strip():
+        return name
+    path = Path(rest.strip()).expanduser()
+    if path.is_absolute():
+        return name
+    return f"{prefix}:{Path(os.path.abspath(Path(base_dir) / path))}"
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
@@ -50,12 +71,13 @@ def _read(path: str, fmt: str, mtime_ns: int, size: int) -> pd.DataFrame:
             return pd.read_csv(path)
         return pd.read_parquet(path)
     except pd.errors.EmptyDataError:
-        raise DatasetError(f"Dataset file {path!r} has no header and no rows; expected a header row and data rows.")
+        raise DatasetError(f"Dataset file {path!r} has no header and no rows; expected a header row and data rows.") from None
     except Exception as exc:  # parsers raise many types (ParserError, ArrowInvalid, UnicodeDecodeError…)
         raise DatasetError(f"Could not parse {path!r} as {fmt}: {_first_line(exc)}") from exc
 
 
 def _read_table(fmt: str, path: Path) -> pd.DataFrame:
+    path = Path(os.path.abspath(path))  # messages show the full path that was tried
     if not path.is_file():
         what = "is a directory, not a file" if path.is_dir() else "not found"
         raise DatasetError(f"Dataset file {str(path)!r} {what}; give the path of a .csv or .parquet file.")
@@ -127,43 +149,53 @@ def _encode_target(column: pd.Series, task: str, display: str) -> tuple[np.ndarr
     return codes.astype(np.int64), names
 
 
-def _numeric_block(series: pd.Series, train_rows: np.ndarray, display: str) -> tuple[np.ndarray, list[str]]:
+def _check_finite(series: pd.Series, display: str) -> np.ndarray:
     values = series.to_numpy(dtype=np.float64, na_value=np.nan)
     if np.isinf(values).any():
         raise DatasetError(f"Column {series.name!r} of {display!r} has infinite values; only finite numbers are allowed.")
-    missing = np.isnan(values)
-    if missing.any():
-        train_values = values[train_rows][~missing[train_rows]]
-        # A column missing in every train row carries no information; 0 keeps it finite.
-        fill = float(np.median(train_values)) if len(train_values) else 0.0
-        values = np.where(missing, fill, values)
-    return values[:, None], [str(series.name)]
+    return values
 
 
-def _one_hot_block(series: pd.Series, train_rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    # Categories come from the train rows only; unseen or missing values encode as all zeros.
-    present = series.notna().to_numpy()
+def _as_text(series: pd.Series) -> np.ndarray:
+    """Category labels as strings; missing values stay None (the encoder leaves them all-zero)."""
     text = series.astype(str).to_numpy(dtype=object)
-    categories = sorted(set(text[train_rows][present[train_rows]]))
-    codes = np.where(present, pd.Index(categories, dtype=object).get_indexer(text), -1)
-    block = np.zeros((len(series), len(categories)), dtype=np.float64)
-    known = codes >= 0
-    block[np.flatnonzero(known), codes[known]] = 1.0
-    return block, [f"{series.name}={c}" for c in categories]
+    text[series.isna().to_numpy()] = None
+    return text
 
 
 def _feature_builder(frame: pd.DataFrame, display: str) -> Callable[[np.ndarray], tuple[np.ndarray, list[str]]]:
+    """Features fitted on the train rows only: numeric columns median-imputed, the others one-hot encoded.
+
+    A numeric column missing in every train row becomes 0; a category not seen in the train rows, or a
+    missing one, encodes as all zeros. Output columns follow the file's column order.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import OneHotEncoder
+
+    numeric = [c for c in frame.columns if _is_numeric(frame[c])]
+    categorical = [c for c in frame.columns if c not in set(numeric)]
+    table = pd.DataFrame(
+        {c: _check_finite(frame[c], display) if c in numeric else _as_text(frame[c]) for c in frame.columns}
+    )
+
     def build(train_rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
-        blocks, names = [], []
-        for column in frame.columns:
-            series = frame[column]
-            if _is_numeric(series):
-                block, block_names = _numeric_block(series, train_rows, display)
-            else:
-                block, block_names = _one_hot_block(series, train_rows)
-            blocks.append(block)
-            names.extend(block_names)
-        return np.concatenate(blocks, axis=1), names
+        train = table.iloc[train_rows]
+        seen = [sorted(set(train[c].dropna())) for c in categorical]
+        encoder = ColumnTransformer([
+            ("numeric", SimpleImputer(strategy="median", keep_empty_features=True), numeric),
+            ("categorical", OneHotEncoder(categories=seen, handle_unknown="ignore", sparse_output=False,
+                                          dtype=np.float64), categorical),
+        ], sparse_threshold=0.0).fit(train)
+        # The transformer outputs the numeric block, then the categorical one: put columns back in file order.
+        names_of = {c: [str(c)] for c in numeric} | {c: [f"{c}={v}" for v in vs] for c, vs in zip(categorical, seen)}
+        start, columns_at = 0, {}
+        for c in numeric + categorical:
+            columns_at[c] = list(range(start, start + len(names_of[c])))
+            start += len(names_of[c])
+        order = [i for c in frame.columns for i in columns_at[c]]
+        x = np.asarray(encoder.transform(table), dtype=np.float64)
+        return x[:, order], [name for c in frame.columns for name in names_of[c]]
 
     return build
 
@@ -171,6 +203,7 @@ def _feature_builder(frame: pd.DataFrame, display: str) -> Callable[[np.ndarray]
 def load_table(display: str, fmt: str, path: Path, options: dict[str, Any]) -> RawDataset:
     """The unsplit dataset of a CSV / Parquet file; every problem raises a one-line DatasetError."""
     target, task, missing = _check_options(display, options)
+    path = Path(os.path.abspath(path))
     frame = _read_table(fmt, path)
     frame = frame.rename(columns=str)  # a new frame: the cached one stays untouched
     if frame.shape[1] == 0:

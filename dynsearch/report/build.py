@@ -14,7 +14,7 @@ from typing import Callable
 
 import optuna
 
-from .. import __version__
+from .._version import __version__
 from ._io import atomic_write_text
 from .compare import Comparison, compare
 from .figures import Figure, make_figures

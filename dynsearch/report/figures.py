@@ -9,6 +9,7 @@ copy in the report folder, never a CDN), and embedded in ``index.html``; static 
 
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Any, Callable
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from .._logging import optuna_verbosity
 from ..search.space import ARM_PARAM
 from .trials import StudyData, arm_kind, is_dynamic_arm
 
@@ -51,9 +53,7 @@ def _target(trial: FrozenTrial) -> float:
 
 
 def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
+    # The backend is the caller's choice (the CLI picks Agg; without a display matplotlib falls back to it).
     import matplotlib.pyplot as plt
 
     return plt
@@ -229,12 +229,12 @@ def _draw_trajectories(fig: Any, axes: Any, rows: list[tuple[str, Any]], title: 
     fig.tight_layout()
 
 
+@optuna_verbosity(logging.ERROR)  # Optuna's plots log experimental-API notices; restored on return
 def make_figures(data: StudyData, study: optuna.Study, out: Path) -> list[Figure]:
     """Draw every figure into ``out/figures`` (stale files of earlier runs are removed)."""
     import optuna.visualization as pv
     import optuna.visualization.matplotlib as mv
 
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
     metric_name = "mean validation metric"
     w = _Writer(out, metric_name)
     complete = [t for t in data.trials if t.state == TrialState.COMPLETE and t.values]

@@ -233,7 +233,7 @@ def _train_one(job: RetrainJob, splits: Any, device: str) -> RetrainRun:
     )
 
 
-_WORKER_SPLITS: dict[str, Any] = {}
+_WORKER_SPLITS: dict[tuple[Any, ...], Any] = {}
 
 
 def _run_job(job: RetrainJob, device: str, threads: int | None) -> RetrainRun:
@@ -244,12 +244,15 @@ def _run_job(job: RetrainJob, device: str, threads: int | None) -> RetrainRun:
 
     if threads:
         torch.set_num_threads(threads)
-    label = job.dataset.label
-    if label not in _WORKER_SPLITS:
-        _WORKER_SPLITS[label] = load_dataset(
+    # Keyed by everything that defines the split: a later report in this process (another split seed or
+    # device) must never score on this one's split.
+    key = (job.dataset.name, tuple(sorted((k, repr(v)) for k, v in job.dataset.options.items())),
+           job.split_seed, str(device))
+    if key not in _WORKER_SPLITS:
+        _WORKER_SPLITS[key] = load_dataset(
             job.dataset.name, split_seed=job.split_seed, device=device, **dict(job.dataset.options)
         )
-    return _train_one(job, _WORKER_SPLITS[label], device)
+    return _train_one(job, _WORKER_SPLITS[key], device)
 
 
 def default_jobs(device: str) -> int:

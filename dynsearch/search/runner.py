@@ -8,6 +8,7 @@ on a command line where ``ps`` would show its password.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -50,12 +51,23 @@ def available_cores() -> int:
 
 
 def _gpu_count() -> int:
-    try:
-        import torch
+    """Visible CUDA GPUs; a CUDA that is installed but broken means CPU workers, and the log says why."""
+    import warnings
 
-        return torch.cuda.device_count() if torch.cuda.is_available() else 0
-    except Exception:
-        return 0
+    import torch
+
+    reason = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        except Exception as exc:  # a driver/runtime mismatch, a bad CUDA_VISIBLE_DEVICES, …
+            count, reason = 0, f"{type(exc).__name__}: {exc}"
+    # torch reports a failed CUDA initialization as a warning, then says "not available".
+    reason = reason or next((str(w.message) for w in caught if "CUDA" in str(w.message)), None)
+    if reason is not None:
+        logging.getLogger(__name__).warning("CUDA is unusable (%s); the workers run on the CPU", reason)
+    return count
 
 
 def plan_workers(

@@ -29,28 +29,45 @@ __all__ = [
     "open_storage",
     "is_journal",
     "budget_lock",
-    "HEARTBEAT_INTERVAL",
+    "experimental_heartbeat_api",
+    "grace_period",
+    "heartbeat_interval",
     "MAX_RETRY",
 ]
 
 RUNS_DIR = Path("runs")
 # A worker's heartbeat every 10 s; a trial with none for 60 s is failed and retried. The
-# environment may shorten both (tests, clusters that want faster recovery).
-HEARTBEAT_INTERVAL = int(os.environ.get("DYNSEARCH_HEARTBEAT_INTERVAL", "10"))
-GRACE_PERIOD = int(os.environ.get("DYNSEARCH_GRACE_PERIOD", "60"))
+# environment may shorten both (tests, clusters that want faster recovery); read when used, not at import.
+
+
+def heartbeat_interval() -> int:
+    return int(os.environ.get("DYNSEARCH_HEARTBEAT_INTERVAL", "10"))
+
+
+def grace_period() -> int:
+    return int(os.environ.get("DYNSEARCH_GRACE_PERIOD", "60"))
+
+
 # Infrastructure failures (a dead worker, an interrupt) are retried this often per trial.
 MAX_RETRY = 3
 
 _SCHEMES = ("postgresql", "mysql", "sqlite", "journal", "file")
 
-# Optuna flags its heartbeat API as experimental on every use; dynsearch relies on it on purpose, and
-# the warnings would only clutter every worker's stderr (and turn one-line errors into several).
-warnings.filterwarnings(
-    "ignore",
-    message=r".*(RetryHeartbeatStaleTrialCallback|heartbeat_interval|grace_period|heartbeat_stale_trial_callback"
-    r"|fail_stale_trials|retry_history|retried_trial_number).*",
-    category=optuna.exceptions.ExperimentalWarning,
-)
+
+
+@contextlib.contextmanager
+def experimental_heartbeat_api() -> Iterator[None]:
+    """Silence Optuna's ExperimentalWarning for its heartbeat API, only around the calls that use it.
+
+    dynsearch relies on that API on purpose; the warnings would clutter every worker's stderr (and turn
+    one-line errors into several). The filter is restored on exit, so nothing leaks into user code.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*(RetryHeartbeatStaleTrialCallback|heartbeat_interval).*",
+                                category=optuna.exceptions.ExperimentalWarning)
+        yield
+
+
 # pg_advisory_lock key that serializes Optuna's schema creation on one database.
 _SCHEMA_LOCK_KEY = int.from_bytes(hashlib.sha1(b"dynsearch:optuna-schema").digest()[:7], "big")
 
@@ -162,19 +179,20 @@ def open_storage(url: str, *, heartbeat: bool = True) -> optuna.storages.BaseSto
         # SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3, which is what we ship.
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     kwargs: dict = {"engine_kwargs": {"pool_pre_ping": True}}
-    if heartbeat:
-        kwargs.update(
-            heartbeat_interval=HEARTBEAT_INTERVAL,
-            grace_period=GRACE_PERIOD,
-            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
-        )
     try:
-        if _scheme(url) == "postgresql":
-            # Two processes creating the tables of a fresh database at once collide (IntegrityError on
-            # pg_type, "relation already exists"): create them one process at a time.
-            with _pg_advisory_lock(url, _SCHEMA_LOCK_KEY):
-                return RDBStorage(url, **kwargs)
-        return RDBStorage(url, **kwargs)
+        with experimental_heartbeat_api():
+            if heartbeat:
+                kwargs.update(
+                    heartbeat_interval=heartbeat_interval(),
+                    grace_period=grace_period(),
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
+                )
+            if _scheme(url) == "postgresql":
+                # Two processes creating the tables of a fresh database at once collide (IntegrityError on
+                # pg_type, "relation already exists"): create them one process at a time.
+                with _pg_advisory_lock(url, _SCHEMA_LOCK_KEY):
+                    return RDBStorage(url, **kwargs)
+            return RDBStorage(url, **kwargs)
     except ImportError as exc:
         raise StorageError(f"storage: the driver for {mask_url(url)!r} is not installed ({exc.name})") from None
     except Exception as exc:  # SQLAlchemy raises many kinds; the original text may contain the URL.

@@ -21,10 +21,10 @@ import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
-from .. import __version__
+from .._version import __version__
 from ..config import StudySpec
 from .space import ARM_PARAM
-from .storage import MAX_RETRY, budget_lock, mask_url
+from .storage import MAX_RETRY, budget_lock, experimental_heartbeat_api, mask_url
 
 __all__ = [
     "SPEC_ATTR",
@@ -61,7 +61,7 @@ def arm_budgets(arms: list[str], n_trials: int) -> dict[str, int]:
 
 
 def _directions(spec: StudySpec) -> list[str]:
-    return ["maximize", "minimize"] if len(spec.sampler.objectives) > 1 else ["maximize"]
+    return spec.directions  # one definition: config's OBJECTIVE_DIRECTIONS
 
 
 def _retried_numbers(trials: Iterable[FrozenTrial]) -> set[int]:
@@ -141,7 +141,8 @@ def fail_and_requeue(study: optuna.Study, trial_id: int, reason: str) -> None:
     failed = copy.deepcopy(storage.get_trial(trial_id))
     failed.system_attrs = {k: v for k, v in failed.system_attrs.items() if k != WORKER_ATTR}
     failed.user_attrs = {k: v for k, v in failed.user_attrs.items() if k != REASON_ATTR}
-    RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(study, failed)
+    with experimental_heartbeat_api():
+        RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(study, failed)
 
 
 def _pid_alive(pid: int) -> bool:

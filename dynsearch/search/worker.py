@@ -23,7 +23,7 @@ from optuna.trial import TrialState
 from ..train import TrainingInterrupted
 from .objective import Objective
 from .samplers import make_pruner, make_sampler
-from .storage import GRACE_PERIOD, HEARTBEAT_INTERVAL, open_storage
+from .storage import grace_period, heartbeat_interval, open_storage
 from .study import REASON_ATTR, WORKER_ATTR, claim_waiting_trial, fail_and_requeue, load_spec, recover_dead_local_workers
 
 __all__ = ["run_worker", "WorkerResult", "StopFlag"]
@@ -79,7 +79,7 @@ class _Heartbeat:
         return self
 
     def _beat(self) -> None:
-        while not self._stop.wait(HEARTBEAT_INTERVAL):
+        while not self._stop.wait(heartbeat_interval()):
             try:
                 self._storage.record_heartbeat(self._trial_id)  # type: ignore[attr-defined]
             except Exception:  # a missed beat is retried next interval
@@ -100,7 +100,7 @@ def _recover_stale(study: optuna.Study) -> int:
         # is, so the failure would have no reason and the copy would inherit the dead owner.
         for trial_id in storage._get_stale_trial_ids(study._study_id):  # type: ignore[attr-defined]
             owner = storage.get_trial_system_attrs(trial_id).get(WORKER_ATTR, "of unknown host")
-            fail_and_requeue(study, trial_id, f"no heartbeat from worker {owner} for over {GRACE_PERIOD} s; re-queued")
+            fail_and_requeue(study, trial_id, f"no heartbeat from worker {owner} for over {grace_period()} s; re-queued")
     recover_dead_local_workers(study)
     return len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,))) - before
 

@@ -12,6 +12,7 @@ into them and what comes out. Put a strategy into any model::
 from .activations import Family, family_names, get_family
 from .export import load_config
 from .signal import PearsonResult, PearsonStats
+from .signals import Signal, make_signal, register_signal, signal_names
 from .sites import ActivationSite, adjust, apply, observe_output, parameter_groups, sites
 from .strategies import (
     FixedActivation,
@@ -52,4 +53,8 @@ __all__ = [
     "strategy_from_config",
     "strategy_names",
     "load_config",
+    "Signal",
+    "make_signal",
+    "register_signal",
+    "signal_names",
 ]

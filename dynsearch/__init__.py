@@ -13,6 +13,7 @@ from ._version import __version__
 from .activations import Family, family_names, get_family
 from .export import load_config
 from .signal import PearsonResult, PearsonStats
+from .signals import Signal, make_signal, register_signal, signal_names
 from .sites import ActivationSite, adjust, apply, observe_output, parameter_groups, sites
 from .strategies import (
     FixedActivation,
@@ -51,4 +52,8 @@ __all__ = [
     "strategy_from_config",
     "strategy_names",
     "load_config",
+    "Signal",
+    "make_signal",
+    "register_signal",
+    "signal_names",
 ]

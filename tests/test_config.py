@@ -263,7 +263,9 @@ def test_quickstart_study_loads() -> None:
 
 def test_benchmark_study_loads() -> None:
     spec = load_study_file(ROOT / "studies" / "benchmark.toml")
-    assert [d.name for d in spec.datasets] == dataset_names()
+    # The ten built-ins of its committed run (tips and gapminder came later; the report stays reproducible).
+    names = [d.name for d in spec.datasets]
+    assert names == [n for n in dataset_names() if n not in ("tips", "gapminder")] and len(names) == 10
     assert spec.n_trials % len(spec.arms) == 0 and spec.n_trials // len(spec.arms) >= 6
     assert spec.search.lr is not None
 

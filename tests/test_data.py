@@ -24,6 +24,8 @@ BUILTINS = {
     "breast_cancer": ("classification", 569, 30, 2, (30,)),
     "digits": ("classification", 1797, 64, 10, (1, 8, 8)),
     "diabetes": ("regression", 442, 10, 1, (10,)),
+    "tips": ("regression", 244, 12, 1, (12,)),
+    "gapminder": ("regression", 1704, 8, 1, (8,)),
     "moons": ("classification", 1000, 2, 2, (2,)),
     "circles": ("classification", 1000, 2, 2, (2,)),
     "spirals": ("classification", 1000, 2, 3, (2,)),

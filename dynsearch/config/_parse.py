@@ -15,7 +15,7 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10 with the tomli bac
     import tomli as tomllib  # type: ignore[no-redef]
 
 from ..activations import family_names, get_family
-from ..data import dataset_names, resolve_file_name
+from ..data import SuiteError, dataset_names, expand_dataset_entry, is_suite_member, resolve_file_name
 from ..strategies import SCOPES, SIGNALS, strategy_names
 from ..train import MODEL_KINDS, OPTIMIZERS, TrainConfig
 from ._errors import Checker, ConfigError, got, join_key, show, suggest
@@ -202,7 +202,7 @@ def _dataset_name(c: Checker, key: str, value: Any) -> str:
         return f"{prefix.strip().lower()}:{rest.strip()}"
     canonical = name.strip().lower().replace("-", "_")
     builtins = dataset_names()
-    if canonical in builtins:
+    if canonical in builtins or is_suite_member(canonical):
         return canonical
     raise c.fail(
         key,
@@ -222,6 +222,13 @@ def _datasets(c: Checker, value: Any) -> tuple[DatasetSpec, ...]:
     out: list[DatasetSpec] = []
     for i, item in enumerate(value):
         key = join_key("datasets", i)
+        expanded = _suite_or_glob(c, key, item)
+        if expanded is not None:
+            for spec in expanded:
+                if spec in out:
+                    raise c.fail(key, f"dataset {spec.label} is listed twice; the objective would count it double")
+                out.append(spec)
+            continue
         if isinstance(item, str):
             spec = DatasetSpec(_dataset_name(c, key, item), {})
         elif isinstance(item, Mapping):
@@ -244,6 +251,17 @@ def _datasets(c: Checker, value: Any) -> tuple[DatasetSpec, ...]:
             raise c.fail(key, f"dataset {spec.label} is listed twice; the objective would count it double")
         out.append(spec)
     return tuple(out)
+
+
+def _suite_or_glob(c: Checker, key: str, item: Any) -> list[DatasetSpec] | None:
+    """The datasets of a suite (``{suite = "synthetic", n = 30}``) or a glob (``"csv:data/*.csv"``), else None.
+
+    A relative glob is read from the study file's folder."""
+    try:
+        entries = expand_dataset_entry(item, base_dir=Path(c.path).parent)
+    except SuiteError as err:
+        raise c.fail(join_key(key, err.key) if err.key else key, err.message) from None
+    return None if entries is None else [DatasetSpec(name, options) for name, options in entries]
 
 
 # --- model and training -> TrainConfig -----------------------------------------------------

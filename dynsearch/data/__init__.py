@@ -18,7 +18,26 @@ Example:
 from __future__ import annotations
 
 from ._core import DatasetError, DatasetSplits, iter_batches
+from ._describe import describe_dataset
 from ._load import dataset_names, load_dataset
 from ._tabular import resolve_file_name
+from ._packaged import REAL_DATASETS
+from ._suites import SUITES, SuiteError, expand_dataset_entry, sidecar_options
+from ._synthetic_suite import is_suite_member, synthetic_recipe
 
-__all__ = ["DatasetError", "DatasetSplits", "dataset_names", "iter_batches", "load_dataset", "resolve_file_name"]
+__all__ = [
+    "DatasetError",
+    "DatasetSplits",
+    "REAL_DATASETS",
+    "SUITES",
+    "SuiteError",
+    "dataset_names",
+    "describe_dataset",
+    "expand_dataset_entry",
+    "is_suite_member",
+    "iter_batches",
+    "load_dataset",
+    "resolve_file_name",
+    "sidecar_options",
+    "synthetic_recipe",
+]

@@ -12,7 +12,9 @@ from typing import Any, Callable
 import numpy as np
 from sklearn import datasets as skd
 
+from . import _packaged
 from ._core import DatasetError, RawDataset
+from ._synthetic_suite import is_suite_member, load_member
 
 __all__ = ["builtin_names", "is_builtin", "load_builtin"]
 
@@ -35,7 +37,11 @@ def _read_only(*arrays: np.ndarray) -> None:
 
 @cache
 def _bundled(name: str) -> Arrays:
-    """scikit-learn's bundled data, read from disk once per process."""
+    """Data shipped with scikit-learn or plotly, read from disk once per process."""
+    if name in ("tips", "gapminder"):
+        x, y, features, classes = getattr(_packaged, name)()
+        _read_only(x, y)
+        return x, y, features, classes
     loader = {
         "iris": skd.load_iris,
         "wine": skd.load_wine,
@@ -129,6 +135,8 @@ _REGISTRY: dict[str, _Builtin] = {
     "breast_cancer": _Builtin("classification", {}, _bundled_maker("breast_cancer")),
     "digits": _Builtin("classification", {}, _bundled_maker("digits"), input_shape=(1, 8, 8)),
     "diabetes": _Builtin("regression", {}, _bundled_maker("diabetes")),
+    "tips": _Builtin("regression", {}, _bundled_maker("tips")),
+    "gapminder": _Builtin("regression", {}, _bundled_maker("gapminder")),
     "moons": _Builtin("classification", {**_SYNTHETIC, "noise": 0.2}, _moons),
     "circles": _Builtin("classification", {**_SYNTHETIC, "noise": 0.1}, _circles),
     "spirals": _Builtin("classification", {**_SYNTHETIC, "noise": 0.05, "n_classes": 3}, _spirals),
@@ -155,8 +163,8 @@ def _canonical(name: str) -> str:
 
 
 def is_builtin(name: str) -> bool:
-    """Whether ``name`` (case and ``-``/``_`` insensitive) is a built-in dataset."""
-    return _canonical(name) in _REGISTRY
+    """Whether ``name`` (case and ``-``/``_`` insensitive) is a built-in dataset or a synthetic suite member."""
+    return _canonical(name) in _REGISTRY or is_suite_member(_canonical(name))
 
 
 def _check_option(dataset: str, key: str, value: Any) -> Any:
@@ -199,13 +207,15 @@ def _generate(dataset: str, frozen_options: tuple[tuple[str, Any], ...]) -> Arra
 def load_builtin(name: str, options: dict[str, Any]) -> RawDataset:
     """The unsplit data of a built-in dataset; unknown names and bad options raise DatasetError."""
     dataset = _canonical(name)
+    if is_suite_member(dataset):
+        return load_member(dataset, options)
     spec = _REGISTRY.get(dataset)
     if spec is None:
         match = difflib.get_close_matches(dataset, list(_REGISTRY), n=1, cutoff=0.6)
         hint = f" (did you mean {match[0]!r}?)" if match else ""
         raise DatasetError(
-            f"Unknown dataset {name!r}{hint}; built-in names: {', '.join(_REGISTRY)}; "
-            "or a file as 'csv:PATH' or 'parquet:PATH'."
+            f"Unknown dataset {name!r}{hint}; built-in names: {', '.join(_REGISTRY)}, synthetic suite members "
+            "synthetic_00, synthetic_01, …; or a file as 'csv:PATH' or 'parquet:PATH'."
         )
     checked = _options(dataset, spec, options)
     x, y, features, classes = _generate(dataset, tuple(sorted(checked.items())))

@@ -7,7 +7,8 @@ from typing import Any
 import torch
 
 from ._builtin import builtin_names, load_builtin
-from ._core import DatasetSplits, assemble, check_fractions, check_split_seed
+from ._core import DatasetError, DatasetSplits, assemble, check_fractions, check_split_seed
+from ._suites import SuiteError, sidecar_options
 from ._tabular import load_table, parse_file_name
 
 __all__ = ["dataset_names", "load_dataset"]
@@ -36,14 +37,17 @@ def load_dataset(
     """Load, split (test first, stratified), standardize on train and move a dataset to ``device``.
 
     Args:
-        name: A built-in name (see ``dataset_names()``), ``csv:PATH`` or ``parquet:PATH``.
+        name: A built-in name (see ``dataset_names()``), a synthetic suite member (``synthetic_07``),
+            ``csv:PATH`` or ``parquet:PATH`` (target column from ``target``, else from a sidecar
+            ``PATH.target`` / ``PATH.json`` beside the file, else the last column).
         split_seed: Seeds the splits; the test rows depend only on it, the data and ``test_fraction``.
         val_fraction: Share of all rows held out for validation.
         test_fraction: Share of all rows held out for the final test.
         device: Where the tensors are put.
         **options: Dataset options. Synthetic: ``n_samples``, ``noise``, ``seed`` and, per dataset,
             ``n_classes`` (spirals, classification), ``n_features`` (classification, friedman1),
-            ``n_informative`` (classification). Files: ``target``, ``task``, ``missing``.
+            ``n_informative`` (classification). Suite members: ``suite_seed``. Files: ``target``,
+            ``task``, ``missing``.
 
     Returns:
         The splits; the same arguments always give identical tensors.
@@ -61,7 +65,11 @@ def load_dataset(
     check_split_seed(split_seed)
     file = parse_file_name(name) if isinstance(name, str) else None
     if file is not None:
-        raw = load_table(name, file[0], file[1], options)
+        try:
+            side = sidecar_options(file[1])  # options given here win over the file's sidecar
+        except SuiteError as err:
+            raise DatasetError(f"Dataset {name!r}: {err.message}.") from None
+        raw = load_table(name, file[0], file[1], {**side, **options})
     else:
         raw = load_builtin(str(name), options)
     return assemble(

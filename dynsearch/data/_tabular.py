@@ -14,11 +14,12 @@ from pandas.api import types as ptypes
 
 from ._core import TASKS, DatasetError, RawDataset
 
-__all__ = ["parse_file_name", "load_table", "resolve_file_name"]
+__all__ = ["parse_file_name", "load_table", "resolve_file_name", "FILE_OPTIONS"]
 
 _PREFIXES = ("csv", "parquet")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _OPTIONS = ("target", "task", "missing")
+FILE_OPTIONS = _OPTIONS  # what a file dataset (and its sidecar) may set
 _MISSING = ("impute", "reject")
 _MAX_CLASS_VALUES = 20  # auto task: an integer-valued target with at most this many values is a label
 

@@ -2,6 +2,7 @@
 
 from .base import ROLES, SCOPES, SIGNALS, SiteState, Strategy
 from .builtin import FixedActivation, LearnedAlpha, LinearUpdate, ThresholdSwitch
+from .controls import FinalFixed, ScheduledSwitch
 from .registry import get_strategy_class, make_strategy, register_strategy, strategy_from_config, strategy_names
 
 __all__ = [
@@ -14,6 +15,8 @@ __all__ = [
     "ThresholdSwitch",
     "LinearUpdate",
     "LearnedAlpha",
+    "ScheduledSwitch",
+    "FinalFixed",
     "register_strategy",
     "get_strategy_class",
     "make_strategy",

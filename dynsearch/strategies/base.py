@@ -29,7 +29,7 @@ __all__ = ["Strategy", "SiteState", "SCOPES", "SIGNALS", "ROLES"]
 
 SCOPES = ("layer", "global")
 SIGNALS = ("io", "target")
-ROLES = ("candidate", "baseline")
+ROLES = ("candidate", "baseline", "control")
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,8 @@ class Strategy:
     name: ClassVar[str] = ""
     #: Whether ``decide`` looks at r at all (False for fixed and learned: no signal needed).
     uses_signal: ClassVar[bool] = True
-    #: "candidate" (a dynamic rule under test) or "baseline" (what candidates are compared with).
+    #: "candidate" (a dynamic rule under test), "baseline" (what candidates are compared with) or
+    #: "control" (changes activations without reading a signal: schedule, final_fixed).
     #: Reports pair every candidate with the best baseline chosen on validation.
     role: ClassVar[str] = "candidate"
 

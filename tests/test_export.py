@@ -14,7 +14,10 @@ from optuna.trial import TrialState
 
 import dynsearch
 from dynsearch.cli import main
-from dynsearch.export import SCHEMA, ExportError, ExportRecord, load_config, read_export, select_best_trial
+from dynsearch.export import (
+    SCHEMA, ExportError, ExportRecord, load_config, matching_arms, read_export, select_best_trial,
+)  # fmt: skip
+from dynsearch.search.study import load_spec
 from dynsearch.search.storage import open_storage
 from dynsearch.strategies import strategy_from_config
 
@@ -122,7 +125,7 @@ def test_family_and_scope_filters(study_url: str, study: optuna.Study, tmp_path:
     assert record.strategy["name"] == (family or record.strategy["name"])
     if scope:
         assert record.strategy["params"]["scope"] == scope
-    assert select_best_trial(study.get_trials(), family, scope).number == best.number
+    assert select_best_trial(study.get_trials(), matching_arms(load_spec(study), family, scope)).number == best.number
 
 
 @pytest.mark.parametrize("argv", [

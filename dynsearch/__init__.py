@@ -11,9 +11,11 @@ into them and what comes out. Put a strategy into any model::
 
 from .activations import Family, family_names, get_family
 from .export import load_config
+from .plugins import PluginError, load_plugins
 from .signal import PearsonResult, PearsonStats
 from .sites import ActivationSite, adjust, apply, observe_output, parameter_groups, sites
 from .strategies import (
+    Arm,
     FixedActivation,
     LearnedAlpha,
     LinearUpdate,
@@ -52,4 +54,7 @@ __all__ = [
     "strategy_from_config",
     "strategy_names",
     "load_config",
+    "Arm",
+    "load_plugins",
+    "PluginError",
 ]

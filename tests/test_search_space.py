@@ -277,3 +277,29 @@ def test_plan_restricted_to_devices(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_plan_rejects_impossible_requests(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         plan_workers(**kwargs)
+
+
+def test_queued_trials_of_a_study_stored_in_the_old_layout_still_run() -> None:
+    """Specs stored by dynsearch 0.1 (flat [search], signal sampled inside threshold-<scope>) keep their
+    labels; a queued trial of such an arm gets a plan whose scope is the one its label says."""
+    from dynsearch.config import StudySpec
+
+    stored = parse_study(NARROW, "studies/narrow.toml").to_dict()
+    stored["search"] = {"strategies": ["fixed", "threshold", "linear"], "scopes": ["layer", "global"],
+                        "signals": ["io", "target"], "bases": ["relu"], "lambda": [-1.0, 1.0], "alpha0": None,
+                        "lower": [-0.9, 0.0], "upper": [0.0, 0.9], "below": ["tanh"], "above": ["sigmoid"],
+                        "every": [1, 1], "warmup": [0, 0], "cooldown": [0, 0], "lr": None, "width": None}  # fmt: skip
+    spec = StudySpec.from_dict(stored)
+    assert spec.arms == ["fixed-relu", "threshold-layer", "threshold-global", "linear-layer", "linear-global"]
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=7))
+    signals: dict[str, set] = {}
+    for i in range(40):
+        study.enqueue_trial({ARM_PARAM: spec.arms[1 + i % 4]})
+        trial = study.ask()
+        strategy, _ = suggest_plan(trial, spec)
+        built = dynsearch.strategy_from_config(strategy)
+        label = trial.params[ARM_PARAM]
+        assert built.effective_scope == spec.arm(label).get("scope"), (label, strategy)
+        signals.setdefault(label, set()).add(built.signal)
+        study.tell(trial, 0.5)
+    assert signals["threshold-layer"] == {"io"} and signals["threshold-global"] == {"io", "target"}

@@ -12,10 +12,12 @@ into them and what comes out. Put a strategy into any model::
 from ._version import __version__
 from .activations import Family, family_names, get_family
 from .export import load_config
+from .plugins import PluginError, load_plugins
 from .signal import PearsonResult, PearsonStats
 from .signals import Signal, make_signal, register_signal, signal_names
 from .sites import ActivationSite, adjust, apply, observe_output, parameter_groups, sites
 from .strategies import (
+    Arm,
     FixedActivation,
     LearnedAlpha,
     LinearUpdate,
@@ -56,4 +58,7 @@ __all__ = [
     "make_signal",
     "register_signal",
     "signal_names",
+    "Arm",
+    "load_plugins",
+    "PluginError",
 ]

@@ -21,15 +21,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
+from .selection import TIE_RULE, select_best_trial
+
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
+    from .config import StudySpec
     from .strategies import Strategy
     from .train import TrainConfig
 
@@ -38,6 +40,8 @@ __all__ = [
     "ExportError",
     "ExportRecord",
     "select_best_trial",
+    "matching_arms",
+    "TIE_RULE",
     "export_record",
     "write_export",
     "read_export",
@@ -67,6 +71,7 @@ class ExportRecord:
         study, trial, arm: where it came from.
         created: ISO 8601 time of the export (UTC).
         storage: the study's storage URL with any password masked.
+        plugins: modules to import before the strategy can be built (the study's ``plugins``).
     """
 
     strategy: dict[str, Any]
@@ -80,6 +85,7 @@ class ExportRecord:
     created: str = ""
     storage: str = ""
     dynsearch_version: str = ""
+    plugins: list[str] = field(default_factory=list)
     schema: str = SCHEMA
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,9 +94,11 @@ class ExportRecord:
         return {"schema": d.pop("schema"), "dynsearch_version": d.pop("dynsearch_version"), **d}
 
     def strategy_object(self) -> Strategy:
-        """The strategy, ready for ``dynsearch.apply``."""
+        """The strategy, ready for ``dynsearch.apply`` (the record's plugins are imported first)."""
+        from .plugins import load_plugins
         from .strategies import strategy_from_config
 
+        load_plugins(self.plugins)
         return strategy_from_config(self.strategy)
 
     def train_config(self, seed: int | None = None) -> TrainConfig:
@@ -104,36 +112,15 @@ class ExportRecord:
 # --- writing ---------------------------------------------------------------------------------
 
 
-def select_best_trial(
-    trials: list[optuna.trial.FrozenTrial], family: str | None = None, scope: str | None = None
-) -> optuna.trial.FrozenTrial | None:
-    """The COMPLETE trial with the highest first objective, optionally of one strategy family/scope.
+def matching_arms(spec: StudySpec, strategy: str | None = None, scope: str | None = None) -> list[str]:
+    """Labels of the study's arms of ``strategy`` whose trials all run with ``scope`` (None: any).
 
-    ``family`` is a strategy name (``fixed``, ``threshold``, ``linear``, ``learned``, or a registered
-    one); ``scope`` is ``layer`` or ``global`` and only matches strategies that have a scope (the
-    ``fixed`` and ``learned`` baselines have none). Ties go to the earlier trial.
+    An arm matches a scope only when the arm fixes it (the fixed and learned baselines have none).
     """
-    from optuna.trial import TrialState
-
-    best = None
-    for t in trials:
-        if t.state != TrialState.COMPLETE or not t.values or not math.isfinite(t.values[0]):
-            continue
-        name, params = _trial_strategy(t)
-        if family is not None and name != family:
-            continue
-        if scope is not None and params.get("scope") != scope:
-            continue
-        if best is None or t.values[0] > best.values[0]:
-            best = t
-    return best
-
-
-def _trial_strategy(trial: optuna.trial.FrozenTrial) -> tuple[str | None, dict[str, Any]]:
-    strategy = trial.user_attrs.get("strategy")
-    if isinstance(strategy, Mapping):
-        return strategy.get("name"), dict(strategy.get("params") or {})
-    return None, {}
+    return [
+        a.label for a in spec.search.arms
+        if (strategy is None or a.strategy == strategy) and (scope is None or a.get("scope") == scope)
+    ]
 
 
 def export_record(study: optuna.Study, trial: optuna.trial.FrozenTrial, storage_label: str) -> ExportRecord:
@@ -143,8 +130,8 @@ def export_record(study: optuna.Study, trial: optuna.trial.FrozenTrial, storage_
         ValueError: the trial lacks what an export needs (it was not run by dynsearch).
     """
     from ._version import __version__
-    from .search.space import ARM_PARAM
     from .search.study import load_spec
+    from .selection import trial_arm
 
     spec = load_spec(study)
     strategy, train = trial.user_attrs.get("strategy"), trial.user_attrs.get("train")
@@ -168,10 +155,11 @@ def export_record(study: optuna.Study, trial: optuna.trial.FrozenTrial, storage_
         scores={"datasets": scores_ds, "mean": trial.values[0], "objective": "mean best validation metric"},
         study=study.study_name,
         trial=trial.number,
-        arm=str(trial.params.get(ARM_PARAM, "")),
+        arm=str(trial_arm(trial) or ""),
         created=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
         storage=storage_label,
         dynsearch_version=__version__,
+        plugins=list(spec.plugins),
     )
 
 
@@ -229,9 +217,17 @@ def read_export(path: str | os.PathLike[str]) -> ExportRecord:
 
 
 def _check_shape(where: str, data: dict[str, Any]) -> None:
+    from .plugins import PluginError, load_plugins
     from .strategies import strategy_from_config
     from .train import TrainConfig
 
+    plugins = data.get("plugins", [])
+    if not isinstance(plugins, list) or not all(isinstance(p, str) for p in plugins):
+        raise ExportError(f"{where}: 'plugins' must be a list of module names")
+    try:
+        load_plugins(plugins)
+    except PluginError as exc:
+        raise ExportError(f"{where}: {exc}") from None
     strategy = data["strategy"]
     if not isinstance(strategy, dict) or not isinstance(strategy.get("name"), str) or not isinstance(
         strategy.get("params", {}), dict

@@ -13,9 +13,7 @@ from dynsearch.config import (
     DatasetSpec,
     PrunerSpec,
     SamplerSpec,
-    SearchSpace,
     StudySpec,
-    arm_strategy,
     load_study_file,
     parse_study,
 )
@@ -81,6 +79,10 @@ n_warmup_steps = 0
 """
 
 
+def settings(spec: StudySpec, strategy: str) -> dict:
+    return spec.search.strategy(strategy).as_dict()
+
+
 def write(tmp_path: Path, text: str, name: str = "study.toml") -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
@@ -108,12 +110,20 @@ def test_full_study_round_trip(tmp_path: Path) -> None:
         measure_every=2, model="mlp", hidden=(32, 16), channels=(8, 16), dropout=0.1, activation="silu",
     )  # fmt: skip
     assert spec.train.seed == 0
-    assert spec.search == SearchSpace(
-        strategies=("threshold", "fixed", "linear", "learned"), scopes=("global", "layer"), signals=("io", "target"),
-        bases=("relu", "gelu", "silu"), lam=(-0.5, 2.0), alpha0=(0.0, 1.0), lower=(-1.0, -0.2), upper=(0.2, 1.0),
-        below=("tanh", "elu"), above=("sigmoid",), every=(1, 3), warmup=(0, 2), cooldown=(1, 1), lr=(1e-4, 1e-2),
-        width=(16, 128),
-    )  # fmt: skip
+    assert spec.search.names == ("threshold", "fixed", "linear", "learned")
+    assert settings(spec, "threshold") == {
+        "base": ("relu", "gelu", "silu"), "scope": ("global", "layer"), "signal": ("io", "target"), "every": (1, 3),
+        "warmup": (0, 2), "lower": (-1.0, -0.2), "upper": (0.2, 1.0), "below": ("tanh", "elu"), "above": ("sigmoid",),
+        "cooldown": (1, 1),
+    }  # fmt: skip
+    # linear and learned adjust α: the bases without one (gelu) are left out for them only.
+    assert settings(spec, "linear") == {
+        "base": ("relu", "silu"), "scope": ("global", "layer"), "signal": ("io", "target"), "every": (1, 3),
+        "warmup": (0, 2), "lam": (-0.5, 2.0), "alpha0": (0.0, 1.0),
+    }  # fmt: skip
+    assert settings(spec, "fixed") == {"base": ("relu", "gelu", "silu")}
+    assert settings(spec, "learned") == {"base": ("relu", "silu")}
+    assert (spec.search.lr, spec.search.width) == ((1e-4, 1e-2), (16, 128))
     assert spec.sampler == SamplerSpec("tpe", 11, ("metric", "time"))
     assert spec.sampler.directions == ["maximize", "minimize"]
     assert spec.pruner == PrunerSpec("none", 2, 0)
@@ -127,8 +137,8 @@ def test_full_study_round_trip(tmp_path: Path) -> None:
     assert again == spec
     assert again.to_dict() == data
     assert hash(again) == hash(spec)
-    assert data["search"]["lambda"] == [-0.5, 2.0]
-    assert isinstance(data["search"]["every"][0], int)
+    assert data["search"]["linear"]["lam"] == [-0.5, 2.0]
+    assert isinstance(data["search"]["threshold"]["every"][0], int)
 
 
 def test_defaults_when_sections_missing() -> None:
@@ -136,16 +146,13 @@ def test_defaults_when_sections_missing() -> None:
     assert spec.name == "tiny-one"
     assert spec.description == ""
     assert spec.train == TrainConfig()
-    assert spec.search == SearchSpace()
-    assert spec.search.strategies == ("fixed", "threshold", "linear", "learned")
-    assert spec.search.scopes == ("layer", "global")
-    assert spec.search.signals == ("io",)
-    assert spec.search.bases == ("relu", "tanh")
-    assert spec.search.lam == (-1.0, 1.0)
-    assert spec.search.alpha0 is None and spec.search.lr is None and spec.search.width is None
-    assert (spec.search.lower, spec.search.upper) == ((-0.9, 0.0), (0.0, 0.9))
-    assert (spec.search.below, spec.search.above) == (("tanh",), ("sigmoid",))
-    assert (spec.search.every, spec.search.warmup, spec.search.cooldown) == ((1, 1), (0, 0), (0, 0))
+    assert spec.search.names == ("fixed", "threshold", "linear", "learned")
+    common = {"base": ("relu", "tanh"), "scope": ("layer", "global"), "signal": ("io",), "every": (1, 1), "warmup": (0, 0)}
+    assert settings(spec, "threshold") == {**common, "lower": (-0.9, 0.0), "upper": (0.0, 0.9), "below": ("tanh",),
+                                           "above": ("sigmoid",), "cooldown": (0, 0)}  # fmt: skip
+    assert settings(spec, "linear") == {**common, "lam": (-1.0, 1.0)}  # alpha0 and cumulative: not searched
+    assert settings(spec, "fixed") == settings(spec, "learned") == {"base": ("relu", "tanh")}
+    assert spec.search.lr is None and spec.search.width is None
     assert spec.sampler == SamplerSpec("tpe", 0, ("metric",))
     assert spec.pruner == PrunerSpec("median", 5, 3)
     assert (spec.n_trials, spec.timeout, spec.seeds, spec.split_seed) == (24, None, 1, 0)
@@ -195,19 +202,46 @@ def test_arms_order() -> None:
         },
         "x.toml",
     )
+    # Baselines first, then candidates, each in the listed order; a per-network signal is an arm
+    # of its own and forces global scope.
     assert spec.arms == [
-        "fixed-tanh", "fixed-gelu", "fixed-relu",
         "learned-tanh", "learned-relu",  # gelu has no α
-        "threshold-global", "threshold-layer",
-        "linear-global", "linear-layer",
+        "fixed-tanh", "fixed-gelu", "fixed-relu",
+        "linear-global-io", "linear-layer-io", "linear-target",
+        "threshold-global-io", "threshold-layer-io", "threshold-target",
     ]  # fmt: skip
-    assert spec.search.bases_with_alpha == ("tanh", "relu")
 
 
-def test_arms_independent_of_signals() -> None:
-    a = parse_study({"datasets": ["iris"], "search": {"signals": ["io"]}}, "x.toml")
-    b = parse_study({"datasets": ["iris"], "search": {"signals": ["target", "io"]}}, "x.toml")
-    assert a.arms == b.arms and len(a.arms) == 8
+def test_single_signal_keeps_short_labels() -> None:
+    spec = parse_study({"datasets": ["iris"], "search": {"signals": ["io"]}}, "x.toml")
+    assert spec.arms == ["fixed-relu", "fixed-tanh", "learned-relu", "learned-tanh", "threshold-layer",
+                         "threshold-global", "linear-layer", "linear-global"]  # fmt: skip
+    assert spec.arm("threshold-layer").params == {"scope": "layer", "signal": "io"}
+
+
+def test_arms_say_what_their_trials_do() -> None:
+    spec = parse_study({"datasets": ["iris"], "n_trials": 10, "search": {"signals": ["io", "target"]}}, "x.toml")
+    assert len(spec.arms) == 10
+    for label in spec.arms:
+        arm = spec.arm(label)
+        if arm.get("signal") == "target":
+            assert arm.get("scope") == "global" and label.endswith("-target")
+        if "layer" in label:
+            assert arm.params == {"scope": "layer", "signal": "io"}
+    only_target = parse_study({"datasets": ["iris"], "search": {"strategies": ["threshold"], "signals": ["target"]}},
+                              "x.toml")  # fmt: skip
+    assert only_target.arms == ["threshold-target"]
+
+
+def test_arm_objects_carry_strategy_role_and_values() -> None:
+    spec = parse_study({"datasets": ["iris"]}, "x.toml")
+    fixed, learned, threshold = spec.arm("fixed-relu"), spec.arm("learned-tanh"), spec.arm("threshold-global")
+    assert (fixed.strategy, fixed.params, fixed.role, fixed.adjusts) == ("fixed", {"base": "relu"}, "baseline", False)
+    assert (learned.role, learned.adjusts) == ("baseline", True)
+    assert (threshold.strategy, threshold.role, threshold.label) == ("threshold", "candidate", "threshold-global")
+    assert [a.label for a in spec.search.arms] == spec.arms
+    with pytest.raises(KeyError, match="not an arm"):
+        spec.arm("threshold-everywhere")
 
 
 def test_arms_subset_of_strategies() -> None:
@@ -216,33 +250,32 @@ def test_arms_subset_of_strategies() -> None:
     assert spec.arms == ["threshold-layer"]
 
 
-@pytest.mark.parametrize(
-    ("arm", "expected"),
-    [
-        ("threshold-layer", ("threshold", "layer", None)),
-        ("linear-global", ("linear", "global", None)),
-        ("fixed-relu", ("fixed", None, "relu")),
-        ("learned-silu", ("learned", None, "silu")),
-        ("fixed-leaky_relu", ("fixed", None, "leaky_relu")),
-        ("my-rule-global", ("my-rule", "global", None)),
-    ],
-)
-def test_arm_strategy(arm: str, expected: tuple) -> None:
-    assert arm_strategy(arm) == expected
+def test_strategy_tables_override_shared_keys() -> None:
+    spec = parse_study({"datasets": ["iris"], "search": {
+        "bases": ["relu", "tanh"], "every": [1, 2],
+        "threshold": {"base": ["elu"], "lower": [-0.5, 0.0], "every": [3, 3], "signal": ["io", "target"]},
+        "linear": {"lambda": [-0.2, 0.2], "cumulative": [False, True]},
+    }}, "x.toml")  # fmt: skip
+    t, lin = settings(spec, "threshold"), settings(spec, "linear")
+    assert (t["base"], t["lower"], t["every"], t["signal"]) == (("elu",), (-0.5, 0.0), (3, 3), ("io", "target"))
+    assert (lin["base"], lin["lam"], lin["every"], lin["signal"]) == (("relu", "tanh"), (-0.2, 0.2), (1, 2), ("io",))
+    assert lin["cumulative"] == (False, True)
+    assert "threshold-target" in spec.arms and "linear-target" not in spec.arms
+    assert StudySpec.from_dict(spec.to_dict()) == spec
 
 
-@pytest.mark.parametrize("arm", ["threshold", "threshold-everywhere", "fixed-nope", "-layer", 3])
-def test_arm_strategy_rejects(arm: object) -> None:
-    with pytest.raises(ValueError):
-        arm_strategy(arm)  # type: ignore[arg-type]
-
-
-def test_every_arm_round_trips_through_arm_strategy() -> None:
-    spec = parse_study({"datasets": ["iris"]}, "x.toml")
-    for arm in spec.arms:
-        name, scope, base = arm_strategy(arm)
-        assert name in spec.search.strategies
-        assert (scope in spec.search.scopes) if scope else (base in spec.search.bases)
+def test_legacy_stored_spec_keeps_its_arm_labels() -> None:
+    """A spec stored before strategies declared arms (flat keys, signal sampled inside the arm)."""
+    stored = parse_study({"datasets": ["iris"], "search": {"signals": ["io", "target"]}}, "x.toml").to_dict()
+    stored["search"] = {"strategies": ["fixed", "threshold"], "scopes": ["layer", "global"],
+                        "signals": ["io", "target"], "bases": ["relu"], "lambda": [-1.0, 1.0], "alpha0": None,
+                        "lower": [-0.9, 0.0], "upper": [0.0, 0.9], "below": ["tanh"], "above": ["sigmoid"],
+                        "every": [1, 1], "warmup": [0, 0], "cooldown": [0, 0], "lr": None, "width": None}  # fmt: skip
+    stored["n_trials"] = 3
+    spec = StudySpec.from_dict(stored)
+    assert spec.arms == ["fixed-relu", "threshold-layer", "threshold-global"]
+    assert settings(spec, "threshold")["signal"] == ("io", "target")
+    assert StudySpec.from_dict(spec.to_dict()) == spec
 
 
 # --- the shipped study files ---------------------------------------------------------------
@@ -253,7 +286,7 @@ def test_quickstart_study_loads() -> None:
     assert spec.name == "quickstart"
     assert [d.label for d in spec.datasets] == ["digits", "iris", "moons(n_samples=600, noise=0.25)"]
     assert spec.train.model == "mlp" and spec.train.hidden == (64, 64)
-    assert len(spec.arms) == 8
+    assert len(spec.arms) == 10
     # Equal budgets: a whole number of trials per arm, and every arm (the fixed ones too) tunes lr.
     assert spec.n_trials % len(spec.arms) == 0
     assert spec.search.lr is not None
@@ -346,6 +379,23 @@ BAD = [
     (D + "storage = 5\n", "storage", "expected a string"),
     (D + "name = \"my study\"\n", "name", "letters, digits"),
     (D + "description = 3\n", "description", "expected a string"),
+    # [search.<strategy>] tables, checked against each strategy's own declarations
+    (D + "[search.threshold]\nlowr = [0, 0.5]\n", "search.threshold.lowr", 'did you mean "lower"'),
+    (D + "[search.threshold]\nupper = [0.2, 1.5]\n", "search.threshold.upper", "in [-1, 1]"),
+    (D + "[search.threshold]\nlower = [0.5, 0.9]\nupper = [0.1, 0.4]\n", "search.threshold.upper",
+     "lower must be < upper"),
+    (D + "[search.linear]\nbase = [\"gelu\"]\n", "search.linear.base[0]", "not a family with an α"),
+    (D + "[search.linear]\ncumulative = [\"yes\"]\n", "search.linear.cumulative[0]", "expected one of false, true"),
+    (D + "[search.fixed]\nscope = [\"layer\"]\n", "search.fixed.scope", "allowed: base"),
+    (D + "[search.threshold]\nevery = [0, 1]\n", "search.threshold.every", "integers >= 1"),
+    (D + "[search]\nstrategies = [\"fixed\"]\n[search.threshold]\nlower = [0, 0.5]\n", "search.threshold",
+     "does not search"),
+    (D + "[search]\nthreshold = 3\n", "search.threshold", "expected a table"),
+    # plugins: imported before anything else is checked
+    (D + "plugins = [\"no_such_plugin_module_x\"]\n", "plugins[0]",
+     "plugin 'no_such_plugin_module_x' cannot be imported: ModuleNotFoundError: No module named"),
+    (D + "plugins = [\"not a module\"]\n", "plugins[0]", "not a module name"),
+    (D + "plugins = \"mod\"\n", "plugins", "expected an array"),
 ]
 
 
@@ -404,10 +454,10 @@ def test_config_error_format_and_pickle() -> None:
 
 def test_from_dict_validates() -> None:
     data = parse_study({"datasets": ["iris"]}, "x.toml").to_dict()
-    data["search"]["lambda"] = [1.0, -1.0]
+    data["search"]["linear"]["lam"] = [1.0, -1.0]
     with pytest.raises(ConfigError) as info:
         StudySpec.from_dict(data)
-    assert str(info.value) == "x.toml: search.lambda: expected [low, high] with low < high, got [1.0, -1.0]"
+    assert str(info.value) == "x.toml: search.linear.lam: expected [low, high] with low < high, got [1.0, -1.0]"
 
 
 def test_datasets_as_array_of_tables(tmp_path: Path) -> None:

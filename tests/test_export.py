@@ -14,7 +14,10 @@ from optuna.trial import TrialState
 
 import dynsearch
 from dynsearch.cli import main
-from dynsearch.export import SCHEMA, ExportError, ExportRecord, load_config, read_export, select_best_trial
+from dynsearch.export import (
+    SCHEMA, ExportError, ExportRecord, load_config, matching_arms, read_export, select_best_trial,
+)  # fmt: skip
+from dynsearch.search.study import load_spec
 from dynsearch.search.storage import open_storage
 from dynsearch.strategies import strategy_from_config
 
@@ -122,7 +125,7 @@ def test_family_and_scope_filters(study_url: str, study: optuna.Study, tmp_path:
     assert record.strategy["name"] == (family or record.strategy["name"])
     if scope:
         assert record.strategy["params"]["scope"] == scope
-    assert select_best_trial(study.get_trials(), family, scope).number == best.number
+    assert select_best_trial(study.get_trials(), matching_arms(load_spec(study), family, scope)).number == best.number
 
 
 @pytest.mark.parametrize("argv", [
@@ -130,6 +133,8 @@ def test_family_and_scope_filters(study_url: str, study: optuna.Study, tmp_path:
     ["--family", "fixed", "--scope", "layer"],  # fixed activations have no scope
     ["--family", "bogus"],
     ["--scope", "everywhere"],
+    ["--arm", "threshold-sideways"],  # not an arm of this study
+    ["--arm", "fixed-relu", "--family", "threshold"],  # contradicting filters
 ])
 def test_export_with_nothing_to_export(study_url: str, tmp_path: Path, capsys, argv) -> None:
     out = tmp_path / "none.json"
@@ -139,6 +144,16 @@ def test_export_with_nothing_to_export(study_url: str, tmp_path: Path, capsys, a
     err = capsys.readouterr().err
     assert err.startswith("dynsearch: error:") and err.count("\n") == 1
     assert not out.exists()
+
+
+@pytest.mark.parametrize("arm", ["threshold-global", "fixed-relu"])
+def test_export_one_arm(study_url: str, study: optuna.Study, tmp_path: Path, arm: str) -> None:
+    out = tmp_path / "arm.json"
+    assert main(["export", STUDY, "--storage", study_url, "--arm", arm, "-o", str(out)]) == 0
+    record = read_export(out)
+    arm_trials = [t for t in study.get_trials(states=(TrialState.COMPLETE,)) if t.params["arm"] == arm]
+    best = max(arm_trials, key=lambda t: (t.values[0], -t.number))  # independent of the code under test
+    assert (record.arm, record.trial) == (arm, best.number)
 
 
 def test_export_of_a_missing_study_or_storage(study_url: str, tmp_path: Path, capsys) -> None:

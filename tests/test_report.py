@@ -387,7 +387,7 @@ def _synthetic(scores: dict[str, dict[str, list[float]]], seeds: list[int]):
     keys = list(runs)
     np.random.default_rng(0).shuffle(keys)
     runs = {k: runs[k] for k in keys}
-    data = SimpleNamespace(arms=list(spec.arms), best=best, spec=spec)
+    data = SimpleNamespace(arms=list(spec.arms), best=best, spec=spec, adjusts=lambda a: spec.arm(a).adjusts)
     return data, runs
 
 

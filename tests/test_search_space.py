@@ -14,7 +14,7 @@ import pytest
 
 import dynsearch
 from dynsearch.activations import get_family
-from dynsearch.config import arm_strategy, parse_study
+from dynsearch.config import parse_study
 from dynsearch.search import arm_budgets, plan_workers, suggest_plan
 from dynsearch.search import runner as runner_module
 from dynsearch.search.space import ARM_PARAM
@@ -67,71 +67,48 @@ TIGHT = {
     "search": {"strategies": ["threshold"], "bases": ["relu"], "lower": [0.3, 0.5], "upper": [0.2, 0.305]},
 }
 
-COMMON = ("base", "signal", "every", "warmup")
-
-
-def _allowed_params(kind: str, spec) -> set[str]:
-    extra = {name for name, rng in (("lr", spec.search.lr), ("width", spec.search.width)) if rng is not None}
-    if kind in ("fixed", "learned"):
-        return {ARM_PARAM} | extra
-    names = {f"{kind}.{p}" for p in COMMON}
-    if kind == "threshold":
-        names |= {f"threshold.{p}" for p in ("lower", "upper", "below", "above", "cooldown")}
-    elif kind == "linear":
-        names |= {"linear.lam", "linear.alpha0"}
-    return {ARM_PARAM} | names | extra
-
-
 def _check_plan(trial: optuna.Trial, spec, strategy: dict, train_config) -> None:
-    s = spec.search
-    arm = trial.params[ARM_PARAM]
-    assert arm in spec.arms
-    kind, scope, base = arm_strategy(arm)
-    assert strategy["name"] == kind
+    """Every plan: the arm's own strategy with the arm's fixed values, each other value inside the study's
+    setting for that strategy, Optuna parameters only of that strategy, and a buildable strategy."""
+    label = trial.params[ARM_PARAM]
+    arm = spec.arm(label)
+    settings = spec.search.strategy(arm.strategy).as_dict()
+    assert strategy["name"] == arm.strategy
     params = strategy["params"]
+    for name, value in arm.fixed:
+        assert params[name] == value, (label, name)
+    for name, value in params.items():
+        setting = settings[name]
+        if isinstance(setting[0], str) or isinstance(value, bool):
+            assert value in setting, (label, name, value)
+        else:
+            assert setting[0] <= value <= setting[1], (label, name, value, setting)
+    # Optuna parameters: the arm, the shared training ranges, and this strategy's own names only.
+    extra = {n for n, rng in (("lr", spec.search.lr), ("width", spec.search.width)) if rng is not None}
+    for name in set(trial.params) - {ARM_PARAM} - extra:
+        assert name.startswith(f"{arm.strategy}."), (label, name)
+        assert name.split(".", 1)[1] in params
+    # What each built-in rule requires of its values.
+    if params.get("signal") == "target":
+        assert params["scope"] == "global", params
+    if arm.strategy in ("linear", "learned"):
+        assert get_family(params["base"]).has_alpha, params
+    if arm.strategy == "threshold":
+        assert params["lower"] < params["upper"], params
+    if "alpha0" in params:
+        low, high = get_family(params["base"]).alpha_range
+        assert low <= params["alpha0"] <= high
 
-    names = set(trial.params)
-    assert names <= _allowed_params(kind, spec), (arm, sorted(names - _allowed_params(kind, spec)))
-    if kind != "threshold":
-        assert not any(n.startswith("threshold.") for n in names), (arm, names)
-    if kind != "linear":
-        assert not any(n.startswith("linear.") for n in names), (arm, names)
-
-    if kind in ("fixed", "learned"):
-        assert params == {"base": base}
-        if kind == "learned":
-            assert get_family(base).has_alpha
-    else:
-        assert params["scope"] == scope
-        assert params["base"] in s.bases
-        assert params["signal"] in s.signals
-        assert s.every[0] <= params["every"] <= s.every[1]
-        assert s.warmup[0] <= params["warmup"] <= s.warmup[1]
-    if kind == "threshold":
-        lower, upper = params["lower"], params["upper"]
-        assert lower < upper, (lower, upper)
-        assert s.lower[0] <= lower <= s.lower[1], (lower, s.lower)
-        assert s.upper[0] <= upper <= s.upper[1], (upper, s.upper)
-        assert params["below"] in s.below and params["above"] in s.above
-        assert s.cooldown[0] <= params["cooldown"] <= s.cooldown[1]
-    if kind == "linear":
-        fam = get_family(params["base"])
-        assert fam.has_alpha, params
-        assert s.lam[0] <= params["lam"] <= s.lam[1]
-        if "alpha0" in params:
-            low, high = fam.alpha_range
-            assert low <= params["alpha0"] <= high
-            assert s.alpha0 is not None and s.alpha0[0] <= params["alpha0"] <= s.alpha0[1]
-
-    if s.lr is not None:
-        assert s.lr[0] <= train_config.lr <= s.lr[1]
-    if s.width is not None:
-        assert s.width[0] <= train_config.hidden[0] <= s.width[1]
+    if spec.search.lr is not None:
+        assert spec.search.lr[0] <= train_config.lr <= spec.search.lr[1]
+    if spec.search.width is not None:
+        assert spec.search.width[0] <= train_config.hidden[0] <= spec.search.width[1]
         assert len(train_config.hidden) == len(spec.train.hidden)
         assert len(set(train_config.hidden)) == 1
 
     built = dynsearch.strategy_from_config(strategy)
-    assert built.to_config()["name"] == kind
+    assert built.to_config()["name"] == arm.strategy
+    assert built.effective_scope == (arm.get("scope") or built.effective_scope)
 
 
 def _drive(spec, sampler: optuna.samplers.BaseSampler, n: int, *, enqueue_every: int = 3) -> dict[str, int]:
@@ -184,6 +161,25 @@ def test_tight_threshold_ranges_still_give_valid_pairs() -> None:
     spec = parse_study(TIGHT, "studies/tight.toml")
     seen = _drive(spec, optuna.samplers.RandomSampler(seed=4), 200, enqueue_every=1)
     assert seen == {"threshold-layer": 100, "threshold-global": 100}
+
+
+def test_arm_layout_never_lies_about_scope() -> None:
+    """A per-layer arm never runs a per-network signal (which would act globally)."""
+    spec = parse_study(WIDE, "studies/wide.toml")
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=6))
+    scopes: dict[str, set] = {}
+    for i in range(120):
+        study.enqueue_trial({ARM_PARAM: spec.arms[i % len(spec.arms)]})
+        trial = study.ask()
+        strategy, _ = suggest_plan(trial, spec)
+        built = dynsearch.strategy_from_config(strategy)
+        scopes.setdefault(trial.params[ARM_PARAM], set()).add(built.effective_scope)
+        study.tell(trial, 0.5)
+    for label, seen in scopes.items():
+        if "layer" in label:
+            assert seen == {"layer"}, (label, seen)
+        if label.endswith("global-io") or label.endswith("-target"):
+            assert seen == {"global"}, (label, seen)
 
 
 def test_replayed_trial_gets_the_same_plan() -> None:
@@ -300,3 +296,29 @@ def test_plan_restricted_to_devices(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_plan_rejects_impossible_requests(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         plan_workers(**kwargs)
+
+
+def test_queued_trials_of_a_study_stored_in_the_old_layout_still_run() -> None:
+    """Specs stored by dynsearch 0.1 (flat [search], signal sampled inside threshold-<scope>) keep their
+    labels; a queued trial of such an arm gets a plan whose scope is the one its label says."""
+    from dynsearch.config import StudySpec
+
+    stored = parse_study(NARROW, "studies/narrow.toml").to_dict()
+    stored["search"] = {"strategies": ["fixed", "threshold", "linear"], "scopes": ["layer", "global"],
+                        "signals": ["io", "target"], "bases": ["relu"], "lambda": [-1.0, 1.0], "alpha0": None,
+                        "lower": [-0.9, 0.0], "upper": [0.0, 0.9], "below": ["tanh"], "above": ["sigmoid"],
+                        "every": [1, 1], "warmup": [0, 0], "cooldown": [0, 0], "lr": None, "width": None}  # fmt: skip
+    spec = StudySpec.from_dict(stored)
+    assert spec.arms == ["fixed-relu", "threshold-layer", "threshold-global", "linear-layer", "linear-global"]
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=7))
+    signals: dict[str, set] = {}
+    for i in range(40):
+        study.enqueue_trial({ARM_PARAM: spec.arms[1 + i % 4]})
+        trial = study.ask()
+        strategy, _ = suggest_plan(trial, spec)
+        built = dynsearch.strategy_from_config(strategy)
+        label = trial.params[ARM_PARAM]
+        assert built.effective_scope == spec.arm(label).get("scope"), (label, strategy)
+        signals.setdefault(label, set()).add(built.signal)
+        study.tell(trial, 0.5)
+    assert signals["threshold-layer"] == {"io"} and signals["threshold-global"] == {"io", "target"}

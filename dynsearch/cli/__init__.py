@@ -55,6 +55,15 @@ def _commands() -> dict[str, tuple[str, Configure]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``dynsearch`` console script."""
+    from ..plugins import PluginError
+
+    try:
+        return _main(argv)
+    except PluginError as exc:  # an installed plugin (dynsearch.plugins entry point) that cannot be imported
+        fail(str(exc))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = ArgumentParser(prog="dynsearch", description="Search the hyperparameters of dynamic activation functions.")
     from .._version import __version__
 

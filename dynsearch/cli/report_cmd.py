@@ -208,29 +208,43 @@ def configure_export(parser: argparse.ArgumentParser) -> Callable[[argparse.Name
     parser.add_argument("--storage", help=_STORAGE_HELP)
     parser.add_argument("--family", help="only this strategy family: fixed, threshold, linear, learned (or a "
                                          "registered strategy); default: the best of all arms")
-    parser.add_argument("--scope", help="only strategies with this scope: layer or global")
+    parser.add_argument("--scope", help="only arms whose trials all run with this scope: layer or global")
+    parser.add_argument("--arm", help="only this arm, e.g. threshold-layer (the labels 'dynsearch run' and the report show)")
     parser.add_argument("-o", "--output", type=Path, help="write the config here (default: print it on stdout)")
     return export
 
 
 def export(args: argparse.Namespace) -> int:
-    from ..export import dumps, export_record, select_best_trial, write_export
+    from ..export import TIE_RULE, dumps, export_record, matching_arms, select_best_trial, write_export
     from ..search.storage import mask_url
     from ..search.ties import find_tie
+    from ..search.study import load_spec
     from ..strategies import SCOPES, strategy_names
 
     _quiet_optuna()
-    if args.family is not None and args.family not in strategy_names():
-        raise UsageError(f"--family: unknown strategy {args.family!r}; expected one of {', '.join(strategy_names())}")
     if args.scope is not None and args.scope not in SCOPES:
         raise UsageError(f"--scope: expected one of {', '.join(SCOPES)}, got {args.scope!r}")
     if args.output is not None and args.output.is_dir():
         raise UsageError(f"-o: {args.output} is a folder; give a file name such as best.json")
     study, url = open_study(args.name, args.storage)
-    trial = select_best_trial(study.get_trials(deepcopy=False), args.family, args.scope)
+    try:
+        spec = load_spec(study)
+    except ValueError as exc:
+        raise UsageError(f"export: {exc}") from None
+    if args.family is not None and args.family not in strategy_names():  # after the study's plugins loaded
+        raise UsageError(f"--family: unknown strategy {args.family!r}; expected one of {', '.join(strategy_names())}")
+    arms = None
+    if args.family is not None or args.scope is not None:
+        arms = matching_arms(spec, args.family, args.scope)
+    if args.arm is not None:
+        if args.arm not in spec.arms:
+            raise UsageError(f"--arm: {args.arm!r} is not an arm of study {args.name!r}; its arms: {', '.join(spec.arms)}")
+        arms = [a for a in (arms if arms is not None else spec.arms) if a == args.arm]
+    trial = select_best_trial(study.get_trials(deepcopy=False), arms)
     if trial is None:
         wanted = " ".join(x for x in (f"family {args.family!r}" if args.family else "",
-                                      f"scope {args.scope!r}" if args.scope else "") if x)
+                                      f"scope {args.scope!r}" if args.scope else "",
+                                      f"arm {args.arm!r}" if args.arm else "") if x)
         raise UsageError(f"export: study {args.name!r} has no complete trial" + (f" of {wanted}" if wanted else ""))
     trials = study.get_trials(deepcopy=False)
     # The candidates are the trials the filters allow; a tie among them is broken by the rule, not the data.
@@ -246,7 +260,7 @@ def export(args: argparse.Namespace) -> int:
         return 0
     write_export(record, args.output)
     print(f"exported trial {record.trial} ({record.arm}, mean validation metric {record.scores['mean']:.4f}) "
-          f"of study {record.study} to {args.output}")
+          f"of study {record.study} to {args.output} (best by validation; {TIE_RULE})")
     return 0
 
 

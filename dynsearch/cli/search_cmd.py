@@ -222,10 +222,15 @@ def worker(args: argparse.Namespace) -> int:
         known = ", ".join(names) or "none"
         raise UsageError(f"worker: no study {args.study!r}{did_you_mean(args.study, names)} on {mask_url(storage_url)} "
                          f"(studies there: {known})")
-    result = run_worker(
-        args.study, storage_url, device=args.device, threads=args.threads,
-        worker_index=args.worker_index, deadline=args.deadline,
-    )
+    from ..config import ConfigError
+
+    try:
+        result = run_worker(
+            args.study, storage_url, device=args.device, threads=args.threads,
+            worker_index=args.worker_index, deadline=args.deadline,
+        )
+    except ConfigError as exc:  # the stored study names a plugin this machine cannot import, or similar
+        raise UsageError(f"worker: study {args.study!r}: {exc}") from None
     if not args.quiet:
         print(f"worker {os.getpid()}: ran {result.ran} trial(s): {result.complete} complete, "
               f"{result.pruned} pruned, {result.failed} failed", file=sys.stderr)

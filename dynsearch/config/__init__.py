@@ -9,8 +9,8 @@ Example:
     >>> spec = parse_study({"datasets": ["iris"]}, "studies/demo.toml")
     >>> spec.name, spec.arms[:3]
     ('demo', ['fixed-relu', 'fixed-tanh', 'learned-relu'])
-    >>> arm_strategy("linear-global")
-    ('linear', 'global', None)
+    >>> spec.arm("linear-global").params
+    {'scope': 'global', 'signal': 'io'}
 """
 
 from ._errors import ConfigError
@@ -24,8 +24,8 @@ from ._spec import (
     PrunerSpec,
     SamplerSpec,
     SearchSpace,
+    StrategySpace,
     StudySpec,
-    arm_strategy,
 )
 
 __all__ = [
@@ -37,7 +37,7 @@ __all__ = [
     "StudySpec",
     "load_study_file",
     "parse_study",
-    "arm_strategy",
+    "StrategySpace",
     "SAMPLERS",
     "PRUNERS",
     "OBJECTIVES",

@@ -16,7 +16,7 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10 with the tomli bac
 
 from ..activations import family_names, get_family
 from ..data import SuiteError, dataset_names, expand_dataset_entry, is_suite_member, resolve_file_name
-from ..strategies import SCOPES, SIGNALS, strategy_names
+from ..plugins import PluginError, load_plugins
 from ..train import MODEL_KINDS, OPTIMIZERS, TrainConfig
 from ._errors import Checker, ConfigError, got, join_key, show, suggest
 from ._spec import MODEL_KEYS as MODEL_FIELD_KEYS
@@ -29,7 +29,6 @@ from ._spec import (
     DatasetSpec,
     PrunerSpec,
     SamplerSpec,
-    SearchSpace,
     StudySpec,
     train_key,
 )
@@ -41,14 +40,11 @@ NAME_RE = re.compile(r"[A-Za-z0-9_.\-]+")
 FILE_PREFIXES = ("csv", "parquet")
 
 TOP_KEYS = (
-    "name", "description", "datasets", "n_trials", "timeout", "seeds", "split_seed", "storage", "workers",
-    "model", "training", "search", "sampler", "pruner",
+    "name", "description", "plugins", "datasets", "n_trials", "timeout", "seeds", "split_seed", "storage",
+    "workers", "model", "training", "search", "sampler", "pruner",
 )  # fmt: skip
 MODEL_KEYS = tuple(MODEL_FIELD_KEYS.values())  # "kind", "hidden", …: defined once, in _spec
-SEARCH_KEYS = (
-    "strategies", "scopes", "signals", "bases", "lambda", "alpha0", "lower", "upper", "below", "above",
-    "every", "warmup", "cooldown", "lr", "width",
-)  # fmt: skip
+SEARCH_KEYS = ("strategies", "bases", "scopes", "signals", "every", "warmup", "lr", "width")  # and each strategy's
 SAMPLER_KEYS = ("name", "seed", "objectives")
 PRUNER_KEYS = ("name", "n_startup_trials", "n_warmup_steps")
 
@@ -130,11 +126,14 @@ def parse_study(data: Mapping[str, Any], path: str) -> StudySpec:
         raise c.fail(FILE_KEY, f"expected a table of settings at the top level, {got(data)}")
     c.known_keys("", data, TOP_KEYS, _elsewhere(""), _HINTS[""])
 
+    plugins = _plugins(c, data.get("plugins", []))  # first: they register what the rest may name
     name = _name(c, data, path)
     description = c.string("description", data.get("description", ""), non_empty=False)
     datasets = _datasets(c, data.get("datasets", _MISSING))
     train = _train(c, data.get("model", {}), data.get("training", {}))
-    search = _search(c, data.get("search", {}))
+    from ._search import parse_search
+
+    search = parse_search(c, data.get("search", {}))
     sampler = _sampler(c, data.get("sampler", {}))
     pruner = _pruner(c, data.get("pruner", {}), sampler)
 
@@ -149,7 +148,7 @@ def parse_study(data: Mapping[str, Any], path: str) -> StudySpec:
         storage = c.string("storage", storage).strip()
     workers = _workers(c, data.get("workers", "auto"))
 
-    arms = search.arms
+    arms = [a.label for a in search.arms]
     if n_trials < len(arms):
         raise c.fail(
             "n_trials",
@@ -172,10 +171,32 @@ def parse_study(data: Mapping[str, Any], path: str) -> StudySpec:
         split_seed=split_seed,
         storage=storage,
         workers=workers,
+        plugins=plugins,
     )
 
 
 _MISSING = object()
+
+
+def _plugins(c: Checker, value: Any) -> tuple[str, ...]:
+    """Import the study's plugin modules (after the installed entry-point plugins)."""
+    items = c.array("plugins", value, "module names (strings)")
+    names: list[str] = []
+    for i, item in enumerate(items):
+        module = c.string(join_key("plugins", i), item).strip()
+        if module in names:
+            raise c.fail(join_key("plugins", i), f"plugin {show(module)} is listed twice")
+        names.append(module)
+    try:
+        load_plugins(())
+    except PluginError as exc:
+        raise c.fail("plugins", f"an installed plugin failed: {exc}") from None
+    for i, module in enumerate(names):
+        try:
+            load_plugins([module])
+        except PluginError as exc:
+            raise c.fail(join_key("plugins", i), str(exc)) from None
+    return tuple(names)
 
 
 def _name(c: Checker, data: Mapping[str, Any], path: str) -> str:
@@ -314,67 +335,6 @@ def _train(c: Checker, model: Any, training: Any) -> TrainConfig:
     except ValueError as exc:  # TrainConfig's own rules: "field: message"
         field_name, _, message = str(exc).partition(": ")
         raise c.fail(train_key(field_name), message or str(exc)) from None
-
-
-# --- search --------------------------------------------------------------------------------
-
-
-def _search(c: Checker, value: Any) -> SearchSpace:
-    s = c.table("search", value)
-    c.known_keys("search", s, SEARCH_KEYS, _elsewhere("search"), _HINTS["search"])
-    d = SearchSpace()
-    families = family_names()
-    fam_text = ", ".join(families) + " (aliases: swish, leakyrelu, linear, none)"
-
-    def canonical_family(name: str) -> str | None:
-        try:
-            return get_family(name).name
-        except ValueError:
-            return None
-
-    def fams(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
-        if key not in s:
-            return default
-        return c.choices(f"search.{key}", s[key], families, what="activation family",
-                         canonical=canonical_family, allowed_text=fam_text)  # fmt: skip
-
-    def optional(key: str, parse: Any) -> Any:
-        return None if s.get(key) is None else parse(f"search.{key}", s[key])
-
-    registered = tuple(strategy_names())
-    strategies = d.strategies
-    if "strategies" in s:
-        strategies = c.choices("search.strategies", s["strategies"], registered, what="strategy")
-    scopes = c.choices("search.scopes", s["scopes"], SCOPES, what="scope") if "scopes" in s else d.scopes
-    signals = c.choices("search.signals", s["signals"], SIGNALS, what="signal") if "signals" in s else d.signals
-    bases = fams("bases", d.bases)
-    for name in ("linear", "learned"):
-        if name in strategies and not any(get_family(b).has_alpha for b in bases):
-            with_alpha = ", ".join(f for f in families if get_family(f).has_alpha)
-            verb = "adjusts" if name == "linear" else "trains"
-            raise c.fail("search.strategies", f'"{name}" {verb} a family\'s α, but none of search.bases '
-                         f"{show(list(bases))} has one; add a base with α ({with_alpha}) or remove \"{name}\"")  # fmt: skip
-
-    lam = c.float_range("search.lambda", s["lambda"]) if "lambda" in s else d.lam
-    alpha0 = optional("alpha0", lambda k, v: c.float_range(k, v, within=(0.0, math.inf)))
-    lower = c.float_range("search.lower", s["lower"], within=(-1.0, 1.0)) if "lower" in s else d.lower
-    upper = c.float_range("search.upper", s["upper"], within=(-1.0, 1.0)) if "upper" in s else d.upper
-    if not lower[0] < upper[1]:
-        key = "search.upper" if "upper" in s else "search.lower"
-        raise c.fail(key, f"no valid threshold pair: lower must be < upper, but lower >= {lower[0]:g} "
-                          f"and upper <= {upper[1]:g}, got lower = {show(list(lower))}, upper = {show(list(upper))}")  # fmt: skip
-    below = fams("below", d.below)
-    above = fams("above", d.above)
-    every = c.int_range("search.every", s["every"], 1) if "every" in s else d.every
-    warmup = c.int_range("search.warmup", s["warmup"], 0) if "warmup" in s else d.warmup
-    cooldown = c.int_range("search.cooldown", s["cooldown"], 0) if "cooldown" in s else d.cooldown
-    lr = optional("lr", lambda k, v: c.float_range(k, v, positive=True))
-    width = optional("width", lambda k, v: c.int_range(k, v, 1))
-    return SearchSpace(
-        strategies=strategies, scopes=scopes, signals=signals, bases=bases, lam=lam, alpha0=alpha0,
-        lower=lower, upper=upper, below=below, above=above, every=every, warmup=warmup, cooldown=cooldown,
-        lr=lr, width=width,
-    )  # fmt: skip
 
 
 # --- sampler, pruner, workers --------------------------------------------------------------

@@ -6,17 +6,16 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ..activations import get_family
-from ..strategies import SCOPES
+from ..strategies import Arm
 from ..train import TrainConfig
 
 __all__ = [
     "DatasetSpec",
     "SearchSpace",
+    "StrategySpace",
     "SamplerSpec",
     "PrunerSpec",
     "StudySpec",
-    "arm_strategy",
     "SAMPLERS",
     "PRUNERS",
     "OBJECTIVES",
@@ -28,10 +27,6 @@ PRUNERS = ("median", "hyperband", "successive_halving", "none")
 OBJECTIVES = ("metric", "time")  # the validation metric (maximized) and the training time (minimized)
 OBJECTIVE_DIRECTIONS = {"metric": "maximize", "time": "minimize"}
 MULTI_OBJECTIVE_SAMPLERS = ("tpe", "nsga2")
-
-# Strategies with their own arm layout; any other registered strategy gets one arm per scope.
-_PER_BASE = ("fixed", "learned")
-
 
 def _pairs(value: tuple[Any, Any] | None) -> list[Any] | None:
     return None if value is None else [value[0], value[1]]
@@ -60,65 +55,61 @@ class DatasetSpec:
 
 
 @dataclass(frozen=True)
-class SearchSpace:
-    """What the search samples. Ranges are ``(low, high)``; None means "not searched" (see each field)."""
+class StrategySpace:
+    """What the study searches for one strategy: each declared parameter's resolved setting.
 
-    strategies: tuple[str, ...] = ("fixed", "threshold", "linear", "learned")
-    scopes: tuple[str, ...] = ("layer", "global")
-    signals: tuple[str, ...] = ("io",)
-    bases: tuple[str, ...] = ("relu", "tanh")
-    lam: tuple[float, float] = (-1.0, 1.0)
-    alpha0: tuple[float, float] | None = None
-    lower: tuple[float, float] = (-0.9, 0.0)
-    upper: tuple[float, float] = (0.0, 0.9)
-    below: tuple[str, ...] = ("tanh",)
-    above: tuple[str, ...] = ("sigmoid",)
-    every: tuple[int, int] = (1, 1)
-    warmup: tuple[int, int] = (0, 0)
-    cooldown: tuple[int, int] = (0, 0)
-    lr: tuple[float, float] | None = None
-    width: tuple[int, int] | None = None
+    ``settings`` holds ``(param, setting)`` pairs in declaration order: ``(low, high)`` for numbers,
+    a tuple of values for choices. A declared parameter that is absent keeps its constructor default.
+    """
 
-    @property
-    def bases_with_alpha(self) -> tuple[str, ...]:
-        """The bases whose family has an α (what ``linear`` and ``learned`` can adjust)."""
-        return tuple(b for b in self.bases if get_family(b).has_alpha)
+    name: str
+    settings: tuple[tuple[str, Any], ...]
 
-    @property
-    def arms(self) -> list[str]:
-        """The strategy families that get equal budgets; see ``StudySpec.arms``."""
-        arms: list[str] = []
-        if "fixed" in self.strategies:
-            arms += [f"fixed-{b}" for b in self.bases]
-        if "learned" in self.strategies:
-            arms += [f"learned-{b}" for b in self.bases_with_alpha]
-        for name in ("threshold", "linear"):
-            if name in self.strategies:
-                arms += [f"{name}-{s}" for s in self.scopes]
-        for name in self.strategies:
-            if name not in _PER_BASE and name not in ("threshold", "linear"):
-                arms += [f"{name}-{s}" for s in self.scopes]
-        return arms
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.settings)
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``[search]`` table as written in a study file (``lam`` under its TOML key ``lambda``)."""
-        return {
-            "strategies": list(self.strategies),
-            "scopes": list(self.scopes),
-            "signals": list(self.signals),
-            "bases": list(self.bases),
-            "lambda": _pairs(self.lam),
-            "alpha0": _pairs(self.alpha0),
-            "lower": _pairs(self.lower),
-            "upper": _pairs(self.upper),
-            "below": list(self.below),
-            "above": list(self.above),
-            "every": _pairs(self.every),
-            "warmup": _pairs(self.warmup),
-            "cooldown": _pairs(self.cooldown),
-            "lr": _pairs(self.lr),
-            "width": _pairs(self.width),
-        }
+        return {k: list(v) for k, v in self.settings}
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """What the search samples: per strategy its settings (``[search.<strategy>]``), plus the training
+    ranges every arm shares (``lr``, ``width``; None means "not searched")."""
+
+    strategies: tuple[StrategySpace, ...] = ()
+    lr: tuple[float, float] | None = None
+    width: tuple[int, int] | None = None
+    legacy_arms: bool = False  # a study stored by dynsearch 0.1: the signal was not an arm axis
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The searched strategies, in the study file's order."""
+        return tuple(s.name for s in self.strategies)
+
+    def strategy(self, name: str) -> StrategySpace:
+        for s in self.strategies:
+            if s.name == name:
+                return s
+        raise KeyError(f"the study does not search strategy {name!r}; it searches {', '.join(self.names)}")
+
+    @property
+    def arms(self) -> tuple[Arm, ...]:
+        """Every arm: baselines first, then candidates, each in the order of ``strategies``."""
+        from ..strategies import strategy_arms
+
+        skip = ("signal",) if self.legacy_arms else ()
+        arms = [a for s in self.strategies for a in strategy_arms(s.name, s.as_dict(), skip_axes=skip)]
+        return tuple([a for a in arms if a.role == "baseline"] + [a for a in arms if a.role != "baseline"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``[search]`` table with every strategy's resolved ``[search.<strategy>]`` table."""
+        out: dict[str, Any] = {"strategies": list(self.names), "lr": _pairs(self.lr), "width": _pairs(self.width)}
+        for s in self.strategies:
+            out[s.name] = s.to_dict()
+        if self.legacy_arms:
+            out["legacy_arms"] = True
+        return out
 
 
 @dataclass(frozen=True)
@@ -188,16 +179,23 @@ class StudySpec:
     split_seed: int = 0
     storage: str | None = None
     workers: str | int = "auto"
+    plugins: tuple[str, ...] = ()
 
     @property
     def arms(self) -> list[str]:
-        """The strategy families that get equal budgets, in a stable order.
+        """The labels of the arms that get equal budgets, in a stable order (see ``SearchSpace.arms``)."""
+        return [a.label for a in self.search.arms]
 
-        ``fixed-<base>`` for each base, ``learned-<base>`` for each base with α, then
-        ``threshold-<scope>``, ``linear-<scope>`` and ``<other>-<scope>`` for each scope. Signals are
-        searched inside an arm. ``arm_strategy`` splits an arm back into its parts.
+    def arm(self, label: str) -> Arm:
+        """The arm with this label.
+
+        Raises:
+            KeyError: no arm of this study has that label.
         """
-        return self.search.arms
+        for a in self.search.arms:
+            if a.label == label:
+                return a
+        raise KeyError(f"{label!r} is not an arm of study {self.name!r}; its arms: {', '.join(self.arms)}")
 
     @property
     def directions(self) -> list[str]:
@@ -216,6 +214,7 @@ class StudySpec:
             "split_seed": self.split_seed,
             "storage": self.storage,
             "workers": self.workers,
+            "plugins": list(self.plugins),
             "model": {
                 "kind": t.model,
                 "hidden": list(t.hidden),
@@ -236,32 +235,12 @@ class StudySpec:
 
         data = dict(data)
         path = data.pop("path", "<dict>")
+        search = data.get("search")
+        if isinstance(search, Mapping) and "lambda" in search and "legacy_arms" not in search:
+            # Stored before strategies declared their arms: its trials were labelled without the
+            # signal, which they sampled inside the arm. Keep reading them under those labels.
+            data["search"] = {**search, "legacy_arms": True}
         return parse_study(data, str(path))
 
     def __hash__(self) -> int:
         return hash(json.dumps(self.to_dict(), sort_keys=True))
-
-
-def arm_strategy(arm: str) -> tuple[str, str | None, str | None]:
-    """Split an arm name into ``(strategy, scope, base)``.
-
-    Example:
-        >>> arm_strategy("threshold-layer")
-        ('threshold', 'layer', None)
-        >>> arm_strategy("fixed-relu")
-        ('fixed', None, 'relu')
-    """
-    if not isinstance(arm, str) or "-" not in arm:
-        raise ValueError(f"Not an arm name: {arm!r}; expected '<strategy>-<scope>' or 'fixed-<base>' / 'learned-<base>'.")
-    name, _, suffix = arm.rpartition("-")
-    if name in _PER_BASE:
-        try:
-            return name, None, get_family(suffix).name
-        except ValueError:
-            raise ValueError(f"Not an arm name: {arm!r}; {suffix!r} is not an activation family.") from None
-    if suffix in SCOPES and name:
-        return name, suffix, None
-    raise ValueError(
-        f"Not an arm name: {arm!r}; expected '<strategy>-<scope>' with scope in {', '.join(SCOPES)}, "
-        "or 'fixed-<base>' / 'learned-<base>'."
-    )

@@ -20,7 +20,7 @@ from .retrain import (
     run_jobs,
 )
 from .stats import PairedResult, mean_ci, paired_difference
-from .trials import ArmCounts, StudyData, collect, is_dynamic_arm, trials_csv
+from .trials import ArmCounts, StudyData, collect, trials_csv
 
 __all__ = [
     "ALPHA",
@@ -45,7 +45,6 @@ __all__ = [
     "compare",
     "conclusion_text",
     "default_out_dir",
-    "is_dynamic_arm",
     "make_figures",
     "mean_ci",
     "paired_difference",

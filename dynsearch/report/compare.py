@@ -25,7 +25,7 @@ from typing import Iterable, Mapping
 
 from .retrain import RetrainRun
 from .stats import PairedResult, holm_adjust, mean_ci, paired_difference
-from .trials import StudyData, is_dynamic_arm
+from .trials import StudyData
 
 __all__ = ["ALPHA", "ArmScore", "DatasetTable", "PairedRow", "OverallRow", "Comparison", "compare", "conclusion_text"]
 
@@ -190,7 +190,7 @@ def compare(data: StudyData, runs: Mapping[str, RetrainRun], seeds: list[int]) -
             for seed, score in row.scores.items()
         }
 
-    fixed = [a for a in arms if not is_dynamic_arm(a) and pooled(a)]
+    fixed = [a for a in arms if not data.adjusts(a) and pooled(a)]
     best_fixed = None
     if fixed:
         best_fixed = max(fixed, key=lambda a: (sum(pooled(a).values()) / len(pooled(a)), -arms.index(a)))
@@ -198,7 +198,7 @@ def compare(data: StudyData, runs: Mapping[str, RetrainRun], seeds: list[int]) -
     if best_fixed is not None:
         base = pooled(best_fixed)
         for arm in arms:
-            if not is_dynamic_arm(arm):
+            if not data.adjusts(arm):
                 continue
             mine = pooled(arm)
             keys = sorted(k for k in mine if k in base)
@@ -214,7 +214,7 @@ def compare(data: StudyData, runs: Mapping[str, RetrainRun], seeds: list[int]) -
             row.verdict = _verdict(row.result, p_adj)  # type: ignore[arg-type]
     no_complete = [a for a in data.arms if a not in data.best]
     comparison = Comparison(seeds, tables, overall, best_fixed, paired, no_complete, "")
-    comparison.conclusion = conclusion_text(comparison, [a for a in arms if is_dynamic_arm(a)])
+    comparison.conclusion = conclusion_text(comparison, [a for a in arms if data.adjusts(a)])
     return comparison
 
 

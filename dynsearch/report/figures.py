@@ -20,14 +20,24 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from .._logging import optuna_verbosity
-from ..search.space import ARM_PARAM
-from .trials import StudyData, arm_kind, is_dynamic_arm
+from ..search.space import optuna_name
+from ..selection import trial_arm
+from ..strategies import get_strategy_class
+from .trials import StudyData
 
-__all__ = ["Figure", "make_figures", "PLOTLY_JS", "SLICE_PARAMS"]
+__all__ = ["Figure", "make_figures", "PLOTLY_JS", "slice_params"]
 
 PLOTLY_JS = "plotly.min.js"
-# The write-up's own knobs: λ of the linear update and the two thresholds.
-SLICE_PARAMS = ("linear.lam", "linear.alpha0", "threshold.lower", "threshold.upper")
+
+
+def slice_params(data: StudyData) -> list[str]:
+    """The float parameters the study's candidate strategies declare (λ, thresholds, …), as Optuna names."""
+    names = []
+    for strategy in data.spec.search.names:
+        cls = get_strategy_class(strategy)
+        if cls.role == "candidate":
+            names += [optuna_name(strategy, p.name) for p in cls.declared_params() if p.kind == "float"]
+    return names
 _DPI = 100
 
 
@@ -263,10 +273,10 @@ def make_figures(data: StudyData, study: optuna.Study, out: Path) -> list[Figure
         "when searched) for the mean validation metric.",
         study, complete,
     ))
-    for kind in sorted({arm_kind(t.params[ARM_PARAM]) for t in complete if ARM_PARAM in t.params}):
-        if kind in ("fixed", "learned"):
-            continue
-        subset = [t for t in complete if arm_kind(t.params.get(ARM_PARAM, "")) == kind]
+    for kind in sorted({data.arm(trial_arm(t) or "").strategy for t in complete} - {""}):
+        if not any(name.startswith(f"{kind}.") for t in complete for name in t.params):
+            continue  # nothing of its own searched (a baseline with only its arm's values)
+        subset = [t for t in complete if data.arm(trial_arm(t) or "").strategy == kind]
         sub_study = _study_of(subset, data.directions) if subset else study
         figures.append(_importance_figure(
             w, f"param-importances-{kind}", f"Parameter importances ({kind} trials)",
@@ -286,18 +296,19 @@ def make_figures(data: StudyData, study: optuna.Study, out: Path) -> list[Figure
         figures.append(Figure("parallel-coordinate", "Parallel coordinates", pc_caption,
                               note=f"skipped: needs at least 2 complete trials, has {len(complete)}"))
 
-    present = [p for p in SLICE_PARAMS if any(p in t.params for t in complete)]
-    slice_caption = "The mean validation metric against λ (linear) and the thresholds (threshold), one dot per trial."
+    present = [p for p in slice_params(data) if any(p in t.params for t in complete)]
+    slice_caption = ("The mean validation metric against each float parameter the candidate strategies declare "
+                     "(λ, thresholds, …), one dot per trial.")
     if present:
         figures.append(w.optuna_figure(
-            "slice", "Slice: λ and thresholds", slice_caption,
+            "slice", "Slice: strategy parameters", slice_caption,
             lambda: pv.plot_slice(study, params=present, target=_target, target_name=metric_name),
             lambda: mv.plot_slice(study, params=present, target=_target, target_name=metric_name),
             size=(4 * len(present), 4),
         ))
     else:
-        figures.append(Figure("slice", "Slice: λ and thresholds", slice_caption,
-                              note="skipped: no complete trial of a threshold or linear arm"))
+        figures.append(Figure("slice", "Slice: strategy parameters", slice_caption,
+                              note="skipped: no complete trial of a candidate arm with a float parameter"))
 
     if data.multi_objective and len(complete) >= 1:
         figures.append(w.optuna_figure(
@@ -309,7 +320,7 @@ def make_figures(data: StudyData, study: optuna.Study, out: Path) -> list[Figure
 
     labels = [ds.label for ds in data.spec.datasets]
     for arm in data.arms:
-        if is_dynamic_arm(arm) and arm in data.best:
+        if data.adjusts(arm) and arm in data.best:
             figures.append(_trajectory_figure(w, arm, data.best[arm], labels))
 
     if w.needs_plotlyjs:

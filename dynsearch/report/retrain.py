@@ -63,6 +63,7 @@ class RetrainJob:
     strategy: dict[str, Any]
     train: dict[str, Any]
     split_seed: int
+    plugins: tuple[str, ...] = ()  # imported by the process that trains it (not part of the fingerprint)
 
     @property
     def key(self) -> str:
@@ -177,7 +178,8 @@ def plan_jobs(data: StudyData, seeds: Iterable[int]) -> list[RetrainJob]:
             continue
         for ds in data.spec.datasets:
             for seed in seeds:
-                jobs.append(RetrainJob(arm, trial.number, ds, seed, strategy, train, data.spec.split_seed))
+                jobs.append(RetrainJob(arm, trial.number, ds, seed, strategy, train, data.spec.split_seed,
+                                       data.spec.plugins))
     return jobs
 
 
@@ -241,7 +243,9 @@ def _run_job(job: RetrainJob, device: str, threads: int | None) -> RetrainRun:
     import torch
 
     from ..data import load_dataset
+    from ..plugins import load_plugins
 
+    load_plugins(job.plugins)  # a fresh pool process knows only the built-in strategies
     if threads:
         torch.set_num_threads(threads)
     # Keyed by everything that defines the split: a later report in this process (another split seed or

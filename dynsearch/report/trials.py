@@ -17,32 +17,28 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from ..config import StudySpec, arm_strategy
-from ..search.space import ARM_PARAM
-from ..search.study import REASON_ATTR, best_per_arm, load_spec
+from ..config import StudySpec
+from ..search.study import REASON_ATTR, load_spec
+from ..selection import ARM_PARAM, best_per_arm, retried_numbers, trial_arm
+from ..strategies import Arm, get_strategy_class
 
-__all__ = ["ArmCounts", "StudyData", "collect", "trials_csv", "trial_arm", "arm_kind", "is_dynamic_arm"]
+__all__ = ["ArmCounts", "StudyData", "collect", "trials_csv", "trial_arm", "arm_of_trials"]
 
 _STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING, TrialState.WAITING)
 
 
-def trial_arm(trial: FrozenTrial) -> str | None:
-    """The trial's arm (a queued trial has it only among its fixed parameters)."""
-    fixed = trial.system_attrs.get("fixed_params", {})
-    return trial.params.get(ARM_PARAM, fixed.get(ARM_PARAM))
-
-
-def arm_kind(arm: str) -> str:
-    """The strategy name of an arm (``threshold-layer`` → ``threshold``)."""
-    try:
-        return arm_strategy(arm)[0]
-    except ValueError:
-        return arm.rpartition("-")[0] or arm
-
-
-def is_dynamic_arm(arm: str) -> bool:
-    """Every arm but the ``fixed-*`` baselines adjusts its activation while training."""
-    return arm_kind(arm) != "fixed"
+def arm_of_trials(label: str, trials: list[FrozenTrial]) -> Arm:
+    """An Arm for a label the study's spec does not list (trials queued under an older layout):
+    the strategy is read from the first of its trials that stored one."""
+    for t in trials:
+        strategy = t.user_attrs.get("strategy")
+        if trial_arm(t) == label and isinstance(strategy, dict):
+            try:
+                cls = get_strategy_class(str(strategy.get("name")))
+            except ValueError:
+                break
+            return Arm(cls.name, (), label, cls.role, cls.adjusts)
+    return Arm("", (), label)
 
 
 @dataclass
@@ -78,6 +74,19 @@ class StudyData:
     counts: dict[str, ArmCounts]
     best: dict[str, FrozenTrial]
     failures: list[tuple[int, str, str, str]] = field(default_factory=list)  # (number, arm, state, reason)
+    arm_info: dict[str, Arm] = field(default_factory=dict)  # label -> the arm (strategy, fixed values, role)
+
+    def arm(self, label: str) -> Arm:
+        """The arm behind a label (strategy, fixed values, role, whether it adjusts)."""
+        return self.arm_info.get(label) or Arm("", (), label)
+
+    def role(self, label: str) -> str:
+        """"candidate" or "baseline" (the strategy's declared role)."""
+        return self.arm(label).role
+
+    def adjusts(self, label: str) -> bool:
+        """Whether the arm's strategy changes family or α while training (every arm but a fixed one)."""
+        return self.arm(label).adjusts
 
     @property
     def multi_objective(self) -> bool:
@@ -102,14 +111,14 @@ def collect(study: optuna.Study) -> StudyData:
     """Read a dynsearch study (raises ValueError for a study dynsearch did not create)."""
     spec = load_spec(study)
     trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
-    retried: set[int] = set()
-    for t in trials:
-        retried.update(t.system_attrs.get("retry_history", []))
+    retried = retried_numbers(trials)
+    arm_info = {a.label: a for a in spec.search.arms}
     arms = list(spec.arms)
     for t in trials:
         arm = trial_arm(t)
         if arm is not None and arm not in arms:
             arms.append(arm)
+            arm_info[arm] = arm_of_trials(arm, trials)
     counts = {arm: ArmCounts() for arm in arms}
     failures = []
     for t in trials:
@@ -144,6 +153,7 @@ def collect(study: optuna.Study) -> StudyData:
         counts=counts,
         best=best_per_arm(trials),
         failures=failures,
+        arm_info=arm_info,
     )
 
 

@@ -1,90 +1,91 @@
-"""The define-by-run search space: from a trial and the study's ranges to a strategy and training.
+"""The define-by-run search space: from a trial and the study's settings to a strategy and training.
 
-Every trial belongs to one *arm* (a strategy family with its scope or base: ``threshold-layer``,
-``fixed-relu``, …), fixed when its slot was queued, so every arm gets the same budget. Parameters
-exist only where the arm uses them, and are named after their strategy (``threshold.lower``,
-``linear.lam``) so that Optuna models each family's parameters on their own trials. The
-thresholds are drawn as lower, then upper above it: no trial is spent on an invalid pair.
+Every trial belongs to one *arm* (``StudySpec.arm(label)``), fixed when its slot was queued, so
+every arm gets the same budget. The arm fixes some parameters; the others are sampled from the
+strategy's own declarations (``Strategy.declared_params()``) in declaration order, each named
+``<strategy>.<parameter>`` so Optuna models every strategy's parameters on its own trials. A
+declaration's rules narrow a range from values drawn before it (a threshold pair is drawn lower,
+then upper above it), and a choice that would contradict the arm (a per-network signal in a
+per-layer arm) is never offered. Nothing here knows any strategy by name.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Mapping
 
 import optuna
 
-from ..activations import get_family
-from ..config import StudySpec, arm_strategy
-from ..strategies import get_strategy_class
+from ..config import StudySpec
+from ..selection import ARM_PARAM
+from ..strategies import Arm, get_strategy_class
+from ..strategies.params import Choice, Param, Setting
 from ..train import TrainConfig
 
-__all__ = ["suggest_plan", "ARM_PARAM", "MIN_THRESHOLD_GAP"]
+__all__ = ["suggest_plan", "suggest_strategy", "ARM_PARAM", "optuna_name"]
 
-ARM_PARAM = "arm"
-# Smallest gap between the two thresholds, so a sampled pair always satisfies lower < upper.
-MIN_THRESHOLD_GAP = 0.01
-
-
-def _int_param(trial: optuna.Trial, name: str, bounds: tuple[int, int]) -> int:
-    low, high = bounds
-    return low if low == high else trial.suggest_int(name, low, high)
+def optuna_name(strategy: str, param: str) -> str:
+    """The Optuna parameter name of a strategy's parameter, e.g. ``threshold.lower``."""
+    return f"{strategy}.{param}"
 
 
 def suggest_plan(trial: optuna.Trial, spec: StudySpec) -> tuple[dict[str, Any], TrainConfig]:
     """Sample (or read back, for a queued or retried trial) the trial's strategy config and training."""
-    arm = trial.suggest_categorical(ARM_PARAM, list(spec.arms))
-    kind, scope, base = arm_strategy(arm)
-    space = spec.search
-    params: dict[str, Any] = {}
-    if kind in ("fixed", "learned"):
-        params["base"] = base
-    else:
-        params["scope"] = scope
-        bases = [b for b in space.bases if kind != "linear" or get_family(b).has_alpha]
-        params["base"] = bases[0] if len(bases) == 1 else trial.suggest_categorical(f"{kind}.base", bases)
-        if len(space.signals) > 1:
-            params["signal"] = trial.suggest_categorical(f"{kind}.signal", list(space.signals))
-        else:
-            params["signal"] = space.signals[0]
-        params["every"] = _int_param(trial, f"{kind}.every", space.every)
-        params["warmup"] = _int_param(trial, f"{kind}.warmup", space.warmup)
-    if kind == "threshold":
-        # lower stays far enough below the largest upper that a valid upper always exists inside
-        # the file's range (the config guarantees lower[0] < upper[1]).
-        gap = min(MIN_THRESHOLD_GAP, (space.upper[1] - space.lower[0]) / 2)
-        lower = trial.suggest_float("threshold.lower", space.lower[0], min(space.lower[1], space.upper[1] - gap))
-        upper_low = max(space.upper[0], lower + gap)
-        params["lower"] = lower
-        params["upper"] = trial.suggest_float("threshold.upper", upper_low, space.upper[1])
-        if len(space.below) > 1:
-            params["below"] = trial.suggest_categorical("threshold.below", list(space.below))
-        else:
-            params["below"] = space.below[0]
-        if len(space.above) > 1:
-            params["above"] = trial.suggest_categorical("threshold.above", list(space.above))
-        else:
-            params["above"] = space.above[0]
-        params["cooldown"] = _int_param(trial, "threshold.cooldown", space.cooldown)
-    elif kind == "linear":
-        params["lam"] = trial.suggest_float("linear.lam", *space.lam)
-        if space.alpha0 is not None:
-            low, high = get_family(params["base"]).alpha_range  # type: ignore[misc]
-            a_low, a_high = max(space.alpha0[0], low), min(space.alpha0[1], high)
-            if a_low < a_high:
-                params["alpha0"] = trial.suggest_float("linear.alpha0", a_low, a_high)
-    elif kind not in ("fixed", "learned"):
-        # A user's own registered strategy: the common parameters only; its own keep their defaults.
-        allowed = get_strategy_class(kind).param_names()
-        params = {k: v for k, v in params.items() if k in allowed}
-
+    label = trial.suggest_categorical(ARM_PARAM, list(spec.arms))
+    arm = spec.arm(label)
+    params = suggest_strategy(trial, arm, spec.search.strategy(arm.strategy).as_dict())
     train = spec.train
     changes: dict[str, Any] = {}
-    if space.lr is not None:
-        changes["lr"] = trial.suggest_float("lr", *space.lr, log=True)
-    if space.width is not None:
-        width = trial.suggest_int("width", *space.width)
+    if spec.search.lr is not None:
+        changes["lr"] = trial.suggest_float("lr", *spec.search.lr, log=True)
+    if spec.search.width is not None:
+        width = trial.suggest_int("width", *spec.search.width)
         changes["hidden"] = tuple(width for _ in train.hidden) or (width,)
     if changes:
         train = dataclasses.replace(train, **changes)
-    return {"name": kind, "params": params}, train
+    return {"name": arm.strategy, "params": params}, train
+
+
+def suggest_strategy(trial: optuna.Trial, arm: Arm, settings: Mapping[str, Setting]) -> dict[str, Any]:
+    """The strategy parameters of one trial of ``arm``: its fixed values plus the sampled ones.
+
+    A declared parameter without a setting keeps its constructor default (it is left out).
+    """
+    declared = get_strategy_class(arm.strategy).declared_params()
+    values: dict[str, Any] = dict(arm.fixed)
+    for p in declared:
+        if p.name in values or settings.get(p.name) is None:
+            continue
+        value = _suggest(trial, optuna_name(arm.strategy, p.name), p, values, settings)
+        if value is not _SKIP:
+            values[p.name] = value
+    order = [p.name for p in declared]
+    return {k: values[k] for k in sorted(values, key=lambda k: order.index(k) if k in order else len(order))}
+
+
+_SKIP = object()
+
+
+def _suggest(trial: optuna.Trial, name: str, p: Param, values: dict[str, Any], settings: Mapping[str, Setting]) -> Any:
+    setting = settings[p.name]
+    if isinstance(p, Choice):
+        options = [v for v in setting if _consistent(p, v, values)]
+        if not options:
+            raise ValueError(f"no value of {p.name} ({list(setting)}) fits the arm's fixed values {values}")
+        return options[0] if len(options) == 1 else trial.suggest_categorical(name, options)
+    low, high = setting
+    if getattr(p, "bounds", None) is not None:
+        narrowed = p.bounds(values, settings)  # type: ignore[union-attr]
+        if narrowed is None:
+            return _SKIP
+        low, high = narrowed
+    if p.kind == "int":
+        return int(low) if low == high else trial.suggest_int(name, int(low), int(high), log=p.log)
+    return trial.suggest_float(name, float(low), float(high), log=p.log)
+
+
+def _consistent(p: Choice, value: Any, values: Mapping[str, Any]) -> bool:
+    """Whether ``value`` forces nothing that contradicts what is already fixed."""
+    if p.implies is None:
+        return True
+    return all(values.get(k, v) == v for k, v in p.implies(value).items())

@@ -23,7 +23,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from .._version import __version__
 from ..config import StudySpec
-from .space import ARM_PARAM
+from ..selection import ARM_PARAM, best_per_arm, retried_numbers, trial_arm
 from .storage import MAX_RETRY, budget_lock, experimental_heartbeat_api, mask_url
 
 __all__ = [
@@ -64,19 +64,6 @@ def _directions(spec: StudySpec) -> list[str]:
     return spec.directions  # one definition: config's OBJECTIVE_DIRECTIONS
 
 
-def _retried_numbers(trials: Iterable[FrozenTrial]) -> set[int]:
-    """Numbers of FAIL trials that have a queued or later copy (their slot lives on in the copy)."""
-    retried: set[int] = set()
-    for t in trials:
-        retried.update(t.system_attrs.get("retry_history", []))
-    return retried
-
-
-def _slot_arm(trial: FrozenTrial) -> str | None:
-    fixed = trial.system_attrs.get("fixed_params", {})
-    return trial.params.get(ARM_PARAM, fixed.get(ARM_PARAM))
-
-
 def prepare_study(spec: StudySpec, storage: optuna.storages.BaseStorage, storage_url: str, n_trials: int) -> optuna.Study:
     """Create or load the study and queue whatever is missing to reach ``n_trials`` slots."""
     with budget_lock(storage_url, spec.name):
@@ -91,19 +78,26 @@ def prepare_study(spec: StudySpec, storage: optuna.storages.BaseStorage, storage
                 stored_spec["storage"] = mask_url(stored_spec["storage"])
             study.set_user_attr(SPEC_ATTR, stored_spec)
             study.set_user_attr("dynsearch_version", __version__)
-        elif stored.get("search") != spec.to_dict().get("search") or stored.get("datasets") != spec.to_dict().get("datasets"):
+        elif _differs(stored, spec):
             raise ValueError(
                 f"{spec.path}: study {spec.name!r} already exists on this storage with a different search space "
                 "or datasets; rename the study (name = ...) or use another storage"
             )
         recover_dead_local_workers(study)
         trials = study.get_trials(deepcopy=False)
-        retried = _retried_numbers(trials)
-        used = Counter(_slot_arm(t) for t in trials if not (t.state == TrialState.FAIL and t.number in retried))
+        retried = retried_numbers(trials)
+        used = Counter(trial_arm(t) for t in trials if not (t.state == TrialState.FAIL and t.number in retried))
         for arm, budget in arm_budgets(list(spec.arms), n_trials).items():
             for _ in range(budget - used.get(arm, 0)):
                 study.enqueue_trial({ARM_PARAM: arm})
     return study
+
+
+def _differs(stored: dict[str, Any], spec: StudySpec) -> bool:
+    """Whether a stored study searches another space or other datasets than ``spec`` (compared as
+    parsed specs, so a study stored in an older layout still matches its unchanged file)."""
+    old = StudySpec.from_dict(stored)
+    return old.search != spec.search or old.datasets != spec.datasets
 
 
 def load_spec(study: optuna.Study) -> StudySpec:
@@ -221,18 +215,6 @@ def count_trials(trials: list[FrozenTrial], maximize: bool = True) -> StudyCount
         waiting=states[TrialState.WAITING],
         best=best,
     )
-
-
-def best_per_arm(trials: list[FrozenTrial]) -> dict[str, FrozenTrial]:
-    """The best COMPLETE trial of every arm (first objective, maximized)."""
-    best: dict[str, FrozenTrial] = {}
-    for t in trials:
-        if t.state != TrialState.COMPLETE or not t.values:
-            continue
-        arm = t.params.get(ARM_PARAM)
-        if arm is not None and (arm not in best or t.values[0] > best[arm].values[0]):
-            best[arm] = t
-    return best
 
 
 def describe_params(trial: FrozenTrial) -> dict[str, Any]:

@@ -1,9 +1,12 @@
 """Adjustment strategies: a small protocol, a registry by name, and the built-in rules."""
 
-from .base import ROLES, SCOPES, SIGNALS, SiteState, Strategy
+from .arms import Arm, strategy_arms
+from .base import COMMON_PARAMS, ROLES, SCOPES, SIGNALS, SiteState, Strategy
 from .builtin import FixedActivation, LearnedAlpha, LinearUpdate, ThresholdSwitch
 from .controls import FinalFixed, ScheduledSwitch
+from .params import Choice, Family, Float, Int, Param
 from .registry import get_strategy_class, make_strategy, register_strategy, strategy_from_config, strategy_names
+from .signals import SignalInfo, declare_signal, get_signal, signal_names
 
 __all__ = [
     "Strategy",
@@ -22,4 +25,16 @@ __all__ = [
     "make_strategy",
     "strategy_from_config",
     "strategy_names",
+    "Arm",
+    "strategy_arms",
+    "COMMON_PARAMS",
+    "Param",
+    "Float",
+    "Int",
+    "Choice",
+    "Family",
+    "SignalInfo",
+    "declare_signal",
+    "get_signal",
+    "signal_names",
 ]

@@ -21,15 +21,34 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..activations import get_family
+from .params import Choice, Family, Int, Param
+from .signals import get_signal, signal_names
 
 if TYPE_CHECKING:
     from ..sites import ActivationSite
 
-__all__ = ["Strategy", "SiteState", "SCOPES", "SIGNALS", "ROLES"]
+__all__ = ["Strategy", "SiteState", "SCOPES", "SIGNALS", "ROLES", "COMMON_PARAMS"]
 
 SCOPES = ("layer", "global")
-SIGNALS = ("io", "target")
+SIGNALS = ("io", "target")  # the built-in signals; ``signal_names()`` lists every declared one
 ROLES = ("candidate", "baseline", "control")
+
+
+def _signal_implies(name: Any) -> dict[str, Any]:
+    scope = get_signal(name).implied_scope
+    return {} if scope is None else {"scope": scope}
+
+
+# The parameters every strategy takes, declared once. A strategy that does not read the signal
+# searches only ``base``; a subclass's own declaration of one of these names replaces it.
+COMMON_PARAMS: tuple[Param, ...] = (
+    Family("base", ("relu", "tanh"), doc="family every site starts from"),
+    Choice("scope", SCOPES, what="scope", doc="layer: each site its own r; global: one pooled r"),
+    Choice("signal", signal_names, default=("io",), what="signal", implies=_signal_implies,
+           doc="what r is measured between"),
+    Int("every", 1, default=(1, 1), doc="adjust every k epochs"),
+    Int("warmup", 0, default=(0, 0), doc="epochs before the first adjustment"),
+)
 
 
 @dataclass(frozen=True)
@@ -91,6 +110,13 @@ class Strategy:
     #: "control" (changes activations without reading a signal: schedule, final_fixed).
     #: Reports pair every candidate with the best baseline chosen on validation.
     role: ClassVar[str] = "candidate"
+    #: Whether a site's family or α can change during training (False only for ``fixed``).
+    adjusts: ClassVar[bool] = True
+    #: The strategy's own searchable parameters (see ``dynsearch.strategies.params``).
+    search_space: ClassVar[tuple[Param, ...]] = ()
+    #: Parameters whose values make separate arms (equal budgets, compared on their own); None:
+    #: ``("scope", "signal")`` for a strategy that reads the signal, else ``("base",)``.
+    arm_axes: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(
         self,
@@ -106,7 +132,7 @@ class Strategy:
             get_family(base)
         self.base = base
         self.scope = _check_choice(owner, "scope", scope, SCOPES)
-        self.signal = _check_choice(owner, "signal", signal, SIGNALS)
+        self.signal = _check_choice(owner, "signal", signal, tuple(signal_names()))
         self.every = _check_int(owner, "every", every, 1)
         self.warmup = _check_int(owner, "warmup", warmup, 0)
 
@@ -133,12 +159,31 @@ class Strategy:
     @property
     def effective_scope(self) -> str:
         """The target signal is one value per network, so it always acts globally."""
-        return "global" if self.signal == "target" else self.scope
+        return get_signal(self.signal).implied_scope or self.scope
 
     def should_adjust(self, epoch: int) -> bool:
         """Whether the adjustment runs after 0-based ``epoch`` (past warmup, every k epochs)."""
         done = epoch + 1
         return done > self.warmup and (done - self.warmup) % self.every == 0
+
+    # --- search space ------------------------------------------------------------------
+
+    @classmethod
+    def declared_params(cls) -> tuple[Param, ...]:
+        """Every searchable parameter: the common ones this strategy uses, then its own."""
+        common = COMMON_PARAMS if cls.uses_signal else tuple(p for p in COMMON_PARAMS if p.name == "base")
+        merged: dict[str, Param] = {p.name: p for p in common}
+        for klass in reversed(cls.__mro__):
+            for p in klass.__dict__.get("search_space", ()):
+                merged[p.name] = p  # a subclass's declaration replaces an inherited one in place
+        return tuple(merged.values())
+
+    @classmethod
+    def arm_layout(cls) -> tuple[str, ...]:
+        """The parameters that make separate arms, in label order."""
+        if cls.arm_axes is not None:
+            return tuple(cls.arm_axes)
+        return ("scope", "signal") if cls.uses_signal else ("base",)
 
     # --- parameters and config ----------------------------------------------------------
 

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ..activations import family_names, get_family
 from .base import SiteState, Strategy
+from .params import Choice, Family, Float, Int, Setting
 from .registry import register_strategy
 
 if TYPE_CHECKING:
     from ..sites import ActivationSite
 
-__all__ = ["FixedActivation", "ThresholdSwitch", "LinearUpdate", "LearnedAlpha"]
+__all__ = ["FixedActivation", "ThresholdSwitch", "LinearUpdate", "LearnedAlpha", "MIN_THRESHOLD_GAP", "BUILTIN_STRATEGIES"]
+
+# What a study searches when its file lists no strategies, in this order.
+BUILTIN_STRATEGIES = ("fixed", "threshold", "linear", "learned")
+
+# Smallest gap between the two thresholds, so a sampled pair always satisfies lower < upper.
+MIN_THRESHOLD_GAP = 0.01
 
 
 def _finite(owner: str, name: str, value: object) -> float:
@@ -42,6 +49,8 @@ class FixedActivation(Strategy):
 
     uses_signal = False
     role = "baseline"
+    adjusts = False
+    arm_axes = ("base",)
 
     def decide(self, r: float, state: SiteState) -> SiteState:
         return state
@@ -66,6 +75,16 @@ class ThresholdSwitch(Strategy):
         >>> s.decide(0.9, state).family
         'sigmoid'
     """
+
+    search_space = (
+        Float("lower", -1.0, 1.0, default=(-0.9, 0.0), bounds=lambda v, s: _lower_bounds(s),
+              doc="lower threshold"),
+        Float("upper", -1.0, 1.0, default=(0.0, 0.9), bounds=lambda v, s: _upper_bounds(v, s),
+              check=lambda s: _pair_exists(s), doc="upper threshold, sampled above lower"),
+        Family("below", ("tanh",), doc="family when r < lower"),
+        Family("above", ("sigmoid",), doc="family when r > upper"),
+        Int("cooldown", 0, default=(0, 0), doc="minimum epochs between two switches of a site"),
+    )
 
     def __init__(
         self,
@@ -129,6 +148,14 @@ class LinearUpdate(Strategy):
         1.2
     """
 
+    search_space = (
+        Family("base", ("relu", "tanh"), requires_alpha=True, doc="family whose α the rule adjusts"),
+        Float("lam", default=(-1.0, 1.0), aliases=("lambda",), doc="λ in α = α₀ + λ·r"),
+        Float("alpha0", 0.0, math.inf, searched=False, bounds=lambda v, s: _alpha0_bounds(v, s),
+              doc="α₀, intersected with the base family's α range"),
+        Choice("cumulative", (False, True), searched=False, what="boolean", doc="compound α ← α + λ·r"),
+    )
+
     def __init__(self, *, lam: float = 0.1, alpha0: float | None = None, cumulative: bool = False, **common) -> None:
         super().__init__(**common)
         owner = type(self).__name__
@@ -178,6 +205,8 @@ class LearnedAlpha(Strategy):
 
     uses_signal = False
     role = "baseline"
+    arm_axes = ("base",)
+    search_space = (Family("base", ("relu", "tanh"), requires_alpha=True, doc="family whose α is trained"),)
 
     def __init__(self, **common) -> None:
         super().__init__(**common)
@@ -201,3 +230,37 @@ class LearnedAlpha(Strategy):
 
     def decide(self, r: float, state: SiteState) -> SiteState:
         return state
+
+
+# --- search-space rules of the built-in declarations ---------------------------------------------
+
+
+def _gap(settings: Mapping[str, Setting]) -> float:
+    return min(MIN_THRESHOLD_GAP, (settings["upper"][1] - settings["lower"][0]) / 2)
+
+
+def _lower_bounds(settings: Mapping[str, Setting]) -> tuple[float, float]:
+    # lower stays far enough below the largest upper that a valid upper always exists.
+    low, high = settings["lower"]
+    return low, min(high, settings["upper"][1] - _gap(settings))
+
+
+def _upper_bounds(values: Mapping[str, Any], settings: Mapping[str, Setting]) -> tuple[float, float]:
+    low, high = settings["upper"]
+    return max(low, values["lower"] + _gap(settings)), high
+
+
+def _pair_exists(settings: Mapping[str, Setting]) -> str | None:
+    lower, upper = settings["lower"], settings["upper"]
+    if lower[0] < upper[1]:
+        return None
+    return (f"no valid threshold pair: lower must be < upper, but lower >= {lower[0]:g} and upper <= {upper[1]:g}, "
+            f"got lower = [{lower[0]!r}, {lower[1]!r}], upper = [{upper[0]!r}, {upper[1]!r}]")
+
+
+def _alpha0_bounds(values: Mapping[str, Any], settings: Mapping[str, Setting]) -> tuple[float, float] | None:
+    alpha_range = get_family(values["base"]).alpha_range
+    if alpha_range is None:
+        return None
+    low, high = max(settings["alpha0"][0], alpha_range[0]), min(settings["alpha0"][1], alpha_range[1])
+    return (low, high) if low < high else None

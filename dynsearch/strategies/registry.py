@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Mapping, TypeVar
 
-from .base import Strategy
+from .base import ROLES, Strategy
+from ..plugins import load_entry_point_plugins
 
 __all__ = ["register_strategy", "get_strategy_class", "strategy_names", "make_strategy", "strategy_from_config"]
 
@@ -34,6 +36,7 @@ def register_strategy(name: str) -> Callable[[S], S]:
         existing = _REGISTRY.get(name)
         if existing is not None and existing.__qualname__ != cls.__qualname__:
             raise ValueError(f"A strategy named {name!r} is already registered ({existing.__qualname__}).")
+        _check_declarations(name, cls)
         cls.name = name
         _REGISTRY[name] = cls
         return cls
@@ -41,15 +44,42 @@ def register_strategy(name: str) -> Callable[[S], S]:
     return decorate
 
 
+def _check_declarations(name: str, cls: type[Strategy]) -> None:
+    """A declared parameter must be a constructor parameter; an arm axis must be a declared choice."""
+    accepted = cls.param_names()
+    declared = {p.name: p for p in cls.declared_params()}
+    for p in declared.values():
+        if p.name not in accepted:
+            raise TypeError(
+                f"Strategy {name!r} declares a search parameter {p.name!r} that its __init__ does not take; "
+                f"parameters: {', '.join(accepted)}."
+            )
+        setting = p.default_setting()
+        if p.kind != "choice" and setting is not None and not all(math.isfinite(v) for v in setting):
+            raise TypeError(f"Strategy {name!r} searches {p.name!r} by default but declares no finite default range.")
+    for axis in cls.arm_layout():
+        if getattr(declared.get(axis), "kind", None) != "choice":
+            raise TypeError(f"Strategy {name!r} makes arms by {axis!r}, which is not one of its declared choices.")
+    if cls.role not in ROLES:
+        raise TypeError(f"Strategy {name!r} has role {cls.role!r}; allowed: {', '.join(ROLES)}.")
+
+
 def strategy_names() -> list[str]:
-    """Registered strategy names, in registration order."""
+    """Registered strategy names, in registration order (installed plugins included)."""
+    load_entry_point_plugins()
     return list(_REGISTRY)
 
 
 def get_strategy_class(name: str) -> type[Strategy]:
     """The class registered under ``name``; an unknown name lists the valid ones."""
     if name not in _REGISTRY:
-        raise ValueError(f"Unknown strategy {name!r}; registered strategies: {', '.join(_REGISTRY)}.")
+        load_entry_point_plugins()
+    if name not in _REGISTRY:
+        raise ValueError(
+            f"Unknown strategy {name!r}; registered strategies: {', '.join(_REGISTRY)}. A strategy of your own "
+            "must be imported first: name its module in the study file's plugins, or install it under the "
+            "'dynsearch.plugins' entry point."
+        )
     return _REGISTRY[name]
 
 

@@ -15,6 +15,7 @@ or, in a pytest module::
         check_strategy(name)
 """
 
+from .space_conformance import check_search_space
 from .strategy_conformance import check_strategy, strategy_names_for_tests
 
-__all__ = ["check_strategy", "strategy_names_for_tests"]
+__all__ = ["check_strategy", "check_search_space", "strategy_names_for_tests"]

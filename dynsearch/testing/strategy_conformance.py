@@ -3,7 +3,8 @@
 ``check_strategy`` asserts what ``dynsearch.apply``, ``dynsearch.adjust``, the search and the config
 export rely on: a strategy is constructible with its defaults, keeps its keyword-only parameters
 under their own names, round-trips through JSON, clones, and decides purely, with a known family
-and an α inside that family's range, including inside a short real training loop.
+and an α inside that family's range, including inside a short real training loop; and every value
+its search-space declarations let a study sample builds it (``check_search_space``).
 
 It raises ``AssertionError`` with a message naming the broken rule (no pytest needed), so a user
 can run it over their own registered strategy.
@@ -312,3 +313,6 @@ def check_strategy(cls_or_name: type[Strategy] | str) -> None:
         raise AssertionError(f"{_label(cls)}() cannot be built from its defaults: {exc!r}.") from exc
     for check in CHECKS:
         check(strategy)
+    from .space_conformance import check_search_space
+
+    check_search_space(cls)

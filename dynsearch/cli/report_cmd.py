@@ -248,7 +248,7 @@ def export(args: argparse.Namespace) -> int:
         raise UsageError(f"export: study {args.name!r} has no complete trial" + (f" of {wanted}" if wanted else ""))
     trials = study.get_trials(deepcopy=False)
     # The candidates are the trials the filters allow; a tie among them is broken by the rule, not the data.
-    tie = find_tie([t for t in trials if select_best_trial([t], args.family, args.scope) is not None])
+    tie = find_tie([t for t in trials if select_best_trial([t], arms) is not None])
     if tie is not None:
         print(tie.message(), file=sys.stderr)
     try:

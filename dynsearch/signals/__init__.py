@@ -27,6 +27,7 @@ from ._base import (
 )
 from ._builtin import DataSignal, DeadSignal, GradientSignal, IOSignal, SaturationSignal, TargetSignal
 from ._derivatives import derivative
+from ._recorder import NETWORK, SignalRecorder
 from ._stats import (
     REDUCTIONS,
     SignalValue,
@@ -56,6 +57,8 @@ __all__ = [
     "GradientSignal",
     "DataSignal",
     "derivative",
+    "SignalRecorder",
+    "NETWORK",
     "as_members",
     "copy_state_",
     "pearson_update",

@@ -274,3 +274,17 @@ def test_a_bad_suite_line_exits_2_with_one_line_and_writes_nothing(tmp_path: Pat
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "datasets[0].colour" in lines[0] and "allowed: suite, n, seed" in lines[0]
     assert proc.stdout == "" and not journal.exists()
+
+
+def test_dynsearch_train_takes_a_suite_member(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dynsearch.cli import main
+
+    out = tmp_path / "r.json"
+    argv = ["train", "--dataset", "synthetic-07", "--dataset-option", "suite_seed=2", "--epochs", "1", "--quiet"]
+    assert main([*argv, "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["dataset"] == "synthetic_07" and result["task"] == synthetic_recipe(7, 2)["task"]
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--dataset", "synthetic-7", "--epochs", "1"])
+    assert info.value.code == 2
+    assert "Unknown dataset 'synthetic-7'" in capsys.readouterr().err

@@ -36,6 +36,7 @@ from ._stats import (
     pearson_moments,
     pearson_update,
     pearson_value,
+    reset_state,
     share_update,
     share_value,
 )
@@ -66,4 +67,5 @@ __all__ = [
     "pearson_value",
     "share_update",
     "share_value",
+    "reset_state",
 ]

@@ -288,3 +288,16 @@ def test_dynsearch_train_takes_a_suite_member(tmp_path: Path, capsys: pytest.Cap
         main(["train", "--dataset", "synthetic-7", "--epochs", "1"])
     assert info.value.code == 2
     assert "Unknown dataset 'synthetic-7'" in capsys.readouterr().err
+
+
+def test_parquet_globs_reach_into_subfolders_with_double_star(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    frame = pd.DataFrame({"a": np.arange(30.0), "y": np.arange(30) % 2})
+    (tmp_path / "t" / "deep").mkdir(parents=True)
+    frame.to_parquet(tmp_path / "t" / "one.parquet")
+    frame.to_parquet(tmp_path / "t" / "deep" / "two.parquet")
+    names = [name for name, _ in expand_dataset_entry("parquet:t/**/*.parquet", base_dir=tmp_path)]
+    assert names == [f"parquet:{(tmp_path / 't' / 'deep' / 'two.parquet').resolve()}",
+                     f"parquet:{(tmp_path / 't' / 'one.parquet').resolve()}"]  # fmt: skip
+    assert load_dataset(names[0]).task == "classification"
+    assert expand_dataset_entry("parquet:t/one.parquet", base_dir=tmp_path) is None  # no glob: an ordinary entry

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from dynsearch.activations import family_names, get_family
@@ -379,3 +381,28 @@ def test_registering_checks_duplicates_and_declarations() -> None:
     with pytest.raises(TypeError, match="decorates Signal subclasses"):
         register_signal("test_not_a_signal")(int)
     assert Const().to_config() == {"name": "test_const", "params": {"reduction": "pooled"}}
+
+
+# --- streaming: any split into batches gives the same value --------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    cuts=st.lists(st.integers(1, 59), max_size=6, unique=True),
+    offset=st.sampled_from([0.0, 3.0, -1e3]),
+    scale=st.floats(0.01, 100.0),
+    seed=st.integers(0, 2**16),
+    reduction=st.sampled_from(REDUCTIONS),
+)
+def test_any_batch_split_gives_the_value_of_one_batch(cuts, offset, scale, seed, reduction) -> None:
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(60, 3, generator=g, dtype=torch.float64) * scale + offset
+    fz = torch.tanh((z - offset) / scale) + 0.1 * torch.randn(60, 3, generator=g, dtype=torch.float64)
+    bounds = [0, *sorted(cuts), 60]
+    io = make_signal("io", reduction=reduction)
+    split = feed(io, [(z[a:b], fz[a:b]) for a, b in zip(bounds, bounds[1:])])
+    whole = io.update(None, z, fz)
+    assert io.value(split).item()[0] == pytest.approx(io.value(whole).item()[0], abs=1e-9)
+    dead = make_signal("saturation", eps=0.5, reduction=reduction)
+    split = feed(dead, [(z[a:b], z[a:b]) for a, b in zip(bounds, bounds[1:])], family="tanh")
+    assert dead.value(split).item()[0] == pytest.approx(dead.value(dead.update(None, z, z, family="tanh")).item()[0])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from dynsearch.activations import family_names, get_family
@@ -265,29 +267,35 @@ def test_target_signal_members_share_one_target() -> None:
 # --- data: the write-up's r(x, y), a per-dataset constant --------------------------------------------------------
 
 
-def test_data_signal_pairs_every_feature_with_every_target_column() -> None:
+def test_data_signal_is_the_literal_r_of_inputs_and_labels() -> None:
     g = torch.Generator().manual_seed(11)
-    x = torch.randn(150, 4, generator=g) + 2
-    y = (x[:, 0] + 0.5 * torch.randn(150, generator=g) > 2).long()
-    onehot = nn.functional.one_hot(y, 2).float()
+    x = torch.randn(150, 4, generator=g) * torch.tensor([1.0, 2.0, 0.5, 1.0]) + 2
+    y = (x[:, 0] - x[:, 1] + 0.5 * torch.randn(150, generator=g) > 0).long()  # class indices, as the data holds them
     data = make_signal("data")
-    state = feed(data, zip(x.split(40), onehot.split(40)))
-    xn, tn = x.double().numpy(), onehot.double().numpy()
-    pairs_x = np.concatenate([np.repeat(xn[:, [f]], 2, axis=1) for f in range(4)], axis=1)  # (x_f, t_c) for all f, c
-    pairs_t = np.tile(tn, (1, 4))
-    assert data.value(state).item()[0] == pytest.approx(np_r(pairs_x, pairs_t), abs=1e-9)
-    per_pair = np.mean([np_r(xn[:, f], tn[:, c]) for f in range(4) for c in range(2)])
-    assert make_signal("data", reduction="unit_mean").value(state).item()[0] == pytest.approx(per_pair, abs=1e-9)
+    state = feed(data, zip(x.split(40), y.split(40)))
+    xn, yn = x.double().numpy(), y.double().numpy()
+    # Every input value paired with its sample's label, as the write-up pairs x and y.
+    assert data.value(state).item()[0] == pytest.approx(np_r(xn, np.repeat(yn[:, None], 4, axis=1)), abs=1e-9)
+    per_feature = np.mean([np_r(xn[:, f], yn) for f in range(4)])
+    assert make_signal("data", reduction="unit_mean").value(state).item()[0] == pytest.approx(per_feature, abs=1e-9)
     # A constant of the dataset: another batch order gives the same value.
     perm = torch.randperm(150, generator=g)
-    again = feed(data, zip(x[perm].split(25), onehot[perm].split(25)))
+    again = feed(data, zip(x[perm].split(25), y[perm].split(25)))
     assert data.value(again).item()[0] == pytest.approx(data.value(state).item()[0], abs=1e-12)
-    reg = data.update(None, x, x[:, 1] * 2.0)
-    assert make_signal("data", reduction="unit_mean").value(reg).item()[0] == pytest.approx(
-        np.mean([np_r(xn[:, f], xn[:, 1]) for f in range(4)]), abs=1e-9
-    )
-    with pytest.raises(ValueError, match="needs the target as floats"):
-        data.update(None, x, y)
+
+
+def test_data_signal_pairs_every_feature_with_every_target_column() -> None:
+    g = torch.Generator().manual_seed(13)
+    x = torch.randn(120, 3, generator=g)
+    t = torch.stack([x[:, 0] + torch.randn(120, generator=g), -x[:, 2] * 3 + 1], dim=1)  # two regression targets
+    data = make_signal("data", reduction="unit_mean")
+    state = data.update(None, x, t)
+    xn, tn = x.double().numpy(), t.double().numpy()
+    assert state["n"].shape == (1, 6)
+    expected = np.mean([np_r(xn[:, f], tn[:, c]) for f in range(3) for c in range(2)])
+    assert data.value(state).item()[0] == pytest.approx(expected, abs=1e-9)
+    pairs_x = np.concatenate([np.repeat(xn[:, [f]], 2, axis=1) for f in range(3)], axis=1)
+    assert make_signal("data").value(state).item()[0] == pytest.approx(np_r(pairs_x, np.tile(tn, (1, 3))), abs=1e-9)
 
 
 # --- derivatives against autograd ------------------------------------------------------------------------------
@@ -331,7 +339,7 @@ def test_values_lie_in_the_declared_range(name: str, reduction: str) -> None:
     signal = make_signal(name, reduction=reduction)
     g = torch.Generator().manual_seed(12)
     a = torch.randn(64, 6, generator=g) * 4
-    b = {"target": torch.randint(0, 6, (64,), generator=g), "data": torch.randn(64, 2, generator=g)}.get(name, torch.tanh(a))
+    b = {"target": torch.randint(0, 6, (64,), generator=g), "data": torch.randint(0, 3, (64,), generator=g)}.get(name, torch.tanh(a))
     low, high = signal.value_range
     value = signal.value(signal.update(None, a, b, family="tanh", alpha=1.0)).item()[0]
     assert low <= value <= high
@@ -373,3 +381,28 @@ def test_registering_checks_duplicates_and_declarations() -> None:
     with pytest.raises(TypeError, match="decorates Signal subclasses"):
         register_signal("test_not_a_signal")(int)
     assert Const().to_config() == {"name": "test_const", "params": {"reduction": "pooled"}}
+
+
+# --- streaming: any split into batches gives the same value --------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    cuts=st.lists(st.integers(1, 59), max_size=6, unique=True),
+    offset=st.sampled_from([0.0, 3.0, -1e3]),
+    scale=st.floats(0.01, 100.0),
+    seed=st.integers(0, 2**16),
+    reduction=st.sampled_from(REDUCTIONS),
+)
+def test_any_batch_split_gives_the_value_of_one_batch(cuts, offset, scale, seed, reduction) -> None:
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(60, 3, generator=g, dtype=torch.float64) * scale + offset
+    fz = torch.tanh((z - offset) / scale) + 0.1 * torch.randn(60, 3, generator=g, dtype=torch.float64)
+    bounds = [0, *sorted(cuts), 60]
+    io = make_signal("io", reduction=reduction)
+    split = feed(io, [(z[a:b], fz[a:b]) for a, b in zip(bounds, bounds[1:])])
+    whole = io.update(None, z, fz)
+    assert io.value(split).item()[0] == pytest.approx(io.value(whole).item()[0], abs=1e-9)
+    dead = make_signal("saturation", eps=0.5, reduction=reduction)
+    split = feed(dead, [(z[a:b], z[a:b]) for a, b in zip(bounds, bounds[1:])], family="tanh")
+    assert dead.value(split).item()[0] == pytest.approx(dead.value(dead.update(None, z, z, family="tanh")).item()[0])

@@ -274,3 +274,30 @@ def test_a_bad_suite_line_exits_2_with_one_line_and_writes_nothing(tmp_path: Pat
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "datasets[0].colour" in lines[0] and "allowed: suite, n, seed" in lines[0]
     assert proc.stdout == "" and not journal.exists()
+
+
+def test_dynsearch_train_takes_a_suite_member(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dynsearch.cli import main
+
+    out = tmp_path / "r.json"
+    argv = ["train", "--dataset", "synthetic-07", "--dataset-option", "suite_seed=2", "--epochs", "1", "--quiet"]
+    assert main([*argv, "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["dataset"] == "synthetic_07" and result["task"] == synthetic_recipe(7, 2)["task"]
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--dataset", "synthetic-7", "--epochs", "1"])
+    assert info.value.code == 2
+    assert "Unknown dataset 'synthetic-7'" in capsys.readouterr().err
+
+
+def test_parquet_globs_reach_into_subfolders_with_double_star(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    frame = pd.DataFrame({"a": np.arange(30.0), "y": np.arange(30) % 2})
+    (tmp_path / "t" / "deep").mkdir(parents=True)
+    frame.to_parquet(tmp_path / "t" / "one.parquet")
+    frame.to_parquet(tmp_path / "t" / "deep" / "two.parquet")
+    names = [name for name, _ in expand_dataset_entry("parquet:t/**/*.parquet", base_dir=tmp_path)]
+    assert names == [f"parquet:{(tmp_path / 't' / 'deep' / 'two.parquet').resolve()}",
+                     f"parquet:{(tmp_path / 't' / 'one.parquet').resolve()}"]  # fmt: skip
+    assert load_dataset(names[0]).task == "classification"
+    assert expand_dataset_entry("parquet:t/one.parquet", base_dir=tmp_path) is None  # no glob: an ordinary entry

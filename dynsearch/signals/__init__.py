@@ -27,6 +27,7 @@ from ._base import (
 )
 from ._builtin import DataSignal, DeadSignal, GradientSignal, IOSignal, SaturationSignal, TargetSignal
 from ._derivatives import derivative
+from ._recorder import NETWORK, SignalRecorder
 from ._stats import (
     REDUCTIONS,
     SignalValue,
@@ -35,6 +36,7 @@ from ._stats import (
     pearson_moments,
     pearson_update,
     pearson_value,
+    reset_state,
     share_update,
     share_value,
 )
@@ -56,6 +58,8 @@ __all__ = [
     "GradientSignal",
     "DataSignal",
     "derivative",
+    "SignalRecorder",
+    "NETWORK",
     "as_members",
     "copy_state_",
     "pearson_update",
@@ -63,4 +67,5 @@ __all__ = [
     "pearson_value",
     "share_update",
     "share_value",
+    "reset_state",
 ]

@@ -121,20 +121,21 @@ class GradientSignal(_PearsonSignal):
 
 @register_signal("data")
 class DataSignal(_PearsonSignal):
-    """The write-up's literal r(x, y): the network's input x against the target y, every feature with every
-    target column (one-hot for classes). It does not depend on the network, so it is a **per-dataset
-    constant**: thresholding it picks an activation once per dataset, it is not a dynamic rule.
+    """The write-up's literal r(x, y): the network's input x against the target y, paired the way its
+    example pairs them, every input value with its sample's target. It does not depend on the network,
+    so it is a **per-dataset constant**: thresholding it picks an activation once per dataset; it is not
+    a dynamic rule.
 
-    ``b`` is the target as floats: one-hot ``(B, C)`` for classification, ``(B,)`` for regression.
-    ``pooled`` is r over every (feature, target column) pair; ``unit_mean`` the mean of each pair's r."""
+    ``b`` is the target as the data holds it: class indices (as numbers, so for more than two classes
+    the value depends on the arbitrary class order, as the write-up's would) or regression values, or
+    a float matrix ``(B, C)`` whose every column is paired with every feature. Units are (feature,
+    target column) pairs: ``pooled`` is r over all pairs, ``unit_mean`` the mean of each feature's r."""
 
     measures = "Pearson r between the network's input x and the target y (a constant of the dataset)"
     source = "input"
     per_network = True
 
     def update(self, state, a, b, *, members=False, family=None, alpha=None):  # noqa: D102
-        if not b.is_floating_point():
-            raise ValueError("The 'data' signal needs the target as floats: one-hot (B, C) for classes, (B,) for regression.")
         x = as_members(a.detach(), members)
         t = as_members(b.detach(), members)
         m, n = x.shape[0], x.shape[1]

@@ -7,7 +7,8 @@ their unit. Statistics are kept per member and unit, shape ``(M, U, ...)`` (M = 
 a reduction over units (``pooled`` or ``unit_mean``) is chosen when the value is read, and the
 statistics of several sites combine by concatenating units (global scope).
 
-Pearson state: ``n`` (M, U) float64 counts, ``shift`` (M, U, 2) the first batch's means of x and y,
+Pearson state: ``n`` (M, U) float64 counts, ``shift`` (M, U, 2) the first batch's means of x and y
+(in the data's dtype, so the shift applied and the one added back are the same number),
 ``sums`` (M, U, 5) float64 sums of shifted Σx, Σy, Σx², Σy², Σxy (see ``dynsearch.signal`` for why
 shifting keeps float32 data exact enough). Share state: ``n`` and ``hits`` (M, U) float64.
 Every update returns a new state; ``copy_state_`` writes one into existing tensors (buffers).
@@ -31,6 +32,7 @@ __all__ = [
     "share_update",
     "share_value",
     "copy_state_",
+    "reset_state",
 ]
 
 REDUCTIONS = ("pooled", "unit_mean")
@@ -83,39 +85,36 @@ def _float(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     return x, y
 
 
-def _empty_pearson(m: int, u: int, device: torch.device, dtype: torch.dtype) -> State:
-    return {
-        "n": torch.zeros(m, u, dtype=torch.float64, device=device),
-        "shift": torch.zeros(m, u, 2, dtype=dtype, device=device),
-        "sums": torch.zeros(m, u, 5, dtype=torch.float64, device=device),
-    }
-
-
 @torch.no_grad()
 def pearson_update(state: State | None, x: Tensor, y: Tensor, *, members: bool = False) -> State:
     """Add the pairs (x[i], y[i]) of two same-shaped batches, per member and unit. Pure: returns a new state.
 
-    ``state`` None starts one shaped by this batch. The first batch a unit sees sets its shift.
+    ``state`` None starts one from this batch, whose per-unit means become the shift that every later
+    batch is centred by (``reset_state`` keeps it, so no batch after the first pays for computing it).
     """
     x, y = as_members(x.detach(), members), as_members(y.detach(), members)
     if x.shape != y.shape:
         raise ValueError(f"Pearson statistics pair x and y element-wise; got shapes {tuple(x.shape)} and {tuple(y.shape)}.")
     x, y = _float(x, y)
     m, u = x.shape[0], x.shape[2]
-    if state is None:
-        state = _empty_pearson(m, u, x.device, torch.float64)
-    if state["n"].shape != (m, u):
-        raise ValueError(f"This state holds {tuple(state['n'].shape)} (members, units); the batch has ({m}, {u}).")
     count = _per_unit_count(x)
+    if state is None:
+        zeros = torch.zeros(m, u, dtype=torch.float64, device=x.device)
+        means = torch.stack((_unit_sum(x), _unit_sum(y)), dim=-1) / count
+        state = {"n": zeros, "shift": means, "sums": torch.zeros(m, u, 5, dtype=torch.float64, device=x.device)}
+    elif state["n"].shape != (m, u):
+        raise ValueError(f"This state holds {tuple(state['n'].shape)} (members, units); the batch has ({m}, {u}).")
+    shift = state["shift"] if state["shift"].dtype == x.dtype else state["shift"].to(x.dtype)
     view = (m, 1, u) + (1,) * (x.dim() - 3)
-    first = (state["n"] == 0).unsqueeze(-1)
-    means = torch.stack((_unit_sum(x), _unit_sum(y)), dim=-1) / count
-    # Stored as the data dtype's rounding, so the shift applied and the shift added back are the same number.
-    shift = torch.where(first, means.to(x.dtype).to(state["shift"].dtype), state["shift"])
-    xs = x - shift[..., 0].to(x.dtype).view(view)
-    ys = y - shift[..., 1].to(x.dtype).view(view)
+    xs = x - shift[..., 0].view(view)
+    ys = y - shift[..., 1].view(view)
     batch = torch.stack((_unit_sum(xs), _unit_sum(ys), _unit_sum(xs * xs), _unit_sum(ys * ys), _unit_sum(xs * ys)), -1)
-    return {"n": state["n"] + count, "shift": shift, "sums": state["sums"] + batch.double()}
+    return {"n": state["n"] + count, "shift": state["shift"], "sums": state["sums"] + batch.double()}
+
+
+def reset_state(state: State) -> State:
+    """The state with nothing seen (counts and sums zero); a Pearson state keeps its shift. Pure."""
+    return {key: (t if key == "shift" else torch.zeros_like(t)) for key, t in state.items()}
 
 
 def pearson_moments(state: State) -> tuple[Tensor, ...]:

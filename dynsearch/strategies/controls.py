@@ -40,7 +40,8 @@ def _alpha_for(owner: str, name: str, value: object, family: str) -> float:
         low, high = fam.alpha_range  # type: ignore[misc]
         if not low <= value <= high:
             raise ValueError(
-                f"The {name!r} parameter of {owner} must lie in {fam.name}'s α range [{low}, {high}]. Got {value!r} instead."
+                f"The {name!r} parameter of {owner} must lie in {fam.name}'s α range [{low}, {high}]. "
+                f"Got {value!r} instead."
             )
     return float(value)
 
@@ -132,13 +133,18 @@ class FinalFixed(Strategy):
         if family_list is not None and not family_list:
             raise ValueError(f"The 'families' parameter of {owner} must be a family or a non-empty list. Got [] instead.")
         if alpha_list is not None and not alpha_list:
-            raise ValueError(f"The 'alphas' parameter of {owner} must be a number, a non-empty list or None. Got [] instead.")
+            raise ValueError(
+                f"The 'alphas' parameter of {owner} must be a number, a non-empty list or None. Got [] instead."
+            )
         if family_list is not None and alpha_list is not None and len(family_list) != len(alpha_list):
             raise ValueError(
                 f"The 'families' and 'alphas' parameters of {owner} must have one entry per site each. "
                 f"Got {len(family_list)} families and {len(alpha_list)} alphas."
             )
-        self.families = [_family(owner, f"families[{i}]", f) for i, f in enumerate(family_list)] if family_list is not None else _family(owner, "families", families)  # fmt: skip
+        if family_list is not None:
+            self.families: str | list[str] = [_family(owner, f"families[{i}]", f) for i, f in enumerate(family_list)]
+        else:
+            self.families = _family(owner, "families", families)
         self.n_sites = max(len(family_list or []), len(alpha_list or []))  # 0: the same for every site
         if alpha_list is not None:
             self.alphas = [_alpha_for(owner, f"alphas[{i}]", a, self._family_at(i)) for i, a in enumerate(alpha_list)]
@@ -179,7 +185,8 @@ class FinalFixed(Strategy):
         One value is kept when every site agrees, else one entry per site.
 
         Example:
-            >>> FinalFixed.from_records([{"family": "tanh", "alpha": 1.0}, {"family": "tanh", "alpha": 1.0}]).get_params()["families"]
+            >>> records = [{"family": "tanh", "alpha": 1.0}, {"family": "tanh", "alpha": 1.0}]
+            >>> FinalFixed.from_records(records).get_params()["families"]
             'tanh'
         """
         if not records:

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 from ..strategies import COMMON_PARAMS, get_strategy_class, strategy_names
 from ..strategies.builtin import BUILTIN_STRATEGIES
 from ..strategies.params import Choice, Param
-from ._errors import Checker, got, join_key, show, suggest
+from ._errors import Checker, got, join_key, show
 from ._spec import SearchSpace, StrategySpace
 
 __all__ = ["parse_search", "PLURAL_KEYS", "SHARED_KEYS"]
@@ -35,28 +35,14 @@ def _declared(name: str) -> dict[str, Param]:
     return {p.name: p for p in get_strategy_class(name).declared_params()}
 
 
-def _param_for_key(params: Mapping[str, Param], key: str) -> Param | None:
-    if key in params:
-        return params[key]
-    for p in params.values():
-        if key in p.aliases:
-            return p
-    return None
-
-
-def _top_level_param(key: str) -> str:
-    return PLURAL_KEYS.get(key, key)
-
-
 def _allowed_top_keys(registered: list[str]) -> list[str]:
+    """Shared keys, the common choices in plural, then every declared parameter, then the strategy tables."""
     keys = list(SHARED_KEYS) + list(PLURAL_KEYS)
-    common = {p.name for p in COMMON_PARAMS}
-    for name in registered:
-        for p in _declared(name).values():
-            for k in (p.name, *p.aliases):
-                if k not in keys and k not in common:
-                    keys.append(k)
-    keys += [k for k in ("every", "warmup") if k not in keys]
+    singular = set(PLURAL_KEYS.values())  # written in plural at this level
+    for p in [*COMMON_PARAMS, *(p for name in registered for p in _declared(name).values())]:
+        for k in (p.name, *p.aliases):
+            if k not in keys and k not in singular:
+                keys.append(k)
     return keys + [n for n in registered if n not in keys]
 
 
@@ -64,12 +50,10 @@ def parse_search(c: Checker, value: Any) -> SearchSpace:
     s = c.table("search", value)
     registered = strategy_names()
     allowed = _allowed_top_keys(registered)
-    hints = {"lam": 'did you mean "lambda"?', "strategy": 'did you mean "strategies"?', "base": 'did you mean "bases"?',
-             "scope": 'did you mean "scopes"?', "signal": 'did you mean "signals"?'}  # fmt: skip
     from ._parse import _HINTS, _elsewhere  # the other sections' keys, for "it belongs in [x]" hints
 
-    legacy = s.pop(LEGACY_KEY, False) is True if isinstance(s, dict) else False
-    c.known_keys("search", s, allowed, _elsewhere("search"), {**_HINTS["search"], **hints})
+    legacy = s.pop(LEGACY_KEY, False) is True
+    c.known_keys("search", s, allowed, _elsewhere("search"), _HINTS["search"])
     defaults = [n for n in BUILTIN_STRATEGIES if n in registered]
     names = c.choices("search.strategies", s["strategies"], registered, what="strategy") if "strategies" in s \
         else tuple(defaults)  # fmt: skip
@@ -187,5 +171,5 @@ def _choices(c: Checker, key: str, value: Any, p: Choice, *, strict: bool) -> tu
         for i, v in enumerate(values):
             if not p.accepts(v):
                 ok = ", ".join(str(a) for a in allowed if p.accepts(a))
-                raise c.fail(join_key(key, i), f"{show(v)} is not {p.accepts_text}{suggest(v, [])}; allowed: {ok}")
+                raise c.fail(join_key(key, i), f"{show(v)} is not {p.accepts_text}; allowed: {ok}")
     return tuple(v for v in values if p.accepts(v))

@@ -23,7 +23,8 @@ from ..signal import first_shift
 from ..sites import adjust_sites, needs_target_signal, sites
 from ..train import EpochRecord, TrainingInterrupted, TrainResult, build
 from ._members import MemberSite, MemberStats
-from ._net import Op, SitePlan, observe, packed_forward
+from ._net import Op, packed_forward
+from ._plans import SitePlan, site_plan
 from ._optim import PackedOptimizer
 from ._step import PackedStep
 
@@ -39,22 +40,15 @@ def _epoch_order(n: int, generator: torch.Generator) -> Tensor:
     return next(iter_batches(index, index, n, generator=generator))[0]
 
 
-def _site_plan(families: Sequence[str], device: torch.device, union: Sequence[str] | None = None) -> SitePlan:
-    present = list(union or dict.fromkeys(families)) or ["identity"]  # an empty pack has nothing to activate
-    if len(present) == 1:
-        return SitePlan([(present[0], None)])
-    return SitePlan([(name, torch.tensor([f == name for f in families], device=device)) for name in present])
-
-
 class PackEngine:
     """One pack's training state; ``run`` trains it to the end and returns the members' results."""
 
     def __init__(self, splits: DatasetSplits, strategies: Sequence[Any], configs: Sequence[Any], models: Sequence[Any],
-                 plan: list[Op], params: list[Tensor]) -> None:
+                 plan: list[Op], params: list[Tensor], members: Sequence[int]) -> None:
         self.splits, self.plan, self.configs = splits, plan, list(configs)
         self.strategies = list(strategies)
         self.device = splits.x_train.device
-        self.members = list(range(len(configs)))  # original index of each row still in the pack
+        self.members: list[int | None] = list(members)  # each row's original index (None: it left)
         self.site_names = [name for name, _ in sites(models[0])]
         self.views = [[MemberSite(site, s) for _, site in sites(m)] for m, s in zip(models, strategies)]
         self.targets = [MemberStats(needs_target_signal(m)) for m in models]
@@ -96,7 +90,8 @@ class PackEngine:
         for s, union in enumerate(self.family_unions):
             families = [row[s].family for row in self.views]
             union.extend(f for f in dict.fromkeys(families) if f not in union)
-            plans.append(_site_plan(families, self.device, union if self.step.compiled else None))
+            alphas, learned = [row[s].alpha for row in self.views], [row[s].learned for row in self.views]
+            plans.append(site_plan(families, alphas, learned, self.device, union if self.step.compiled else None))
         return plans
 
     def live(self) -> list[int]:
@@ -252,5 +247,5 @@ class PackEngine:
                            ) -> tuple[list[float], list[float]]:
         params = [torch.stack(rows) for rows in zip(*(s[0] for s in snaps))]
         alphas = [torch.stack(rows) for rows in zip(*(s[1] for s in snaps))]
-        plans = [_site_plan(list(fams), self.device) for fams in zip(*(s[2] for s in snaps))]
+        plans = [site_plan(list(fams), None, None, self.device) for fams in zip(*(s[2] for s in snaps))]
         return self.evaluate(x, y, params, alphas, plans)

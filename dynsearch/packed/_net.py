@@ -2,8 +2,7 @@
 
 Members' tensors carry the member on a leading axis (``[K, ...]``): a linear layer is one
 batched product (``baddbmm``), a convolution one grouped convolution (``groups=K``). Each
-member keeps its own activation family and α per site: the families present at a site are
-computed and combined per member with masks.
+member keeps its own activation family and α per site (see ``_plans``).
 """
 
 from __future__ import annotations
@@ -15,10 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..activations import get_family
 from ..models import SmallCNN
 from ..signal import first_shift, shifted_gram
 from ..sites import ActivationSite
+from ._plans import SitePlan, activate
 
 __all__ = ["Op", "layer_plan", "stack_parameters", "SitePlan", "packed_forward", "member_rows", "observe"]
 
@@ -80,31 +79,6 @@ def stack_parameters(models: Sequence[nn.Module], plan: Sequence[Op]) -> list[Te
     return stacked
 
 
-@dataclass
-class SitePlan:
-    """How one site activates this epoch: the families present, each with its members' ``[K]``
-    mask (None when one family serves every member)."""
-
-    families: list[tuple[str, Tensor | None]]
-
-
-def _activate(x: Tensor, alpha: Tensor, site: SitePlan, shape: tuple[int, ...]) -> Tensor:
-    """Each member's family at its α; ``alpha`` and the ``[K]`` masks are viewed as ``shape`` against ``x``."""
-    if len(site.families) == 1:
-        return get_family(site.families[0][0]).fn(x, alpha.view(shape))
-    out: Tensor | None = None
-    for name, mask in site.families:
-        family = get_family(name)
-        assert mask is not None
-        mask = mask.view(shape)
-        # Other members' α may be outside this family's range (softplus divides by α): give
-        # them its default, so the rows this family does not serve stay finite, in gradients too.
-        y = family.fn(x, torch.where(mask, alpha.view(shape), family.alpha_default))
-        out = y if out is None else torch.where(mask, y, out)
-    assert out is not None
-    return out
-
-
 def member_rows(t: Tensor, k: int, member_axis: int) -> Tensor:
     """``[K, N]``: all of each member's values in one row (a copy when the layout needs one)."""
     return t.movedim(member_axis, 0).reshape(k, -1)
@@ -144,11 +118,9 @@ def packed_forward(
         elif op.kind == "act":
             z = x
             if member_axis == 0:
-                x = _activate(z, alphas[op.index], sites[op.index], (k, 1, 1))
+                x = activate(z, alphas[op.index], sites[op.index], 0)
             else:
-                b = z.shape[0]
-                z5 = z.view(b, k, -1)
-                x = _activate(z5, alphas[op.index], sites[op.index], (1, k, 1)).view(z.shape)
+                x = activate(z.view(z.shape[0], k, -1), alphas[op.index], sites[op.index], 1).view(z.shape)
             if shifts is not None:
                 grams.append(_site_gram(z, x, k, member_axis, shifts[op.index], None if fresh is None else fresh[op.index]))
         elif op.kind == "pool":

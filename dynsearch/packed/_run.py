@@ -11,6 +11,7 @@ from typing import Any, Callable, Sequence
 from torch import Tensor
 
 from ..data import DatasetSplits
+from ..sites import sites
 from ..strategies import LearnedAlpha, Strategy, strategy_from_config
 from ..train import EpochRecord, TrainConfig, TrainResult, build
 from ._engine import PackEngine
@@ -100,7 +101,11 @@ def train_engine(
     plan, reason = layer_plan(models[0])
     if reason:
         return reason
-    engine = PackEngine(splits, strategies, configs, models, plan, stack_parameters(models, plan))
+    # Rows ordered by their families, so that eager each family runs on a contiguous view.
+    order = sorted(range(len(models)), key=lambda i: tuple(site.family for _, site in sites(models[i])))
+    models = [models[i] for i in order]
+    engine = PackEngine(splits, [strategies[i] for i in order], [configs[i] for i in order], models, plan,
+                        stack_parameters(models, plan), order)
     del models
     members = [_Member(i, s, c) for i, (s, c) in enumerate(zip(strategies, configs))]
     if compile_step is True and compile_available(splits.x_train.device):

@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..sites import target_pairs
-from ._net import Op, SitePlan, observe, packed_forward
+from ._net import Op, observe, packed_forward
+from ._plans import SitePlan
 from ._optim import PackedOptimizer, optimizer_update
 
 __all__ = [

@@ -121,10 +121,12 @@ def shifted_gram(x: Tensor, y: Tensor, shift: Tensor) -> Tensor:
     Σx², Σxy, Σy² of the shifted values, Σx and Σy (last column) and the count (corner).
     Summed in float64 when N is large (float32 dot products over that many values drift).
     """
-    rows = torch.stack((x, y, torch.ones_like(x)), 1)
-    if x.shape[1] > _FLOAT64_ABOVE and x.dtype == torch.float32:
-        rows, shift = rows.double(), shift.double()
-    rows = rows - shift.to(rows.dtype)
+    dtype = torch.float64 if x.shape[1] > _FLOAT64_ABOVE and x.dtype == torch.float32 else x.dtype
+    rows = torch.empty(x.shape[0], 3, x.shape[1], dtype=dtype, device=x.device)
+    # Written in place: two subtractions and a fill, no separate stack.
+    torch.sub(x, shift[:, 0].to(dtype), out=rows[:, 0])
+    torch.sub(y, shift[:, 1].to(dtype), out=rows[:, 1])
+    rows[:, 2].fill_(1.0)
     return torch.bmm(rows, rows.transpose(1, 2))
 
 

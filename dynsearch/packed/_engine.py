@@ -107,8 +107,9 @@ class PackEngine:
         """Compile the step (dry run on the first batch); False if compilation failed."""
         x, y, batch = self.splits.x_train, self.splits.y_train, self.configs[0].batch_size
         k = len(self.members)
-        xb = x[:batch].expand(k, *x[:batch].shape).contiguous()
-        yb = y[:batch].expand(k, *y[:batch].shape).contiguous()
+        # Batches are slices of each member's shuffled split: the dry run's have the same strides.
+        xb = x.expand(k, *x.shape).contiguous()[:, :batch]
+        yb = y.expand(k, *y.shape).contiguous()[:, :batch]
         self.step.compiled = True  # plans with every family seen, as the compiled step will get them
         ok = self.step.try_compile(self.optimizer, self._trainable(), self.params, self.alphas, self._site_plans(),
                                    xb, yb, self.grams, self.shifts, self.measure_io, self.measure_target)

@@ -142,8 +142,11 @@ def _compile_pays(engine: PackEngine, first_epoch_seconds: float) -> bool:
     """``compile="auto"``: compile when the eager time it would save exceeds its expected cost."""
     if not compile_available(engine.device):
         return False
+    speedup = COMPILED_SPEEDUP.get(engine.device.type, 1.0)
+    if speedup <= 1.0:
+        return False
     remaining = first_epoch_seconds * (engine.configs[0].epochs - 1)
-    return remaining * (1 - 1 / COMPILED_SPEEDUP) > expected_compile_seconds(engine.device, engine.shape_key())
+    return remaining * (1 - 1 / speedup) > expected_compile_seconds(engine.device, engine.shape_key())
 
 
 def _results(splits: DatasetSplits, engine: PackEngine, members: list[_Member], evaluate_test: bool) -> list[TrainResult]:

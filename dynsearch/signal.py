@@ -190,7 +190,7 @@ class PearsonStats(nn.Module):
             # Shift by the first batch's means: the shifted values are small, so the sums don't
             # cancel, even at large offsets or when the first value is an outlier.
             self.shift.copy_(first_shift(x, y))
-        self.gram += shifted_gram(x, y, self.shift)
+        self.gram.add_(shifted_gram(x, y, self.shift))
         self.count += x.numel()
 
     def moments(self) -> PearsonMoments:

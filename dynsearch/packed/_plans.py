@@ -1,10 +1,10 @@
 """Which family each member uses at a site, arranged for the packed forward pass.
 
 Eager, each family runs once on just its members' rows (the members grouped by family with
-one gather when they are not already), at one float α when all of them share it and none learns it (the same fast
-path a single site takes); the rows are then put back in member order. Compiled, every family
-a site has needed runs on all rows and masks pick each member's, which the compiler fuses and
-which keeps the graph the same while members switch.
+one gather when they are not already), split further by α value while they share few values and none learns
+α, so each group runs at one float α (the same fast path a single site takes); the rows are then put back in
+member order. Compiled, every family a site has needed runs on all rows and masks pick each
+member's, which the compiler fuses and which keeps the graph the same while members switch.
 """
 
 from __future__ import annotations
@@ -18,6 +18,10 @@ from torch import Tensor
 from ..activations import get_family
 
 __all__ = ["FamilyGroup", "SitePlan", "site_plan", "activate"]
+
+# Up to this many distinct α of one family run as separate float-α groups (a fused kernel each);
+# beyond it, one tensor-α pass is cheaper than the per-group op overhead.
+_MAX_ALPHA_GROUPS = 16
 
 
 @dataclass(frozen=True)
@@ -57,19 +61,32 @@ def site_plan(
         masks = [torch.tensor([f == name for f in families], device=device) for name in union]
         return SitePlan(tuple(FamilyGroup(name, k, None, mask) for name, mask in zip(union, masks)))
     groups, order = [], []
-    for name in dict.fromkeys(families):
-        rows = [i for i, f in enumerate(families) if f == name]
+    for name, alpha, rows in _groups(families, alphas, learned):
         order += rows
-        alpha = None
-        if alphas is not None and learned is not None and not any(learned[i] for i in rows):
-            values = {alphas[i] for i in rows}
-            alpha = values.pop() if len(values) == 1 else None
         groups.append(FamilyGroup(name, len(rows), alpha))
     if order == list(range(k)):
         return SitePlan(tuple(groups))
     restore = torch.empty(k, dtype=torch.long)
     restore[torch.tensor(order)] = torch.arange(k)
     return SitePlan(tuple(groups), torch.tensor(order, device=device), restore.to(device))
+
+
+def _groups(families: Sequence[str], alphas: Sequence[float] | None, learned: Sequence[bool] | None
+            ) -> list[tuple[str, float | None, list[int]]]:
+    """(family, float α or None, member rows): one group per family, split by α value while the
+    members share few distinct values and none learns α (float α: the cheap kernels)."""
+    out: list[tuple[str, float | None, list[int]]] = []
+    for name in dict.fromkeys(families):
+        rows = [i for i, f in enumerate(families) if f == name]
+        if alphas is None or learned is None or any(learned[i] for i in rows):
+            out.append((name, None, rows))
+            continue
+        values = list(dict.fromkeys(alphas[i] for i in rows))
+        if len(values) > _MAX_ALPHA_GROUPS:
+            out.append((name, None, rows))
+            continue
+        out += [(name, value, [i for i in rows if alphas[i] == value]) for value in values]
+    return out
 
 
 def activate(x: Tensor, alpha: Tensor, plan: SitePlan, axis: int) -> Tensor:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import sys
@@ -80,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     splits = load_dataset("digits")
     sizes = [int(s) for s in args.sizes.split(",")]
-    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {cpu_model()}, torch {torch.__version__}, 1 thread")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {cpu_model()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+          f"1 thread; 1-min load average {load:.2f} (this run counts ~1)")
     print(f"digits, MLP 64-64, batch 128, {args.epochs} epochs; auto_pack_size here: "
           f"{auto_pack_size(splits, members(1, args.epochs)[0].config)}; "
           f"one member ~{member_footprint(splits, members(1, args.epochs)[0].config).total_bytes / 2**20:.2f} MiB")
@@ -107,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
             eager = rows.get(f"K={k}")
             ratio = f"  x{eager['seconds'] / seconds:.2f} vs eager" if eager else ""
             print(f"{f'K={k} {label}':>16}: {60 * k / seconds:8.0f} trials/min  ({seconds:.1f} s){ratio}", flush=True)
+    if hasattr(os, "getloadavg"):
+        print(f"1-min load average at the end: {os.getloadavg()[0]:.2f}")
     plot(rows, sizes, args.png)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))

@@ -10,8 +10,6 @@ A member that leaves (pruned, stopped, diverged) takes its rows with it: the pac
 
 from __future__ import annotations
 
-import math
-import time
 from typing import Any, Callable, Sequence
 
 import torch
@@ -19,13 +17,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..data import DatasetSplits, iter_batches
-from ..signal import first_shift
 from ..sites import adjust_sites, needs_target_signal, sites
-from ..train import EpochRecord, TrainingInterrupted, TrainResult, build
+from ..train import TrainingInterrupted
 from ._members import MemberSite, MemberStats
 from ._net import Op, packed_forward
-from ._plans import SitePlan, site_plan
 from ._optim import PackedOptimizer
+from ._plans import SitePlan, site_plan
 from ._step import PackedStep
 
 __all__ = ["PackEngine"]

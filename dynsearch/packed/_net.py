@@ -139,5 +139,4 @@ def observe(x: Tensor, y: Tensor, shift: Tensor, fresh: Tensor | None) -> Tensor
 
 
 def _site_gram(z: Tensor, y: Tensor, k: int, member_axis: int, shift: Tensor, fresh: Tensor | None) -> Tensor:
-    with torch.no_grad():
-        return observe(member_rows(z.detach(), k, member_axis), member_rows(y.detach(), k, member_axis), shift, fresh)
+    return observe(member_rows(z.detach(), k, member_axis), member_rows(y.detach(), k, member_axis), shift, fresh)

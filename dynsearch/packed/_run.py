@@ -8,8 +8,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from torch import Tensor
-
 from ..data import DatasetSplits
 from ..sites import sites
 from ..strategies import LearnedAlpha, Strategy, strategy_from_config

@@ -216,3 +216,18 @@ def test_what_the_engine_cannot_run_trains_one_by_one(iris) -> None:
     assert engine_unsupported([strategy_from_config(m.strategy) for m in members], [m.config for m in members]) == "dropout"
     for member, result in zip(members, train_packed(iris, members)):
         assert_same(result, train(iris, member.strategy, member.config))
+
+
+def test_should_stop_interrupts_the_pack_within_one_batch(iris) -> None:
+    from dynsearch.train import TrainingInterrupted
+
+    members = [PackMember({"name": "fixed", "params": {}}, TrainConfig(epochs=3, seed=s, hidden=(8,), batch_size=16)) for s in (0, 1)]
+    checks: list[int] = []
+
+    def should_stop() -> bool:
+        checks.append(1)
+        return len(checks) > 7  # iris has 6 batches of 16 an epoch: stop in the second epoch
+
+    with pytest.raises(TrainingInterrupted, match="stopped during epoch 1"):
+        train_packed(iris, members, should_stop=should_stop)
+    assert len(checks) == 8

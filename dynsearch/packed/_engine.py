@@ -13,12 +13,11 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from ..data import DatasetSplits, iter_batches
 from ..sites import adjust_sites, needs_target_signal, sites
-from ..train import TrainingInterrupted
+from ..train import TrainingInterrupted, split_metrics
 from ._members import MemberSite, MemberStats
 from ._net import Op, packed_forward
 from ._optim import PackedOptimizer
@@ -38,12 +37,15 @@ def _epoch_order(n: int, generator: torch.Generator) -> Tensor:
 
 
 class PackEngine:
-    """One pack's training state; ``run`` trains it to the end and returns the members' results."""
+    """One pack's training state and its per-epoch steps (``train_engine`` drives it).
+
+    Rows are members in the order ``members`` gives (their original indices); ``views`` and
+    ``targets`` hold each row's host-side site and target-signal state.
+    """
 
     def __init__(self, splits: DatasetSplits, strategies: Sequence[Any], configs: Sequence[Any], models: Sequence[Any],
                  plan: list[Op], params: list[Tensor], members: Sequence[int]) -> None:
         self.splits, self.plan, self.configs = splits, plan, list(configs)
-        self.strategies = list(strategies)
         self.device = splits.x_train.device
         self.members: list[int | None] = list(members)  # each row's original index (None: it left)
         self.site_names = [name for name, _ in sites(models[0])]
@@ -197,15 +199,7 @@ class PackEngine:
             packed_forward(self.plan, params, alphas, plans, x[i : i + chunk].expand(k, *x[i : i + chunk].shape))[0]
             for i in range(0, n, chunk)
         ], dim=1)
-        if self.splits.task == "classification":
-            loss = F.cross_entropy(out.reshape(k * n, -1), y.repeat(k), reduction="none").view(k, n).mean(1)
-            metric = (out.argmax(dim=2) == y).double().mean(1).tolist()
-            return loss.tolist(), metric
-        pred = out.reshape(k, n)
-        total = float(((y - y.mean()) ** 2).sum())
-        residual = ((y - pred) ** 2).sum(1).tolist()
-        metric = [1.0 - r / total if total > 0 else 0.0 for r in residual]
-        return ((pred - y) ** 2).mean(1).tolist(), metric
+        return split_metrics(out, y, self.splits.task)
 
     # --- compaction -------------------------------------------------------------------------
 

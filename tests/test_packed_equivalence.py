@@ -231,3 +231,25 @@ def test_should_stop_interrupts_the_pack_within_one_batch(iris) -> None:
     with pytest.raises(TrainingInterrupted, match="stopped during epoch 1"):
         train_packed(iris, members, should_stop=should_stop)
     assert len(checks) == 8
+
+
+def test_grouped_and_per_member_convolutions_agree() -> None:
+    """CUDA runs a pack's convolutions grouped, the CPU one per member: both are the members' own."""
+    import torch
+
+    from dynsearch.packed._net import _conv
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 5, 2, 6, 6, generator=gen, requires_grad=True)
+    w = torch.randn(3, 4, 2, 3, 3, generator=gen, requires_grad=True)
+    b = torch.randn(3, 4, generator=gen, requires_grad=True)
+    outs, grads = [], []
+    for grouped in (True, False):
+        out = _conv(x, w, b, ((1, 1), (1, 1), (1, 1)), grouped=grouped)
+        outs.append(out)
+        grads.append(torch.autograd.grad((out * out).sum(), (x, w, b)))
+    alone = torch.nn.functional.conv2d(x[1], w[1], b[1], padding=1)
+    torch.testing.assert_close(outs[0], outs[1], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(outs[1][1], alone)
+    for g1, g2 in zip(*grads):
+        torch.testing.assert_close(g1, g2, rtol=1e-4, atol=1e-4)

@@ -13,10 +13,12 @@ import math
 
 import pytest
 
+from dynsearch.activations import get_family
 from dynsearch.data import load_dataset
 from dynsearch.packed import PackMember, train_packed
 from dynsearch.packed._run import engine_unsupported, train_engine
 from dynsearch.strategies import SiteState, Strategy, register_strategy, strategy_from_config
+from dynsearch.testing import check_strategy
 from dynsearch.train import TrainConfig, TrainResult, train
 
 TOL = 1e-4
@@ -178,11 +180,13 @@ class SignSwitch(Strategy):
 
     def decide(self, r: float, state: SiteState) -> SiteState:
         if r < self.cut:
-            return state.replace(family="tanh", alpha=1.0 + r)
-        return state.replace(family=state.initial_family, alpha=state.initial_alpha + 0.1 * r)
+            return state.replace(family="tanh", alpha=1.5 + 0.5 * r)
+        base = get_family(state.initial_family)
+        return state.replace(family=base.name, alpha=base.clip(state.initial_alpha + 0.1 * r))
 
 
 def test_a_user_registered_strategy_runs_packed_unchanged(iris) -> None:
+    check_strategy("packed_test_sign")  # a well-formed user strategy, as the conformance suite sees it
     members = [PackMember({"name": "packed_test_sign", "params": {"cut": cut, "scope": scope}},
                           TrainConfig(epochs=6, seed=i, lr=0.03, hidden=(8, 8), patience=0))
                for i, (cut, scope) in enumerate([(0.84, "layer"), (0.9, "global"), (0.5, "layer")])]

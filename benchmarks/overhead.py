@@ -25,7 +25,13 @@ Note that a dynamic strategy may change a site's family (threshold: relu to sigm
 linear: relu to a leaky slope), which changes the activation's own cost too; the families
 each variant ended with are printed so that effect is visible, not hidden.
 
-Run:  python benchmarks/overhead.py [--reps N] [--threads T] [--json PATH]
+Part (b), the packed engine: a pack of K fixed members against a pack of K dynamic members
+(same seeds, learning rates and model), whole ``train_packed`` runs alternated in one process,
+eager. ``threshold-never`` (thresholds at ±1, so it measures r every batch and decides every
+epoch but never switches) isolates the cost of the signal; ``threshold`` and ``linear`` with
+their defaults add what their decisions change (families, per-member α).
+
+Run:  python benchmarks/overhead.py [--reps N] [--threads T] [--json PATH] [--pack-k K] [--pack-reps N]
 """
 
 from __future__ import annotations
@@ -117,6 +123,51 @@ def run_epoch(v: Variant, x: torch.Tensor, y: torch.Tensor) -> float:
     return time.perf_counter() - start
 
 
+PACK_DYNAMIC = {
+    "threshold-never": {"name": "threshold", "params": {"lower": -1.0, "upper": 1.0}},
+    "threshold": {"name": "threshold", "params": {}},
+    "linear": {"name": "linear", "params": {}},
+}
+
+
+def packed_overhead(splits, k: int, reps: int, epochs: int = 3) -> list[dict[str, object]]:
+    """(b): dynamic packs against a fixed pack, each rep alternating every pack once."""
+    from dynsearch.packed import PackMember, train_packed
+    from dynsearch.train import TrainConfig
+
+    def pack(strategy: dict) -> list:
+        return [PackMember(strategy, TrainConfig(epochs=epochs, seed=i, model="mlp", hidden=HIDDEN, batch_size=BATCH,
+                                                 lr=1e-3, patience=0, measure_every=1)) for i in range(k)]
+
+    packs = {"fixed": pack({"name": "fixed", "params": {}}), **{n: pack(c) for n, c in PACK_DYNAMIC.items()}}
+    times: dict[str, list[float]] = {name: [] for name in packs}
+    order = random.Random(1)
+    names = list(packs)
+    for rep in range(reps + 1):
+        order.shuffle(names)
+        for name in names:
+            start = time.perf_counter()
+            train_packed(splits, packs[name], compile=False)
+            if rep:  # the first rep warms up
+                times[name].append(time.perf_counter() - start)
+    print(f"\n(b) packed engine, K={k} members, {epochs} epochs a run, {reps} alternated runs each, eager:")
+    print(f"{'pack':<20}{'median s':>10}{'ratio':>8}{'IQR of ratio':>18}{'ratio of medians':>18}")
+    rows = []
+    fixed_median = statistics.median(times["fixed"])
+    for name in packs:
+        ratios = [t / f for t, f in zip(times[name], times["fixed"])]
+        q1, med, q3 = quartiles(ratios)
+        of_medians = statistics.median(times[name]) / fixed_median
+        rows.append({"pack": name, "median_s": statistics.median(times[name]), "ratio_median": med,
+                     "ratio_q1": q1, "ratio_q3": q3, "ratio_of_medians": of_medians})
+        print(f"{name:<20}{statistics.median(times[name]):>10.3f}{med:>8.3f}{q1:>9.3f}-{q3:.3f}{of_medians:>18.3f}")
+    for row in rows[1:]:
+        met = row["ratio_median"] <= TARGET
+        print(f"target dynamic/fixed members <= {TARGET}: {row['pack']} {row['ratio_median']:.3f}x "
+              f"{'MET' if met else 'NOT MET'}")
+    return rows
+
+
 def quartiles(values: list[float]) -> tuple[float, float, float]:
     q1, med, q3 = statistics.quantiles(values, n=4, method="inclusive")
     return q1, med, q3
@@ -145,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="stop after the rep that passes this many seconds (default 120); fewer reps are reported")
     parser.add_argument("--device", default="cpu", help="device for data and models (default cpu)")
     parser.add_argument("--json", metavar="PATH", help="also write the numbers to PATH as JSON")
+    parser.add_argument("--pack-k", type=int, default=16, help="members per pack in part (b) (default 16)")
+    parser.add_argument("--pack-reps", type=int, default=8, help="alternated runs per pack in part (b); 0 skips it")
     args = parser.parse_args(argv)
     if args.reps < 4 or args.warmup < 0 or args.threads < 1:
         parser.error("--reps must be >= 4, --warmup >= 0, --threads >= 1")
@@ -195,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"target dynamic/plain <= {TARGET}: {r['variant']} {r['ratio_median']:.3f}x "
               f"{'MET' if met else 'NOT MET'}")
 
+    packed = packed_overhead(splits, args.pack_k, args.pack_reps) if args.pack_reps else []
+
     if args.json:
         meta = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine,
                 "python": sys.version.split()[0], "torch": torch.__version__, "threads": args.threads,
@@ -202,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
                 "load_before": load_before, "load_after": load_after, "cpus": os.cpu_count(),
                 "hidden": list(HIDDEN), "batch": BATCH, "target": TARGET}
         with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump({"meta": meta, "results": rows}, fh, indent=2)
+            json.dump({"meta": meta, "results": rows, "packed": packed}, fh, indent=2)
     return 0
 
 

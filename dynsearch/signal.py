@@ -2,7 +2,7 @@
 
 Each update adds one batch of paired values (x, y) with a handful of tensor ops and no host
 sync: the values are shifted by the first batch's means (the subtraction is exact in float32 for
-nearby values, by Sterbenz's lemma), and one matrix product of the stacked rows
+nearby values, by Sterbenz's lemma), and one batched matrix product of the rows
 ``(x - sx, y - sy, 1)`` with themselves gives every sum at once (Σx, Σy, Σx², Σy², Σxy and the
 count), added to a float64 accumulator. Shifting keeps the sums small, so large offsets do not
 cancel catastrophically; converting to centred form and merging (Chan et al.) happens only
@@ -43,7 +43,7 @@ __all__ = [
 # A spread this small relative to the values' magnitude (n·mean²) is rounding noise, not
 # variance: r is then 0 and flagged. Far below what float32 data can show (~1e-14 at offset 1e4).
 _DEGENERATE_EPS = 1e-20
-# Batches larger than this are summed in float64 (the per-op cost is amortized at that size).
+# Longer rows are summed in chunks of at most this many values, the chunks' sums in float64.
 _FLOAT64_ABOVE = 1 << 16
 
 
@@ -119,13 +119,24 @@ def shifted_gram(x: Tensor, y: Tensor, shift: Tensor) -> Tensor:
     ``x`` and ``y`` are ``[K, N]`` (row k pairs x[k, i] with y[k, i]); ``shift`` is ``[K, 3, 1]``
     from ``first_shift``. With rows p = (x - sx, y - sy, 1), the result is p·pᵀ: its entries are
     Σx², Σxy, Σy² of the shifted values, Σx and Σy (last column) and the count (corner).
-    Summed in float64 when N is large (float32 dot products over that many values drift).
+    Rows longer than 65,536 values are summed in chunks of at most that many, and the chunks'
+    sums added in float64: float32 dot products over more values drift.
     """
-    rows = torch.stack((x, y, torch.ones_like(x)), 1)
-    if x.shape[1] > _FLOAT64_ABOVE and x.dtype == torch.float32:
-        rows, shift = rows.double(), shift.double()
-    rows = rows - shift.to(rows.dtype)
-    return torch.bmm(rows, rows.transpose(1, 2))
+    k, n = x.shape
+    chunks = -(-n // _FLOAT64_ABOVE) if x.dtype == torch.float32 else 1
+    length = -(-n // chunks)
+    rows = torch.empty(k, chunks, 3, length, dtype=x.dtype, device=x.device)
+    for i, values in enumerate((x, y)):
+        if chunks * length != n:
+            values = torch.nn.functional.pad(values, (0, chunks * length - n))
+        # Written in place: a subtraction per row and a fill, no separate stack.
+        torch.sub(values.view(k, chunks, length), shift[:, i].to(x.dtype).view(k, 1, 1), out=rows[:, :, i])
+    rows[:, :, 2].fill_(1.0)
+    if chunks * length != n:
+        rows[:, -1, :, n - (chunks - 1) * length :].zero_()  # the padding adds nothing, not even to the count
+    flat = rows.view(k * chunks, 3, length)
+    gram = torch.bmm(flat, flat.transpose(1, 2))
+    return gram if chunks == 1 else gram.view(k, chunks, 3, 3).sum(1, dtype=torch.float64)
 
 
 def moments_from_gram(gram: Sequence[Sequence[float]], shift_x: float, shift_y: float) -> PearsonMoments:
@@ -170,9 +181,9 @@ class PearsonStats(nn.Module):
         self.gram.zero_()
         self.count = 0
 
-    @torch.no_grad()
     def update(self, x: Tensor, y: Tensor) -> None:
         """Add the pairs (x[i], y[i]) of two same-sized tensors."""
+        # Detached inputs record no graph: no no_grad context needed (it costs per call).
         x = x.detach().reshape(1, -1)
         y = y.detach().reshape(1, -1)
         if x.numel() != y.numel():
@@ -188,7 +199,7 @@ class PearsonStats(nn.Module):
             # Shift by the first batch's means: the shifted values are small, so the sums don't
             # cancel, even at large offsets or when the first value is an outlier.
             self.shift.copy_(first_shift(x, y))
-        self.gram += shifted_gram(x, y, self.shift)
+        self.gram.add_(shifted_gram(x, y, self.shift))
         self.count += x.numel()
 
     def moments(self) -> PearsonMoments:

@@ -25,7 +25,18 @@ from .models import build_model
 from .sites import adjust, apply, needs_target_signal, observe_output, parameter_groups, sites
 from .strategies import Strategy, strategy_from_config
 
-__all__ = ["TrainConfig", "TrainResult", "EpochRecord", "TrainingInterrupted", "train", "OPTIMIZERS", "MODEL_KINDS"]
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "EpochRecord",
+    "TrainingInterrupted",
+    "train",
+    "evaluate",
+    "batch_loss",
+    "split_metrics",
+    "OPTIMIZERS",
+    "MODEL_KINDS",
+]
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 MODEL_KINDS = ("auto", "mlp", "cnn")
@@ -153,10 +164,30 @@ def _metric_name(task: str) -> str:
     return "accuracy" if task == "classification" else "r2"
 
 
-def _loss(output: Tensor, target: Tensor, task: str) -> Tensor:
+def batch_loss(output: Tensor, target: Tensor, task: str) -> Tensor:
+    """Mean loss of a batch: cross entropy (classification) or squared error (regression).
+
+    ``target`` is ``[B]``, or ``[K, B]`` with ``output`` ``[K, B, ...]`` for K models at once
+    (the packed trainer), which gives K losses.
+    """
     if task == "classification":
-        return F.cross_entropy(output, target)
-    return F.mse_loss(output.reshape(-1), target)
+        if target.dim() == 1:
+            return F.cross_entropy(output, target)
+        per_row = F.cross_entropy(output.reshape(target.numel(), -1), target.reshape(-1), reduction="none")
+        return per_row.view(target.shape).mean(-1)
+    return (output.reshape(target.shape) - target).pow(2).mean(-1)
+
+
+def split_metrics(outputs: Tensor, y: Tensor, task: str) -> tuple[list[float], list[float]]:
+    """(loss, metric) of K models' ``outputs`` ``[K, n, ...]`` on one split: accuracy for
+    classification, R² for regression (0 when the targets do not vary)."""
+    k = outputs.shape[0]
+    losses = batch_loss(outputs, y.expand(k, *y.shape), task).tolist()
+    if task == "classification":
+        return losses, (outputs.argmax(dim=-1) == y).double().mean(-1).tolist()
+    total = float(((y - y.mean()) ** 2).sum())
+    residuals = ((y - outputs.reshape(k, -1)) ** 2).sum(-1).tolist()
+    return losses, [1.0 - r / total if total > 0 else 0.0 for r in residuals]
 
 
 @torch.no_grad()
@@ -167,14 +198,8 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, task: str, batch_size: int 
         outputs = model(x)
     else:
         outputs = torch.cat([model(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)])
-    loss = float(_loss(outputs, y, task))
-    if task == "classification":
-        metric = float((outputs.argmax(dim=1) == y).double().mean())
-    else:
-        pred = outputs.reshape(-1)
-        total = float(((y - y.mean()) ** 2).sum())
-        metric = 1.0 - float(((y - pred) ** 2).sum()) / total if total > 0 else 0.0
-    return loss, metric
+    losses, metrics = split_metrics(outputs.unsqueeze(0), y, task)
+    return losses[0], metrics[0]
 
 
 def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -252,7 +277,7 @@ def train(
                 raise TrainingInterrupted(f"stopped during epoch {epoch}")
             optimizer.zero_grad(set_to_none=True)
             output = model(xb)
-            loss = _loss(output, yb, task)
+            loss = batch_loss(output, yb, task)
             loss.backward()
             optimizer.step()
             if watch_target:

@@ -13,10 +13,12 @@ import math
 
 import pytest
 
+from dynsearch.activations import get_family
 from dynsearch.data import load_dataset
 from dynsearch.packed import PackMember, train_packed
 from dynsearch.packed._run import engine_unsupported, train_engine
 from dynsearch.strategies import SiteState, Strategy, register_strategy, strategy_from_config
+from dynsearch.testing import check_strategy
 from dynsearch.train import TrainConfig, TrainResult, train
 
 TOL = 1e-4
@@ -178,11 +180,13 @@ class SignSwitch(Strategy):
 
     def decide(self, r: float, state: SiteState) -> SiteState:
         if r < self.cut:
-            return state.replace(family="tanh", alpha=1.0 + r)
-        return state.replace(family=state.initial_family, alpha=state.initial_alpha + 0.1 * r)
+            return state.replace(family="tanh", alpha=1.5 + 0.5 * r)
+        base = get_family(state.initial_family)
+        return state.replace(family=base.name, alpha=base.clip(state.initial_alpha + 0.1 * r))
 
 
 def test_a_user_registered_strategy_runs_packed_unchanged(iris) -> None:
+    check_strategy("packed_test_sign")  # a well-formed user strategy, as the conformance suite sees it
     members = [PackMember({"name": "packed_test_sign", "params": {"cut": cut, "scope": scope}},
                           TrainConfig(epochs=6, seed=i, lr=0.03, hidden=(8, 8), patience=0))
                for i, (cut, scope) in enumerate([(0.84, "layer"), (0.9, "global"), (0.5, "layer")])]
@@ -216,3 +220,40 @@ def test_what_the_engine_cannot_run_trains_one_by_one(iris) -> None:
     assert engine_unsupported([strategy_from_config(m.strategy) for m in members], [m.config for m in members]) == "dropout"
     for member, result in zip(members, train_packed(iris, members)):
         assert_same(result, train(iris, member.strategy, member.config))
+
+
+def test_should_stop_interrupts_the_pack_within_one_batch(iris) -> None:
+    from dynsearch.train import TrainingInterrupted
+
+    members = [PackMember({"name": "fixed", "params": {}}, TrainConfig(epochs=3, seed=s, hidden=(8,), batch_size=16)) for s in (0, 1)]
+    checks: list[int] = []
+
+    def should_stop() -> bool:
+        checks.append(1)
+        return len(checks) > 7  # iris has 6 batches of 16 an epoch: stop in the second epoch
+
+    with pytest.raises(TrainingInterrupted, match="stopped during epoch 1"):
+        train_packed(iris, members, should_stop=should_stop)
+    assert len(checks) == 8
+
+
+def test_grouped_and_per_member_convolutions_agree() -> None:
+    """CUDA runs a pack's convolutions grouped, the CPU one per member: both are the members' own."""
+    import torch
+
+    from dynsearch.packed._net import _conv
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 5, 2, 6, 6, generator=gen, requires_grad=True)
+    w = torch.randn(3, 4, 2, 3, 3, generator=gen, requires_grad=True)
+    b = torch.randn(3, 4, generator=gen, requires_grad=True)
+    outs, grads = [], []
+    for grouped in (True, False):
+        out = _conv(x, w, b, ((1, 1), (1, 1), (1, 1)), grouped=grouped)
+        outs.append(out)
+        grads.append(torch.autograd.grad((out * out).sum(), (x, w, b)))
+    alone = torch.nn.functional.conv2d(x[1], w[1], b[1], padding=1)
+    torch.testing.assert_close(outs[0], outs[1], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(outs[1][1], alone)
+    for g1, g2 in zip(*grads):
+        torch.testing.assert_close(g1, g2, rtol=1e-4, atol=1e-4)

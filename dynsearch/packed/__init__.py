@@ -1,9 +1,11 @@
 """Packed trials: K training runs of the same model shape trained together.
 
-``train_packed(splits, members)`` trains every member (a strategy with its training settings) and
+``train_packed(splits, members, compile="auto")`` trains every member (a strategy with its training settings) and
 returns one ``TrainResult`` per member, equal to what ``train()`` gives for that member alone:
 packing changes speed, never results. ``pack_key(config)`` tells which training settings can
-share a pack (the same model shape, batch size, epochs and optimizer kind).
+share a pack (the same model shape, batch size, epochs and optimizer kind);
+``auto_pack_size(splits, config, trials_left=..., memory_budget=...)`` picks how many;
+``parse_compile(value)`` validates a ``compile`` setting ("auto", true or false).
 
 Example:
     >>> from dynsearch.data import load_dataset
@@ -16,5 +18,17 @@ Example:
 """
 
 from ._api import PackMember, pack_key, train_packed, train_sequential
+from ._size import MAX_PACK, auto_pack_size, member_footprint
+from ._step import compile_available, parse_compile
 
-__all__ = ["PackMember", "pack_key", "train_packed", "train_sequential"]
+__all__ = [
+    "PackMember",
+    "pack_key",
+    "train_packed",
+    "train_sequential",
+    "auto_pack_size",
+    "member_footprint",
+    "MAX_PACK",
+    "parse_compile",
+    "compile_available",
+]

@@ -8,11 +8,10 @@ from typing import Any, Callable, Mapping, Sequence
 from ..data import DatasetSplits
 from ..strategies import Strategy, strategy_from_config
 from ..train import TrainConfig, TrainResult, train
-from ._step import parse_compile
 from ._run import MemberCallback, engine_unsupported, stopped_result, train_engine
+from ._step import parse_compile
 
 __all__ = ["PackMember", "pack_key", "train_packed", "train_sequential", "MemberCallback"]
-
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,11 @@ def train_packed(
 ) -> list[TrainResult]:
     """Train ``members`` (all with the same ``pack_key``) together; one result per member, in order.
 
-    ``compile``: True compiles the packed step with ``torch.compile`` (a failure prints one line
+    Each result equals what ``train()`` gives that member alone (validation metrics within
+    1e-4). The vectorized engine runs the trainer's MLP and small CNN; members it cannot
+    reproduce exactly (dropout, a strategy overriding ``setup_site``) train one by one with
+    ``train()``. ``on_epoch(member_index, epoch, val_metric)`` returning True takes that member
+    out (status "pruned"); the pack drops its rows and the others go on. ``compile``: True compiles the packed step with ``torch.compile`` (a failure prints one line
     and trains eagerly), False never does, "auto" does when the pack's remaining work after its
     first epoch is expected to repay the compile time.
 

@@ -10,21 +10,18 @@ A member that leaves (pruned, stopped, diverged) takes its rows with it: the pac
 
 from __future__ import annotations
 
-import math
-import time
 from typing import Any, Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from ..data import DatasetSplits, iter_batches
-from ..signal import first_shift
 from ..sites import adjust_sites, needs_target_signal, sites
-from ..train import EpochRecord, TrainingInterrupted, TrainResult, build
+from ..train import TrainingInterrupted, split_metrics
 from ._members import MemberSite, MemberStats
-from ._net import Op, SitePlan, observe, packed_forward
+from ._net import Op, packed_forward
 from ._optim import PackedOptimizer
+from ._plans import SitePlan, site_plan
 from ._step import PackedStep
 
 __all__ = ["PackEngine"]
@@ -39,22 +36,18 @@ def _epoch_order(n: int, generator: torch.Generator) -> Tensor:
     return next(iter_batches(index, index, n, generator=generator))[0]
 
 
-def _site_plan(families: Sequence[str], device: torch.device, union: Sequence[str] | None = None) -> SitePlan:
-    present = list(union or dict.fromkeys(families)) or ["identity"]  # an empty pack has nothing to activate
-    if len(present) == 1:
-        return SitePlan([(present[0], None)])
-    return SitePlan([(name, torch.tensor([f == name for f in families], device=device)) for name in present])
-
-
 class PackEngine:
-    """One pack's training state; ``run`` trains it to the end and returns the members' results."""
+    """One pack's training state and its per-epoch steps (``train_engine`` drives it).
+
+    Rows are members in the order ``members`` gives (their original indices); ``views`` and
+    ``targets`` hold each row's host-side site and target-signal state.
+    """
 
     def __init__(self, splits: DatasetSplits, strategies: Sequence[Any], configs: Sequence[Any], models: Sequence[Any],
-                 plan: list[Op], params: list[Tensor]) -> None:
+                 plan: list[Op], params: list[Tensor], members: Sequence[int]) -> None:
         self.splits, self.plan, self.configs = splits, plan, list(configs)
-        self.strategies = list(strategies)
         self.device = splits.x_train.device
-        self.members = list(range(len(configs)))  # original index of each row still in the pack
+        self.members: list[int | None] = list(members)  # each row's original index (None: it left)
         self.site_names = [name for name, _ in sites(models[0])]
         self.views = [[MemberSite(site, s) for _, site in sites(m)] for m, s in zip(models, strategies)]
         self.targets = [MemberStats(needs_target_signal(m)) for m in models]
@@ -96,7 +89,8 @@ class PackEngine:
         for s, union in enumerate(self.family_unions):
             families = [row[s].family for row in self.views]
             union.extend(f for f in dict.fromkeys(families) if f not in union)
-            plans.append(_site_plan(families, self.device, union if self.step.compiled else None))
+            alphas, learned = [row[s].alpha for row in self.views], [row[s].learned for row in self.views]
+            plans.append(site_plan(families, alphas, learned, self.device, union if self.step.compiled else None))
         return plans
 
     def live(self) -> list[int]:
@@ -112,8 +106,9 @@ class PackEngine:
         """Compile the step (dry run on the first batch); False if compilation failed."""
         x, y, batch = self.splits.x_train, self.splits.y_train, self.configs[0].batch_size
         k = len(self.members)
-        xb = x[:batch].expand(k, *x[:batch].shape).contiguous()
-        yb = y[:batch].expand(k, *y[:batch].shape).contiguous()
+        # Batches are slices of each member's shuffled split: the dry run's have the same strides.
+        xb = x.expand(k, *x.shape).contiguous()[:, :batch]
+        yb = y.expand(k, *y.shape).contiguous()[:, :batch]
         self.step.compiled = True  # plans with every family seen, as the compiled step will get them
         ok = self.step.try_compile(self.optimizer, self._trainable(), self.params, self.alphas, self._site_plans(),
                                    xb, yb, self.grams, self.shifts, self.measure_io, self.measure_target)
@@ -204,15 +199,7 @@ class PackEngine:
             packed_forward(self.plan, params, alphas, plans, x[i : i + chunk].expand(k, *x[i : i + chunk].shape))[0]
             for i in range(0, n, chunk)
         ], dim=1)
-        if self.splits.task == "classification":
-            loss = F.cross_entropy(out.reshape(k * n, -1), y.repeat(k), reduction="none").view(k, n).mean(1)
-            metric = (out.argmax(dim=2) == y).double().mean(1).tolist()
-            return loss.tolist(), metric
-        pred = out.reshape(k, n)
-        total = float(((y - y.mean()) ** 2).sum())
-        residual = ((y - pred) ** 2).sum(1).tolist()
-        metric = [1.0 - r / total if total > 0 else 0.0 for r in residual]
-        return ((pred - y) ** 2).mean(1).tolist(), metric
+        return split_metrics(out, y, self.splits.task)
 
     # --- compaction -------------------------------------------------------------------------
 
@@ -252,5 +239,5 @@ class PackEngine:
                            ) -> tuple[list[float], list[float]]:
         params = [torch.stack(rows) for rows in zip(*(s[0] for s in snaps))]
         alphas = [torch.stack(rows) for rows in zip(*(s[1] for s in snaps))]
-        plans = [_site_plan(list(fams), self.device) for fams in zip(*(s[2] for s in snaps))]
+        plans = [site_plan(list(fams), None, None, self.device) for fams in zip(*(s[2] for s in snaps))]
         return self.evaluate(x, y, params, alphas, plans)

@@ -7,8 +7,6 @@ one member's row of a packed site: its strategy, family and α mirrors, switch c
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..activations import get_family
 from ..signal import PearsonMoments, PearsonResult, moments_from_gram, pearson_from_moments
 from ..sites import ActivationSite

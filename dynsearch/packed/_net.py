@@ -1,9 +1,9 @@
 """K models of one shape as one: the layer plan, stacked parameters and the packed forward pass.
 
 Members' tensors carry the member on a leading axis (``[K, ...]``): a linear layer is one
-batched product (``baddbmm``), a convolution one grouped convolution (``groups=K``). Each
-member keeps its own activation family and α per site: the families present at a site are
-computed and combined per member with masks.
+batched product (``baddbmm``), a convolution one grouped convolution (``groups=K``) on CUDA and
+one convolution per member on the CPU, where that is faster. Each
+member keeps its own activation family and α per site (see ``_plans``).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..activations import get_family
 from ..models import SmallCNN
 from ..signal import first_shift, shifted_gram
 from ..sites import ActivationSite
+from ._plans import SitePlan, activate
 
-__all__ = ["Op", "layer_plan", "stack_parameters", "SitePlan", "packed_forward", "member_rows", "observe"]
+__all__ = ["Op", "layer_plan", "stack_parameters", "SitePlan", "packed_forward", "observe"]
 
 
 @dataclass(frozen=True)
@@ -80,36 +80,6 @@ def stack_parameters(models: Sequence[nn.Module], plan: Sequence[Op]) -> list[Te
     return stacked
 
 
-@dataclass
-class SitePlan:
-    """How one site activates this epoch: the families present, each with its members' ``[K]``
-    mask (None when one family serves every member)."""
-
-    families: list[tuple[str, Tensor | None]]
-
-
-def _activate(x: Tensor, alpha: Tensor, site: SitePlan, shape: tuple[int, ...]) -> Tensor:
-    """Each member's family at its α; ``alpha`` and the ``[K]`` masks are viewed as ``shape`` against ``x``."""
-    if len(site.families) == 1:
-        return get_family(site.families[0][0]).fn(x, alpha.view(shape))
-    out: Tensor | None = None
-    for name, mask in site.families:
-        family = get_family(name)
-        assert mask is not None
-        mask = mask.view(shape)
-        # Other members' α may be outside this family's range (softplus divides by α): give
-        # them its default, so the rows this family does not serve stay finite, in gradients too.
-        y = family.fn(x, torch.where(mask, alpha.view(shape), family.alpha_default))
-        out = y if out is None else torch.where(mask, y, out)
-    assert out is not None
-    return out
-
-
-def member_rows(t: Tensor, k: int, member_axis: int) -> Tensor:
-    """``[K, N]``: all of each member's values in one row (a copy when the layout needs one)."""
-    return t.movedim(member_axis, 0).reshape(k, -1)
-
-
 def packed_forward(
     plan: Sequence[Op],
     params: Sequence[Tensor],
@@ -128,35 +98,41 @@ def packed_forward(
     """
     k = x.shape[0]
     grams: list[Tensor] = []
-    member_axis = 0  # rows layout [K, B, F]; image layout [B, K*C, H, W] has members on axis 1
-    for op in plan:
+    for op in plan:  # every tensor keeps the member on axis 0: [K, B, ...]
         if op.kind == "image":
-            b = x.shape[1]
-            x = x.transpose(0, 1).reshape(b, k * op.args[0], *op.args[1:])
-            member_axis = 1
+            x = x.reshape(k, x.shape[1], *op.args)
         elif op.kind == "linear":
             w, bias = params[2 * op.index], params[2 * op.index + 1]
             x = torch.baddbmm(bias.unsqueeze(1), x, w.transpose(1, 2))
         elif op.kind == "conv":
-            w, bias = params[2 * op.index], params[2 * op.index + 1]
-            stride, padding, dilation = op.args
-            x = F.conv2d(x, w.reshape(-1, *w.shape[2:]), bias.reshape(-1), stride, padding, dilation, groups=k)
+            x = _conv(x, params[2 * op.index], params[2 * op.index + 1], op.args)
         elif op.kind == "act":
             z = x
-            if member_axis == 0:
-                x = _activate(z, alphas[op.index], sites[op.index], (k, 1, 1))
-            else:
-                b = z.shape[0]
-                z5 = z.view(b, k, -1)
-                x = _activate(z5, alphas[op.index], sites[op.index], (1, k, 1)).view(z.shape)
+            x = activate(z.reshape(k, z.shape[1], -1), alphas[op.index], sites[op.index], 0).view(z.shape)
             if shifts is not None:
-                grams.append(_site_gram(z, x, k, member_axis, shifts[op.index], None if fresh is None else fresh[op.index]))
+                grams.append(observe(z.detach().reshape(k, -1), x.detach().reshape(k, -1), shifts[op.index],
+                                     None if fresh is None else fresh[op.index]))
         elif op.kind == "pool":
-            x = F.adaptive_avg_pool2d(x, op.args[0])
+            pooled = F.adaptive_avg_pool2d(x.flatten(0, 1), op.args[0])
+            x = pooled.view(k, -1, *pooled.shape[1:])
         elif op.kind == "flatten":
-            x = x.reshape(x.shape[0], k, -1).transpose(0, 1)
-            member_axis = 0
+            x = x.flatten(2)
     return x, grams
+
+
+def _conv(x: Tensor, w: Tensor, bias: Tensor, args: tuple, grouped: bool | None = None) -> Tensor:
+    """K members' convolutions of ``x`` ``[K, B, C, H, W]``: grouped on CUDA (or when asked)."""
+    k, b = x.shape[:2]
+    stride, padding, dilation = args
+    if not (x.device.type == "cuda" if grouped is None else grouped):
+        # On the CPU one convolution per member beats a grouped one: mkldnn's grouped kernels with
+        # few channels per group measured 2-3x slower here. unbind/stack keep the gradients cheap.
+        return torch.stack([
+            F.conv2d(xi, wi, bi, stride, padding, dilation) for xi, wi, bi in zip(x.unbind(0), w.unbind(0), bias.unbind(0))
+        ])
+    grouped = x.transpose(0, 1).reshape(b, -1, *x.shape[3:])
+    y = F.conv2d(grouped, w.reshape(-1, *w.shape[2:]), bias.reshape(-1), stride, padding, dilation, groups=k)
+    return y.view(b, k, -1, *y.shape[2:]).transpose(0, 1)
 
 
 def observe(x: Tensor, y: Tensor, shift: Tensor, fresh: Tensor | None) -> Tensor:
@@ -164,8 +140,3 @@ def observe(x: Tensor, y: Tensor, shift: Tensor, fresh: Tensor | None) -> Tensor
     if fresh is not None:
         shift.copy_(torch.where(fresh, first_shift(x, y), shift))
     return shifted_gram(x, y, shift)
-
-
-def _site_gram(z: Tensor, y: Tensor, k: int, member_axis: int, shift: Tensor, fresh: Tensor | None) -> Tensor:
-    with torch.no_grad():
-        return observe(member_rows(z.detach(), k, member_axis), member_rows(y.detach(), k, member_axis), shift, fresh)

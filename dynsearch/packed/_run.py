@@ -8,9 +8,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from torch import Tensor
-
 from ..data import DatasetSplits
+from ..sites import sites
 from ..strategies import LearnedAlpha, Strategy, strategy_from_config
 from ..train import EpochRecord, TrainConfig, TrainResult, build
 from ._engine import PackEngine
@@ -100,7 +99,11 @@ def train_engine(
     plan, reason = layer_plan(models[0])
     if reason:
         return reason
-    engine = PackEngine(splits, strategies, configs, models, plan, stack_parameters(models, plan))
+    # Rows ordered by their families, so that eager each family runs on a contiguous view.
+    order = sorted(range(len(models)), key=lambda i: tuple(site.family for _, site in sites(models[i])))
+    models = [models[i] for i in order]
+    engine = PackEngine(splits, [strategies[i] for i in order], [configs[i] for i in order], models, plan,
+                        stack_parameters(models, plan), order)
     del models
     members = [_Member(i, s, c) for i, (s, c) in enumerate(zip(strategies, configs))]
     if compile_step is True and compile_available(splits.x_train.device):
@@ -117,10 +120,8 @@ def train_engine(
         records = engine.adjust(epoch)
         val = engine.evaluate(splits.x_val, splits.y_val, engine.params, engine.alphas, engine.site_plans)
         leaving: set[int] = set()
-        for pos, index in enumerate(engine.members):
-            if index is None:
-                continue
-            m = members[index]
+        for pos in sorted(engine.live(), key=lambda p: engine.members[p]):  # callbacks in member order
+            m = members[engine.members[pos]]  # type: ignore[index]
             if _end_of_epoch(m, epoch, train_losses[pos], (val[0][pos], val[1][pos]), records[pos], on_epoch):
                 leaving.add(pos)
             if m.best is True:
@@ -137,8 +138,11 @@ def _compile_pays(engine: PackEngine, first_epoch_seconds: float) -> bool:
     """``compile="auto"``: compile when the eager time it would save exceeds its expected cost."""
     if not compile_available(engine.device):
         return False
+    speedup = COMPILED_SPEEDUP.get(engine.device.type, 1.0)
+    if speedup <= 1.0:
+        return False
     remaining = first_epoch_seconds * (engine.configs[0].epochs - 1)
-    return remaining * (1 - 1 / COMPILED_SPEEDUP) > expected_compile_seconds(engine.device, engine.shape_key())
+    return remaining * (1 - 1 / speedup) > expected_compile_seconds(engine.device, engine.shape_key())
 
 
 def _results(splits: DatasetSplits, engine: PackEngine, members: list[_Member], evaluate_test: bool) -> list[TrainResult]:

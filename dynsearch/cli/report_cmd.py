@@ -221,7 +221,8 @@ def export(args: argparse.Namespace) -> int:
 
     _quiet_optuna()
     if args.family is not None and args.family not in strategy_names():
-        raise UsageError(f"--family: unknown strategy {args.family!r}; expected one of {', '.join(strategy_names())}")
+        raise UsageError(f"--family: unknown strategy {args.family!r}{did_you_mean(args.family, strategy_names())}; "
+                         f"expected one of {', '.join(strategy_names())}")
     if args.scope is not None and args.scope not in SCOPES:
         raise UsageError(f"--scope: expected one of {', '.join(SCOPES)}, got {args.scope!r}")
     if args.output is not None and args.output.is_dir():

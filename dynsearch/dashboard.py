@@ -120,28 +120,29 @@ def serve(
     server = make_server(storage, host, port)
     bound_port = server.server_address[1]
     url = dashboard_url(host, bound_port, study_id)
-    if is_public_host(host):
-        print(
-            f"warning: the dashboard listens on every interface ({host}) without authentication: anyone who can "
-            f"reach port {bound_port} can read the studies and edit their notes and trials; use --host 127.0.0.1 "
-            "(the default) and an SSH tunnel instead",
-            file=err,
-            flush=True,
-        )
-    print(f"dashboard: {url}", file=out, flush=True)
-    if storage_label:
-        print(f"storage: {storage_label}", file=out, flush=True)
-    print("press Ctrl-C to stop", file=out, flush=True)
-    if ready is not None:
-        ready(ServeInfo(url, host, bound_port))
-
     previous = None
     if threading.current_thread() is threading.main_thread():
         def on_term(signum: int, frame: Any) -> None:
             raise KeyboardInterrupt
 
         previous = signal.signal(signal.SIGTERM, on_term)
+    # From the first line printed on, Ctrl-C/SIGTERM means a clean stop: a caller that waits for
+    # "press Ctrl-C to stop" and then interrupts must never race the set-up.
     try:
+        if is_public_host(host):
+            print(
+                f"warning: the dashboard listens on every interface ({host}) without authentication: anyone who "
+                f"can reach port {bound_port} can read the studies and edit their notes and trials; use --host "
+                "127.0.0.1 (the default) and an SSH tunnel instead",
+                file=err,
+                flush=True,
+            )
+        print(f"dashboard: {url}", file=out, flush=True)
+        if storage_label:
+            print(f"storage: {storage_label}", file=out, flush=True)
+        print("press Ctrl-C to stop", file=out, flush=True)
+        if ready is not None:
+            ready(ServeInfo(url, host, bound_port))
         server.serve_forever(poll_interval=0.5)
     except KeyboardInterrupt:
         pass

@@ -172,6 +172,8 @@ CASES = [
          {"c.json": _export(train={"epochs": -1})}),
     # --- commands on a study that does not exist ---------------------------------------------------------
     Case("export-study-not-found", ("export", "nosuch"), ("nosuch",)),
+    Case("export-family-misspelled", ("export", "x", "--family", "treshold"),
+         ("--family: unknown strategy 'treshold' (did you mean 'threshold'?)",)),
 
 ]
 

@@ -158,6 +158,10 @@ def test_config_without_dataset_trains_every_dataset_of_the_export(capsys, tmp_p
     code, out, err = run_main(capsys, "train", "--config", str(config), "--dataset", "wine", "--json", str(out_json))
     assert code == 0, err
     assert json.loads(out_json.read_text())["dataset"] == "wine" and "training on all" not in out
+    # Picking one of the export's datasets keeps its options: the same run as above.
+    code, out, err = run_main(capsys, "train", "--config", str(config), "--dataset", "moons", "--json", str(out_json))
+    assert code == 0, err
+    assert json.loads(out_json.read_text())["best_val_metric"] == direct.best_val_metric
 
 
 def test_unknown_command_suggests_the_nearest(capsys) -> None:

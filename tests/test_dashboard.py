@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -107,16 +108,54 @@ def test_dashboard_serves_the_study(study_url: str, chrome) -> None:
         assert not [line for line in listening if " 0A " in line]
 
 
+class _Lines:
+    """Collects a process's stdout and stderr lines in threads; ``wait_for`` blocks on an event, not a sleep."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self._seen = threading.Condition()
+        self._threads = [threading.Thread(target=self._read, args=(stream, lines), daemon=True)
+                         for stream, lines in ((proc.stdout, self.out), (proc.stderr, self.err))]
+        for thread in self._threads:
+            thread.start()
+
+    def _read(self, stream, lines: list[str]) -> None:  # type: ignore[no-untyped-def]
+        for line in stream:
+            with self._seen:
+                lines.append(line)
+                self._seen.notify_all()
+        with self._seen:
+            lines.append("")  # end of stream
+            self._seen.notify_all()
+
+    def wait_for(self, text: str, timeout: float) -> bool:
+        with self._seen:
+            return self._seen.wait_for(lambda: any(text in line for line in self.out) or "" in self.out, timeout)
+
+    def join(self, timeout: float) -> None:
+        for thread in self._threads:
+            thread.join(timeout)
+
+
 def test_dashboard_on_every_interface_warns(study_url: str) -> None:
     port = _free_port()
     proc = _start([STUDY, "--storage", study_url, "--host", "0.0.0.0", "--port", str(port)])
+    lines = _Lines(proc)
     try:
-        _wait_for_study(proc, port)
+        # The server prints this once Ctrl-C means a clean stop; the bound is only a safety net on a loaded machine.
+        assert lines.wait_for("press Ctrl-C to stop", timeout=120), "".join(lines.out + lines.err)
+        assert "press Ctrl-C to stop\n" in lines.out, "".join(lines.out + lines.err)
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=120)
     finally:
-        code, out, err = _stop(proc)
-    assert code == 0 and "Traceback" not in err
+        if proc.poll() is None:
+            proc.kill()
+        lines.join(timeout=10)
+    out, err = "".join(lines.out), "".join(lines.err)
+    assert code == 0 and "Traceback" not in err, (code, err)
     assert err.startswith("warning: the dashboard listens on every interface (0.0.0.0) without authentication")
-    assert f"http://127.0.0.1:{port}/" in out
+    assert f"http://127.0.0.1:{port}/" in out and out.rstrip().endswith("dashboard stopped")
 
 
 def test_dashboard_errors_are_one_line_and_mask_passwords(study_url: str, tmp_path: Path, capsys) -> None:

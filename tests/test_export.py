@@ -73,19 +73,37 @@ def study(study_url: str) -> optuna.Study:
     return optuna.load_study(study_name=STUDY, storage=open_storage(study_url, heartbeat=False))
 
 
-def _best(study: optuna.Study, family: str | None = None, scope: str | None = None) -> optuna.trial.FrozenTrial:
-    trials = [t for t in study.get_trials(states=(TrialState.COMPLETE,))
-              if (family is None or t.user_attrs["strategy"]["name"] == family)
-              and (scope is None or t.user_attrs["strategy"]["params"].get("scope") == scope)]
-    return max(trials, key=lambda t: (t.values[0], -t.number))
+def _matches(trial: optuna.trial.FrozenTrial, family: str | None, scope: str | None) -> bool:
+    strategy = trial.user_attrs["strategy"]
+    return (family is None or strategy["name"] == family) and (scope is None or strategy["params"].get("scope") == scope)
+
+
+def _assert_is_best(study: optuna.Study, number: int, family: str | None = None, scope: str | None = None) -> None:
+    """The documented rule as properties: the chosen trial matches the filters, no matching complete trial
+    scores higher, and among equal scores it is the earliest."""
+    chosen = study.trials[number]
+    assert chosen.state == TrialState.COMPLETE and _matches(chosen, family, scope)
+    for other in study.get_trials(states=(TrialState.COMPLETE,)):
+        if _matches(other, family, scope):
+            assert other.values[0] <= chosen.values[0], (other.number, number)
+            if other.values[0] == chosen.values[0]:
+                assert other.number >= number, (other.number, number)
+
+
+def _chosen(study: optuna.Study, config: Path, family: str | None = None) -> optuna.trial.FrozenTrial:
+    """The trial an export file names, checked to be the best one of its family."""
+    number = read_export(config).trial
+    _assert_is_best(study, number, family)
+    return study.trials[number]
 
 
 def test_export_round_trip(study_url: str, study: optuna.Study, tmp_path: Path, capsys) -> None:
     out = tmp_path / "best.json"
     assert main(["export", STUDY, "--storage", study_url, "-o", str(out)]) == 0
-    best = _best(study)
-    assert f"exported trial {best.number}" in capsys.readouterr().out
     data = json.loads(out.read_text())
+    _assert_is_best(study, data["trial"])
+    best = study.trials[data["trial"]]
+    assert f"exported trial {best.number}" in capsys.readouterr().out
     assert data["schema"] == SCHEMA == "dynsearch.export/1"
     assert data["dynsearch_version"] == dynsearch.__version__
     assert data["strategy"] == best.user_attrs["strategy"]
@@ -120,12 +138,13 @@ def test_family_and_scope_filters(study_url: str, study: optuna.Study, tmp_path:
     argv += ["--scope", scope] if scope else []
     assert main(argv) == 0
     record = read_export(out)
-    best = _best(study, family, scope)
-    assert record.trial == best.number
-    assert record.strategy["name"] == (family or record.strategy["name"])
+    _assert_is_best(study, record.trial, family, scope)
+    assert record.strategy == study.trials[record.trial].user_attrs["strategy"]
+    if family:
+        assert record.strategy["name"] == family
     if scope:
         assert record.strategy["params"]["scope"] == scope
-    assert select_best_trial(study.get_trials(), matching_arms(load_spec(study), family, scope)).number == best.number
+    assert select_best_trial(study.get_trials(), matching_arms(load_spec(study), family, scope)).number == record.trial
 
 
 @pytest.mark.parametrize("argv", [
@@ -176,7 +195,7 @@ def _export(study_url: str, tmp_path: Path, family: str | None) -> Path:
 def test_train_from_export_reproduces_the_validation_metric(study_url: str, study: optuna.Study, tmp_path: Path) -> None:
     """The real command in a fresh process: same dataset, split seed, strategy and training → same metric."""
     config = _export(study_url, tmp_path, "threshold")
-    best = _best(study, "threshold")
+    best = _chosen(study, config, "threshold")
     result = tmp_path / "result.json"
     proc = subprocess.run(
         [sys.executable, "-m", "dynsearch", "train", "--config", str(config), "--json", str(result), "--quiet"],
@@ -193,7 +212,7 @@ def test_train_from_export_reproduces_the_validation_metric(study_url: str, stud
 @pytest.mark.parametrize("family", ["fixed", "linear"])
 def test_train_from_export_every_family(study_url: str, study: optuna.Study, tmp_path: Path, family: str) -> None:
     config = _export(study_url, tmp_path, family)
-    best = _best(study, family)
+    best = _chosen(study, config, family)
     result = tmp_path / "result.json"
     assert main(["train", "--config", str(config), "--json", str(result), "--quiet"]) == 0
     trained = json.loads(result.read_text())

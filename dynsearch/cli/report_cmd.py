@@ -232,7 +232,8 @@ def export(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(f"export: {exc}") from None
     if args.family is not None and args.family not in strategy_names():  # after the study's plugins loaded
-        raise UsageError(f"--family: unknown strategy {args.family!r}; expected one of {', '.join(strategy_names())}")
+        raise UsageError(f"--family: unknown strategy {args.family!r}{did_you_mean(args.family, strategy_names())}; "
+                         f"expected one of {', '.join(strategy_names())}")
     arms = None
     if args.family is not None or args.scope is not None:
         arms = matching_arms(spec, args.family, args.scope)

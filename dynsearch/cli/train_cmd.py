@@ -149,7 +149,9 @@ def _datasets(args: argparse.Namespace, exported: Any) -> list[tuple[str, dict[s
     if args.target is not None:
         options["target"] = args.target
     if args.dataset is not None:
-        return [(args.dataset, options)]
+        # A dataset of the export keeps the export's options (e.g. moons' n_samples) unless flags change them.
+        known = {ds["name"]: ds.get("options", {}) for ds in (exported.datasets if exported is not None else [])}
+        return [(args.dataset, {**known.get(args.dataset, {}), **options})]
     if exported is None or not exported.datasets:
         raise UsageError("train: --dataset is required (a name such as digits, or csv:PATH with --target COLUMN)")
     return [(ds["name"], {**ds.get("options", {}), **options}) for ds in exported.datasets]

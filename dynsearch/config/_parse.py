@@ -39,7 +39,7 @@ FILE_PREFIXES = ("csv", "parquet")
 
 TOP_KEYS = (
     "name", "description", "datasets", "n_trials", "timeout", "seeds", "split_seed", "storage", "workers",
-    "model", "training", "search", "sampler", "pruner",
+    "replicates", "split_seeds", "pack", "model", "training", "search", "sampler", "pruner",
 )  # fmt: skip
 MODEL_KEYS = ("kind", "hidden", "channels", "dropout", "activation")
 TRAINING_KEYS = ("epochs", "batch_size", "patience", "optimizer", "lr", "weight_decay", "momentum", "measure_every")
@@ -143,6 +143,9 @@ def parse_study(data: Mapping[str, Any], path: str) -> StudySpec:
     if storage is not None:
         storage = c.string("storage", storage).strip()
     workers = _workers(c, data.get("workers", "auto"))
+    replicates = c.integer("replicates", data.get("replicates", 1), 1)
+    split_seeds = c.int_list("split_seeds", data.get("split_seeds", []), 0, non_empty=False)
+    pack = _pack(c, data.get("pack", "auto"))
 
     arms = search.arms
     if n_trials < len(arms):
@@ -167,6 +170,9 @@ def parse_study(data: Mapping[str, Any], path: str) -> StudySpec:
         split_seed=split_seed,
         storage=storage,
         workers=workers,
+        replicates=replicates,
+        split_seeds=split_seeds,
+        pack=pack,
     )
 
 
@@ -405,3 +411,11 @@ def _workers(c: Checker, value: Any) -> str | int:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
         return int(value)
     raise c.fail("workers", f'expected "auto" or an integer >= 1 (worker processes on this machine), {got(value)}')
+
+
+def _pack(c: Checker, value: Any) -> str | int:
+    if value == "auto" and isinstance(value, str):
+        return "auto"
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return int(value)
+    raise c.fail("pack", f'expected "auto" or an integer >= 1 (trials a worker trains together), {got(value)}')

@@ -188,6 +188,9 @@ class StudySpec:
     split_seed: int = 0
     storage: str | None = None
     workers: str | int = "auto"
+    replicates: int = 1
+    split_seeds: tuple[int, ...] = ()
+    pack: str | int = "auto"
 
     @property
     def arms(self) -> list[str]:
@@ -203,6 +206,12 @@ class StudySpec:
     def directions(self) -> list[str]:
         return self.sampler.directions
 
+    def replicate_split_seed(self, replicate: int) -> int:
+        """The data split of search replicate ``replicate``: ``split_seeds`` cycled, else ``split_seed``."""
+        if self.split_seeds:
+            return self.split_seeds[replicate % len(self.split_seeds)]
+        return self.split_seed
+
     def to_dict(self) -> dict[str, Any]:
         t = self.train
         return {
@@ -216,6 +225,9 @@ class StudySpec:
             "split_seed": self.split_seed,
             "storage": self.storage,
             "workers": self.workers,
+            "replicates": self.replicates,
+            "split_seeds": list(self.split_seeds),
+            "pack": self.pack,
             "model": {
                 "kind": t.model,
                 "hidden": list(t.hidden),

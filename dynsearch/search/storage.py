@@ -12,14 +12,14 @@ import fcntl
 import hashlib
 import os
 import re
-import warnings
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import optuna
-from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+from ._optuna import open_rdb_storage
 
 __all__ = [
     "StorageError",
@@ -43,14 +43,6 @@ MAX_RETRY = 3
 
 _SCHEMES = ("postgresql", "mysql", "sqlite", "journal", "file")
 
-# Optuna flags its heartbeat API as experimental on every use; dynsearch relies on it on purpose, and
-# the warnings would only clutter every worker's stderr (and turn one-line errors into several).
-warnings.filterwarnings(
-    "ignore",
-    message=r".*(RetryHeartbeatStaleTrialCallback|heartbeat_interval|grace_period|heartbeat_stale_trial_callback"
-    r"|fail_stale_trials|retry_history|retried_trial_number).*",
-    category=optuna.exceptions.ExperimentalWarning,
-)
 # pg_advisory_lock key that serializes Optuna's schema creation on one database.
 _SCHEMA_LOCK_KEY = int.from_bytes(hashlib.sha1(b"dynsearch:optuna-schema").digest()[:7], "big")
 
@@ -161,20 +153,17 @@ def open_storage(url: str, *, heartbeat: bool = True) -> optuna.storages.BaseSto
     if _scheme(url) == "postgresql" and url.startswith("postgresql://"):
         # SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3, which is what we ship.
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    kwargs: dict = {"engine_kwargs": {"pool_pre_ping": True}}
-    if heartbeat:
-        kwargs.update(
-            heartbeat_interval=HEARTBEAT_INTERVAL,
-            grace_period=GRACE_PERIOD,
-            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
-        )
+    # Heartbeats only: stale trials are failed and re-queued by dynsearch's own recovery (with a
+    # reason, see study.fail_and_requeue), not by an Optuna callback.
+    beat = {"heartbeat_interval": HEARTBEAT_INTERVAL if heartbeat else None, "grace_period": GRACE_PERIOD}
+    kwargs: dict = {"engine_kwargs": {"pool_pre_ping": True}, **beat}
     try:
         if _scheme(url) == "postgresql":
             # Two processes creating the tables of a fresh database at once collide (IntegrityError on
             # pg_type, "relation already exists"): create them one process at a time.
             with _pg_advisory_lock(url, _SCHEMA_LOCK_KEY):
-                return RDBStorage(url, **kwargs)
-        return RDBStorage(url, **kwargs)
+                return open_rdb_storage(url, **kwargs)
+        return open_rdb_storage(url, **kwargs)
     except ImportError as exc:
         raise StorageError(f"storage: the driver for {mask_url(url)!r} is not installed ({exc.name})") from None
     except Exception as exc:  # SQLAlchemy raises many kinds; the original text may contain the URL.

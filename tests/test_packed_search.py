@@ -161,11 +161,11 @@ def _running_pack(journal: Path, name: str, owners: dict) -> bool:
 
 
 def test_killed_packed_worker_loses_nothing(tmp_path: Path) -> None:
-    n = 8
-    proc, journal = _packed_run(tmp_path, "killed", n, epochs=200)
+    n = 4  # one pack: the worker claims all four
+    proc, journal = _packed_run(tmp_path, "killed", n, epochs=30)
     victim: dict = {}
     try:
-        _wait_for(lambda: _running_pack(journal, "killed", victim), 120, proc, "a pack of 4 training")
+        _wait_for(lambda: _running_pack(journal, "killed", victim), 240, proc, "a pack of 4 training")
         os.kill(int(victim["owner"].rpartition(":")[2]), signal.SIGKILL)
         out, err = proc.communicate(timeout=300)
     finally:
@@ -186,10 +186,10 @@ def test_killed_packed_worker_loses_nothing(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_stops_a_packed_worker_within_seconds_and_requeues_the_whole_pack(tmp_path: Path) -> None:
-    proc, journal = _packed_run(tmp_path, "stopped", 8, epochs=400)
+    proc, journal = _packed_run(tmp_path, "stopped", 4, epochs=400)
     pack: dict = {}
     try:
-        _wait_for(lambda: _running_pack(journal, "stopped", pack), 120, proc, "a pack of 4 training")
+        _wait_for(lambda: _running_pack(journal, "stopped", pack), 240, proc, "a pack of 4 training")
         sent = time.monotonic()
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import importlib.util
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
-import pandas as pd
-from pandas.api import types as ptypes
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from ._core import TASKS, DatasetError, RawDataset
 
@@ -45,6 +46,8 @@ def _read(path: str, fmt: str, mtime_ns: int, size: int) -> pd.DataFrame:
 
     The returned frame is shared; callers must not modify it in place.
     """
+    import pandas as pd  # on first use: a search worker that reads cached splits never loads pandas
+
     try:
         if fmt == "csv":
             return pd.read_csv(path)
@@ -68,6 +71,8 @@ def _read_table(fmt: str, path: Path) -> pd.DataFrame:
 
 
 def _is_numeric(series: pd.Series) -> bool:
+    from pandas.api import types as ptypes
+
     return ptypes.is_numeric_dtype(series.dtype) and not ptypes.is_bool_dtype(series.dtype)
 
 
@@ -145,6 +150,8 @@ def _one_hot_block(series: pd.Series, train_rows: np.ndarray) -> tuple[np.ndarra
     present = series.notna().to_numpy()
     text = series.astype(str).to_numpy(dtype=object)
     categories = sorted(set(text[train_rows][present[train_rows]]))
+    import pandas as pd
+
     codes = np.where(present, pd.Index(categories, dtype=object).get_indexer(text), -1)
     block = np.zeros((len(series), len(categories)), dtype=np.float64)
     known = codes >= 0

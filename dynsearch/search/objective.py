@@ -23,6 +23,7 @@ from ..packed import PackMember, pack_key, train_packed
 from ..train import TrainConfig, TrainingInterrupted, TrainResult
 from .samplers import REPLICATE_ATTR, SPLIT_SEED_ATTR
 from .space import suggest_plan
+from .split_cache import read_cached_splits
 
 __all__ = ["Objective", "TrialPlan", "compact_history"]
 
@@ -75,19 +76,26 @@ class Objective:
         device: str | torch.device = "cpu",
         should_stop: Callable[[], bool] | None = None,
         pack_options: dict[str, Any] | None = None,
+        split_cache: str | None = None,
     ):
         self.spec = spec
         self.device = torch.device(device)
         self.should_stop = should_stop or (lambda: False)
         self.pack_options = dict(pack_options or {})
+        self.split_cache = split_cache
         self._datasets: dict[tuple[str, int], DatasetSplits] = {}
 
     def dataset(self, index: int, split_seed: int | None = None) -> DatasetSplits:
+        """Dataset ``index`` under ``split_seed`` (default: the study's), from the run's split cache
+        when there is one, loaded once per worker."""
         ds = self.spec.datasets[index]
         split_seed = self.spec.split_seed if split_seed is None else split_seed
         key = (ds.label, split_seed)
         if key not in self._datasets:
-            self._datasets[key] = load_dataset(ds.name, split_seed=split_seed, device=self.device, **dict(ds.options))
+            cached = read_cached_splits(self.split_cache, ds, split_seed, self.device)
+            if cached is None:
+                cached = load_dataset(ds.name, split_seed=split_seed, device=self.device, **dict(ds.options))
+            self._datasets[key] = cached  # type: ignore[assignment]
         return self._datasets[key]
 
     @property

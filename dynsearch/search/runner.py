@@ -9,9 +9,11 @@ on a command line where ``ps`` would show its password.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +22,7 @@ import optuna
 
 from ..config import StudySpec
 from .packing import choose_pack
+from .split_cache import CACHE_ENV, write_split_cache
 from .storage import open_storage
 from .study import StudyCounts, count_trials, prepare_study, recover_dead_local_workers
 
@@ -128,10 +131,12 @@ class _Progress:
 
 
 def _spawn(
-    slot: WorkerSlot, study_name: str, storage_url: str, deadline: float | None, verbose: bool, pack: int | str, share: int
-) -> subprocess.Popen:
+    slot: WorkerSlot, study_name: str, storage_url: str, deadline: float | None, verbose: bool, pack: int | str, share: int,
+    split_cache: str,
+) -> subprocess.Popen:  # fmt: skip
     env = dict(os.environ)
     env["DYNSEARCH_STORAGE"] = storage_url
+    env[CACHE_ENV] = split_cache
     env["CUDA_VISIBLE_DEVICES"] = "" if slot.gpu is None else str(slot.gpu)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env[var] = str(slot.threads)
@@ -168,6 +173,8 @@ def run_study(
     storage = open_storage(storage_url)
     study = prepare_study(spec, storage, storage_url, n_trials)
     pack_arg = _resolve_pack(pack, spec, slots, progress)
+    split_cache = tempfile.mkdtemp(prefix="dynsearch-splits-")
+    write_split_cache(spec, split_cache)
     deadline = time.time() + timeout if timeout else None
     started = time.time()
     stop = {"requested": False}
@@ -184,7 +191,7 @@ def run_study(
     bar = _Progress(n_trials * spec.replicates, progress, last_finished)
 
     def spawn(slot: WorkerSlot) -> subprocess.Popen:
-        return _spawn(slot, spec.name, storage_url, deadline, verbose, pack_arg, len(slots))
+        return _spawn(slot, spec.name, storage_url, deadline, verbose, pack_arg, len(slots), split_cache)
 
     try:
         for slot in slots:
@@ -213,6 +220,7 @@ def run_study(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        shutil.rmtree(split_cache, ignore_errors=True)
         bar.update(count_trials(study.get_trials(deepcopy=False)))
         bar.close()
     return RunSummary(

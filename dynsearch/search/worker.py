@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import signal
 import sys
 import threading
@@ -26,6 +27,7 @@ from ._optuna import heartbeat_enabled, stale_trial_ids, storage_of, trial_id_of
 from .objective import Objective, TrialPlan
 from .packing import choose_pack, warm_up
 from .samplers import make_pruner, make_sampler
+from .split_cache import CACHE_ENV
 from .storage import GRACE_PERIOD, HEARTBEAT_INTERVAL, open_storage
 from .study import (
     REASON_ATTR, WORKER_ATTR, claim_waiting_trials, fail_and_requeue, load_spec, recover_dead_local_workers, replace_failed,
@@ -163,7 +165,9 @@ def run_worker(
     choice = choose_pack(pack, spec, device)
     if announce and (spec.pack if pack is None else pack) == "auto":
         print(f"pack: up to {choice.reason} trials of the same shape", file=sys.stderr)
-    objective = Objective(spec, device, should_stop=stop, pack_options=choice.train_options)
+    objective = Objective(
+        spec, device, should_stop=stop, pack_options=choice.train_options, split_cache=os.environ.get(CACHE_ENV)
+    )
     warm_up(objective)
     result = WorkerResult(pack_size=choice.size)
     while not stop.requested:

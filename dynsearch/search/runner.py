@@ -173,8 +173,7 @@ def run_study(
     storage = open_storage(storage_url)
     study = prepare_study(spec, storage, storage_url, n_trials)
     pack_arg = _resolve_pack(pack, spec, slots, progress)
-    split_cache = tempfile.mkdtemp(prefix="dynsearch-splits-")
-    write_split_cache(spec, split_cache)
+    split_cache = _split_cache(spec)
     deadline = time.time() + timeout if timeout else None
     started = time.time()
     stop = {"requested": False}
@@ -232,6 +231,17 @@ def run_study(
         elapsed=time.time() - started,
         worker_exit_codes=exit_codes,
     )
+
+
+def _split_cache(spec: StudySpec) -> str:
+    """A temporary folder with the study's prepared splits, for the workers (removed at the end)."""
+    folder = tempfile.mkdtemp(prefix="dynsearch-splits-")
+    try:
+        write_split_cache(spec, folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return folder
 
 
 def _resolve_pack(pack: int | str | None, spec: StudySpec, slots: list[WorkerSlot], show: bool) -> int | str:

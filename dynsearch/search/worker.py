@@ -25,7 +25,7 @@ from optuna.trial import TrialState
 from ..train import TrainingInterrupted
 from ._optuna import heartbeat_enabled, stale_trial_ids, storage_of, trial_id_of
 from .objective import Objective, TrialPlan
-from .packing import choose_pack, warm_up
+from .packing import PackChoice, choose_pack, warm_up
 from .samplers import make_pruner, make_sampler
 from .split_cache import CACHE_ENV
 from .storage import GRACE_PERIOD, HEARTBEAT_INTERVAL, open_storage
@@ -154,22 +154,11 @@ def run_worker(
     if stop is None:
         stop = StopFlag()
         stop.install()
-    storage = open_storage(storage_url)
-    spec = load_spec(optuna.load_study(study_name=study_name, storage=storage))
-    study = optuna.load_study(
-        study_name=study_name,
-        storage=storage,
-        sampler=make_sampler(spec.sampler, worker_index),
-        pruner=make_pruner(spec.pruner, spec.train.epochs * len(spec.datasets)),
-    )
-    choice = choose_pack(pack, spec, device)
-    if announce and (spec.pack if pack is None else pack) == "auto":
+    study, objective, choice = _join(study_name, storage_url, device, worker_index, pack, stop)
+    if announce and (objective.spec.pack if pack is None else pack) == "auto":
         print(f"pack: up to {choice.reason} trials of the same shape", file=sys.stderr)
-    objective = Objective(
-        spec, device, should_stop=stop, pack_options=choice.train_options, split_cache=os.environ.get(CACHE_ENV)
-    )
-    warm_up(objective)
     result = WorkerResult(pack_size=choice.size)
+    warmed = False
     while not stop.requested:
         if deadline is not None and time.time() >= deadline:
             break
@@ -181,6 +170,9 @@ def run_worker(
                 break
             time.sleep(IDLE_POLL_SECONDS)  # others still run: one of them may die and need a retry
             continue
+        if not warmed:  # once, before the first trial's clock starts; a worker with nothing to do skips it
+            warm_up(objective)
+            warmed = True
         result.ran += len(claimed)
         for state in _run_pack(study, claimed, objective, stop):
             if state == TrialState.COMPLETE:
@@ -191,6 +183,25 @@ def run_worker(
                 result.failed += 1
     result.interrupted = stop.requested
     return result
+
+
+def _join(
+    study_name: str, storage_url: str, device: str, worker_index: int, pack: int | str | None, stop: StopFlag
+) -> tuple[optuna.Study, Objective, PackChoice]:
+    """The study with this worker's samplers and pruner, its objective, and the pack size."""
+    storage = open_storage(storage_url)
+    spec = load_spec(optuna.load_study(study_name=study_name, storage=storage))
+    study = optuna.load_study(
+        study_name=study_name,
+        storage=storage,
+        sampler=make_sampler(spec.sampler, worker_index),
+        pruner=make_pruner(spec.pruner, spec.train.epochs * len(spec.datasets)),
+    )
+    choice = choose_pack(pack, spec, device)
+    objective = Objective(
+        spec, device, should_stop=stop, pack_options=choice.train_options, split_cache=os.environ.get(CACHE_ENV)
+    )
+    return study, objective, choice
 
 
 def _run_pack(study: optuna.Study, trial_ids: list[int], objective: Objective, stop: StopFlag) -> list[TrialState | None]:

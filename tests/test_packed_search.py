@@ -83,6 +83,8 @@ def test_packed_trials_equal_the_same_trials_run_alone(tmp_path: Path) -> None:
         assert p.params == a.params
         assert p.values == pytest.approx(a.values, abs=1e-4)
         assert _result_attrs(p) == _result_attrs(a), (a.number, trial_arm(a))
+        # Training time only (no dataset loading, no process start-up): the sum of its training runs.
+        assert p.user_attrs["wall_time"] == pytest.approx(sum(d["wall_time"] for d in p.user_attrs["datasets"].values()))
         assert p.user_attrs["wall_time"] > 0
 
 

@@ -27,8 +27,9 @@ HEAVY = ("sklearn", "pandas", "scipy", "matplotlib", "plotly", "optuna_dashboard
 
 def test_cached_splits_equal_loaded_ones(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
-    path.write_text(study_toml("c", datasets='["iris", { name = "moons", n_samples = 90 }]', n_trials=1, epochs=1,
-                               strategies=("fixed",)).replace("n_trials = 1", "n_trials = 1\nreplicates = 2\nsplit_seeds = [3, 4]"))  # fmt: skip
+    body = study_toml("c", datasets='["iris", { name = "moons", n_samples = 90 }]', n_trials=1, epochs=1,
+                      strategies=("fixed",))  # fmt: skip
+    path.write_text(body.replace("n_trials = 1", "n_trials = 1\nreplicates = 2\nsplit_seeds = [3, 4]"))
     spec = load_study_file(path)
     assert write_split_cache(spec, tmp_path) == 2 * 3  # two datasets x split seeds {0, 3, 4}
     for ds in spec.datasets:

@@ -67,7 +67,8 @@ def _set_verbosity(verbose: bool, quiet: bool) -> None:
 
 def configure_run(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
     parser.add_argument("study_file", type=Path, metavar="STUDY.toml", help="the study file (see docs/study-file.md)")
-    parser.add_argument("--n-trials", type=positive_int, help="total finished trials wanted (default: the file's n_trials)")
+    parser.add_argument("--n-trials", type=positive_int,
+                        help="finished trials wanted per search replicate (default: the file's n_trials)")
     parser.add_argument("--timeout", type=_positive_float, help="stop claiming new trials after this many seconds")
     parser.add_argument("--workers", type=_workers_arg, default=None,
                         help="auto (default: one per GPU, or one per CPU core without a GPU) or a count")

@@ -47,10 +47,7 @@ def write_split_cache(spec: StudySpec, folder: str | Path) -> int:
                 splits = load_dataset(dataset.name, split_seed=seed, **dict(dataset.options))
             except Exception:  # noqa: BLE001 - reported per trial by the workers, with the reason
                 continue
-            state = {}
-            for f in dataclasses.fields(splits):
-                value = getattr(splits, f.name)
-                state[f.name] = ("numpy", torch.from_numpy(np.ascontiguousarray(value))) if isinstance(value, np.ndarray) else value
+            state = {f.name: _storable(getattr(splits, f.name)) for f in dataclasses.fields(splits)}
             path = cache_file(folder, dataset, seed)
             torch.save(state, path.with_suffix(".tmp"))
             os.replace(path.with_suffix(".tmp"), path)
@@ -58,7 +55,14 @@ def write_split_cache(spec: StudySpec, folder: str | Path) -> int:
     return written
 
 
-def read_cached_splits(folder: str | Path | None, dataset: DatasetSpec, split_seed: int, device: torch.device) -> object | None:
+def _storable(value: object) -> object:
+    # numpy arrays (the split's row positions) travel as tensors: torch.load(weights_only=True) reads those.
+    return ("numpy", torch.from_numpy(np.ascontiguousarray(value))) if isinstance(value, np.ndarray) else value
+
+
+def read_cached_splits(
+    folder: str | Path | None, dataset: DatasetSpec, split_seed: int, device: torch.device
+) -> object | None:
     """The cached ``DatasetSplits`` on ``device``, or None when there is no cache or no such file."""
     if not folder:
         return None

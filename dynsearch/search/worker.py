@@ -162,6 +162,11 @@ def run_worker(
     while not stop.requested:
         if deadline is not None and time.time() >= deadline:
             break
+        if not warmed and study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            # Once, before the first trial's clock starts (and before claiming: a claimed trial waits
+            # for nothing); a worker with nothing to do skips it.
+            warm_up(objective)
+            warmed = True
         claimed = claim_waiting_trials(study, _claim_limit(study, choice.size, share))
         if not claimed:
             if _recover_stale(study) > 0:
@@ -170,9 +175,6 @@ def run_worker(
                 break
             time.sleep(IDLE_POLL_SECONDS)  # others still run: one of them may die and need a retry
             continue
-        if not warmed:  # once, before the first trial's clock starts; a worker with nothing to do skips it
-            warm_up(objective)
-            warmed = True
         result.ran += len(claimed)
         for state in _run_pack(study, claimed, objective, stop):
             if state == TrialState.COMPLETE:

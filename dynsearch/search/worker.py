@@ -73,12 +73,12 @@ class _Heartbeat:
     """Record a heartbeat for each running trial every few seconds (RDB storages only)."""
 
     def __init__(self, storage: optuna.storages.BaseStorage, trial_ids: Sequence[int]) -> None:
-        self._storage, self._trial_ids = storage, list(trial_ids)
+        self._store, self._trial_ids = storage, list(trial_ids)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> _Heartbeat:
-        if heartbeat_enabled(self._storage):
+        if heartbeat_enabled(self._store):
             self._beat_once()
             self._thread = threading.Thread(target=self._beat, daemon=True)
             self._thread.start()
@@ -86,7 +86,7 @@ class _Heartbeat:
 
     def _beat_once(self) -> None:
         for trial_id in self._trial_ids:
-            self._storage.record_heartbeat(trial_id)  # type: ignore[attr-defined]
+            self._store.record_heartbeat(trial_id)  # type: ignore[attr-defined]
 
     def _beat(self) -> None:
         while not self._stop.wait(HEARTBEAT_INTERVAL):

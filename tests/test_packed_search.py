@@ -4,6 +4,7 @@ packed worker loses nothing, and Ctrl-C still stops it within a batch."""
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -19,6 +20,8 @@ from dynsearch.config import load_study_file
 from dynsearch.search import open_storage, prepare_study, run_worker
 from dynsearch.search.study import REASON_ATTR, WORKER_ATTR
 from dynsearch.search.worker import StopFlag
+from dynsearch.strategies import SiteState, Strategy, register_strategy
+from dynsearch.strategies.registry import _REGISTRY
 
 from study_helpers import FINISHED, assert_study_done, study_toml, trial_arm
 
@@ -208,3 +211,49 @@ def test_ctrl_c_stops_a_packed_worker_within_seconds_and_requeues_the_whole_pack
         assert by_number[number].state == TrialState.FAIL
         assert by_number[number].user_attrs[REASON_ATTR].startswith("interrupted (SIGTERM)")
     assert not [t for t in trials if t.state == TrialState.RUNNING]
+
+
+# --- an interrupt in the middle of a pack --------------------------------------------------------------
+
+
+class _DivergesAtOnce(Strategy):
+    def decide(self, r: float, state: SiteState) -> SiteState:
+        return state.replace(alpha=math.nan)
+
+
+class _StopsOnSecondDataset(Strategy):
+    """Asks the worker to stop at its third decision: the first epoch of the second dataset."""
+
+    calls = 0
+    flag: StopFlag | None = None
+
+    def decide(self, r: float, state: SiteState) -> SiteState:
+        _StopsOnSecondDataset.calls += 1
+        if _StopsOnSecondDataset.calls == 3 and _StopsOnSecondDataset.flag is not None:
+            _StopsOnSecondDataset.flag.requested = True
+        return state
+
+
+def test_an_interrupt_tells_members_the_pack_had_settled_and_requeues_the_rest(tmp_path: Path) -> None:
+    register_strategy("test_diverges")(_DivergesAtOnce)
+    register_strategy("test_stops")(_StopsOnSecondDataset)
+    try:
+        body = study_toml("mid", datasets='["iris", { name = "moons", n_samples = 120 }]', n_trials=2, epochs=2,
+                          strategies=("test_diverges", "test_stops"))  # fmt: skip
+        (tmp_path / "mid.toml").write_text(body)
+        url = f"journal:{tmp_path / 'mid.journal'}"
+        prepare_study(load_study_file(tmp_path / "mid.toml"), open_storage(url), url, 2)
+        flag = StopFlag()
+        _StopsOnSecondDataset.calls, _StopsOnSecondDataset.flag = 0, flag
+        result = run_worker("mid", url, stop=flag, pack=2)
+    finally:
+        for name in ("test_diverges", "test_stops"):
+            _REGISTRY.pop(name, None)
+    assert result.interrupted
+    trials = {trial_arm(t): t for t in _stored("mid", url) if "failed_trial" not in t.system_attrs}
+    diverged, stopped = trials["test_diverges-layer"], trials["test_stops-layer"]
+    assert diverged.state == TrialState.PRUNED and "diverged" in diverged.user_attrs[REASON_ATTR]
+    assert stopped.state == TrialState.FAIL
+    assert stopped.user_attrs[REASON_ATTR] == "interrupted (stop requested); re-queued"
+    copies = [t for t in _stored("mid", url) if t.system_attrs.get("failed_trial") == stopped.number]
+    assert len(copies) == 1 and copies[0].state == TrialState.WAITING

@@ -47,8 +47,8 @@ class TrialPlan:
     """One trial of a pack: what it trains and, as it goes, what it produced.
 
     ``outcome`` stays None while the trial trains; then it is ``("complete", values)``,
-    ``("pruned", reason)``, ``("fail", exception)`` or ``("dropped", "")`` (another process
-    finished the trial first).
+    ``("pruned", reason)``, ``("fail", exception)``, ``("dropped", "")`` (another process
+    finished the trial first) or, set by the worker, ``("requeued", "")`` (interrupted and re-queued).
     """
 
     trial: optuna.Trial

@@ -226,12 +226,14 @@ def _run_pack(study: optuna.Study, trial_ids: list[int], objective: Objective, s
             try:
                 objective.run_pack(group)
             except (TrainingInterrupted, KeyboardInterrupt):
-                # Within one batch of the signal: every unfinished trial of this worker goes back to the queue.
+                # Within one batch of the signal: every unfinished trial of this worker goes back to the
+                # queue; members the pack had already settled (pruned, failed) are told as such.
                 reason = f"interrupted ({stop.signal_name or 'stop requested'}); re-queued"
                 for plan in plans:
                     if plan.outcome is None:
                         fail_and_requeue(study, trial_id_of(plan.trial), reason)
-                        plan.outcome = ("dropped", "")
+                        plan.outcome = ("requeued", "")
+                states += [_tell(study, plan, objective.device) for plan in group if plan.outcome[0] != "requeued"]
                 break
             for plan in group:
                 states.append(_tell(study, plan, objective.device))

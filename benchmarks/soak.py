@@ -18,7 +18,10 @@ time, worker start-up included) with their ratio.
 Trials are tiny on purpose (moons with 200 rows, 2 epochs, one hidden layer of 16): the run is
 dominated by the search machinery and the workers' restarts, which is what this exercises.
 
-Run:  python benchmarks/soak.py [--trials 200] [--kill-every 20] [--workers 2] [--keep]
+A worker trains packs of trials (``--pack``, default ``auto``): a kill then cuts short every trial of
+its pack, and each must be failed and re-run.
+
+Run:  python benchmarks/soak.py [--trials 200] [--kill-every 20] [--workers 2] [--pack auto|N] [--keep]
 """
 
 from __future__ import annotations
@@ -89,13 +92,15 @@ def _trials(journal: Path, name: str) -> list[FrozenTrial]:
     return optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)
 
 
-def _run(workdir: Path, name: str, n_trials: int, workers: int, kill_every: int | None, rng: random.Random) -> dict:
+def _run(
+    workdir: Path, name: str, n_trials: int, workers: int, kill_every: int | None, rng: random.Random, pack: str
+) -> dict:
     """Run one study; with ``kill_every``, SIGKILL a worker every that many finished trials."""
     study_file = workdir / f"{name}.toml"
     study_file.write_text(STUDY.format(name=name, n_trials=n_trials))
     journal = workdir / "runs" / f"{name}.journal"
     env = {k: v for k, v in os.environ.items() if k != "DYNSEARCH_STORAGE"}
-    cmd = [sys.executable, "-m", "dynsearch", "run", study_file.name, "--workers", str(workers), "--quiet"]
+    cmd = [sys.executable, "-m", "dynsearch", "run", study_file.name, "--workers", str(workers), "--pack", pack, "--quiet"]
     kills: list[dict] = []
     started = time.perf_counter()
     with open(workdir / f"{name}.out", "w") as out, open(workdir / f"{name}.err", "w") as err:
@@ -162,6 +167,7 @@ def _summary(run: dict, n_trials: int) -> dict:
     states = Counter(t.state for t in trials)
     finished = states[TrialState.COMPLETE] + states[TrialState.PRUNED]
     retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
+    retried |= {t.system_attrs["replaces_trial"] for t in trials if "replaces_trial" in t.system_attrs}
     failed = [t for t in trials if t.state == TrialState.FAIL]
     failed_retried = [t for t in failed if t.number in retried]
     died = [t for t in failed if "died" in t.user_attrs.get(REASON_ATTR, "")]
@@ -189,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kill-every", type=int, default=20, help="SIGKILL a worker every N finished trials (20)")
     parser.add_argument("--workers", type=int, default=2, help="worker processes per run (default 2)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the choice of victims (default 0)")
+    parser.add_argument("--pack", default="auto", help="trials per pack: auto (the default) or a count; 1 for no packs")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (journals, logs)")
     args = parser.parse_args(argv)
     if args.trials < 4 or args.trials % 4:
@@ -199,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="dynsearch-soak-"))
     rng = random.Random(args.seed)
     try:
-        base = _run(workdir, "soak_undisturbed", args.trials, args.workers, None, rng)
-        soak = _run(workdir, "soak_disturbed", args.trials, args.workers, args.kill_every, rng)
+        base = _run(workdir, "soak_undisturbed", args.trials, args.workers, None, rng, args.pack)
+        soak = _run(workdir, "soak_disturbed", args.trials, args.workers, args.kill_every, rng, args.pack)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -210,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU(s), Python {platform.python_version()}, "
           f"optuna {optuna.__version__}")  # fmt: skip
     print(f"study: {args.trials} tiny trials (moons n=200, 2 epochs, hidden [16], 4 arms), {args.workers} workers, "
-          f"default journal storage; disturbed run: SIGKILL a worker every {args.kill_every} finished trials")
+          f"packs {args.pack}, default journal storage; disturbed run: SIGKILL a worker every {args.kill_every} finished trials")
     print()
     print(f"{'':24}{'undisturbed':>14}{'disturbed':>14}")
     rows = [

@@ -26,11 +26,18 @@ def trial_arm(trial: FrozenTrial) -> str | None:
     return trial.params.get(ARM_PARAM, fixed.get(ARM_PARAM))
 
 
+#: System attribute of a fresh trial queued in place of a failed one (its number).
+REPLACES_ATTR = "replaces_trial"
+
+
 def retried_numbers(trials: Iterable[FrozenTrial]) -> set[int]:
-    """Numbers of FAIL trials that have a queued or later copy (their slot lives on in the copy)."""
+    """Numbers of FAIL trials whose slot lives on in another trial: a re-queued copy (same parameters)
+    or a replacement (a fresh draw of the same arm and replicate)."""
     retried: set[int] = set()
     for t in trials:
         retried.update(t.system_attrs.get("retry_history", []))
+        if REPLACES_ATTR in t.system_attrs:
+            retried.add(t.system_attrs[REPLACES_ATTR])
     return retried
 
 

@@ -25,6 +25,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from dynsearch.config import load_study_file
 from dynsearch.search import open_storage, prepare_study
+from dynsearch.search._optuna import trial_id_of
 from dynsearch.search.study import REASON_ATTR, WORKER_ATTR
 from pg_server import to_libpq
 from study_helpers import assert_study_done, study_toml, trial_arm, trial_states
@@ -340,7 +341,7 @@ def test_killed_worker_on_another_host_is_recovered_by_the_heartbeat(tmp_path: P
                 if t.state == TrialState.RUNNING and _worker_pid(t) == doomed.pid and "strategy" in t.user_attrs:
                     with psycopg.connect(to_libpq(url)) as conn:
                         beat = conn.execute(
-                            "SELECT 1 FROM trial_heartbeats WHERE trial_id = %s", (t._trial_id,)
+                            "SELECT 1 FROM trial_heartbeats WHERE trial_id = %s", (trial_id_of(t),)
                         ).fetchone()
                     if beat is not None:
                         victim.update(trial=t)
@@ -352,7 +353,7 @@ def test_killed_worker_on_another_host_is_recovered_by_the_heartbeat(tmp_path: P
         doomed.wait(timeout=10)
         dead: FrozenTrial = victim["trial"]
         elsewhere = "elsewhere.example:4242"
-        reader.storage.set_trial_system_attr(dead._trial_id, WORKER_ATTR, elsewhere)
+        reader.storage.set_trial_system_attr(trial_id_of(dead), WORKER_ATTR, elsewhere)
 
         procs.append(Proc(tmp_path, "survivor", ["worker", "--study", name, "--threads", "1", "--quiet"],
                           _env(url, **fast)))

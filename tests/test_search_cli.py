@@ -19,6 +19,7 @@ from optuna.trial import TrialState
 from dynsearch.cli import main
 from dynsearch.config import load_study_file
 from dynsearch.search import mask_url, open_storage, prepare_study
+from dynsearch.search._optuna import trial_id_of
 from dynsearch.search.study import WORKER_ATTR
 from study_helpers import study_toml
 
@@ -100,7 +101,7 @@ def test_unreachable_postgres_is_one_line_without_the_password(tmp_path: Path) -
     assert not (tmp_path / "runs").exists()
 
 
-@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")  # pytest resets dynsearch's filter
+@pytest.mark.filterwarnings("error::optuna.exceptions.ExperimentalWarning")  # opening an RDB storage warns of nothing
 @pytest.mark.parametrize("command", [["studies"], ["worker", "--study", "x"]])
 def test_other_commands_mask_the_password_too(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _main_exit([*command, "--storage", UNREACHABLE], capsys)
@@ -123,6 +124,8 @@ def test_other_commands_mask_the_password_too(command: list[str], capsys: pytest
         (["--n-trials", "3"], "--n-trials: 3 is fewer than the study's 4"),
         (["--n-trials", "0"], "--n-trials"),
         (["--timeout", "0"], "--timeout"),
+        (["--pack", "0"], "--pack"),
+        (["--pack", "many"], "--pack"),
         (["--storage", "redis://h/0"], "unsupported URL"),
     ],
 )
@@ -246,7 +249,7 @@ def test_a_trial_claimed_by_a_worker_that_died_before_naming_itself_is_recovered
     study.enqueue_trial({"arm": "fixed-relu"})
     waiting = study.get_trials(states=(TrialState.WAITING,))[0]
     # The first of a claim's two writes, and then nothing: the worker died before writing its name.
-    assert storage.set_trial_state_values(waiting._trial_id, state=TrialState.RUNNING)
+    assert storage.set_trial_state_values(trial_id_of(waiting), state=TrialState.RUNNING)
     assert study_mod.recover_dead_local_workers(study) == 0  # still within the grace period
     monkeypatch.setattr(study_mod, "UNOWNED_GRACE_SECONDS", -1.0)
     assert study_mod.recover_dead_local_workers(study) == 1

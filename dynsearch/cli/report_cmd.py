@@ -182,14 +182,15 @@ def _dashboard_storage_url(args: argparse.Namespace) -> str:
 
 def dashboard(args: argparse.Namespace) -> int:
     from ..dashboard import serve
+    from ..search._optuna import storage_of, study_id_of
     from ..search.storage import mask_url
 
     _quiet_optuna()
     study_id = None
     if args.name:
         study, url = open_study(args.name, args.storage)
-        storage = study._storage
-        study_id = study._study_id
+        storage = storage_of(study)
+        study_id = study_id_of(study)
     else:
         url = _dashboard_storage_url(args)
         storage = _open_storage_readonly(url)

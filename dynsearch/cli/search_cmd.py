@@ -36,6 +36,13 @@ def _devices_arg(text: str) -> list[int]:
     return devices
 
 
+def _pack_arg(text: str) -> str | int:
+    try:
+        return _workers_arg(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a positive integer (trials trained together), got {text!r}") from None
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -60,12 +67,16 @@ def _set_verbosity(verbose: bool, quiet: bool) -> None:
 
 def configure_run(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
     parser.add_argument("study_file", type=Path, metavar="STUDY.toml", help="the study file (see docs/study-file.md)")
-    parser.add_argument("--n-trials", type=positive_int, help="total finished trials wanted (default: the file's n_trials)")
+    parser.add_argument("--n-trials", type=positive_int,
+                        help="finished trials wanted per search replicate (default: the file's n_trials)")
     parser.add_argument("--timeout", type=_positive_float, help="stop claiming new trials after this many seconds")
     parser.add_argument("--workers", type=_workers_arg, default=None,
                         help="auto (default: one per GPU, or one per CPU core without a GPU) or a count")
     parser.add_argument("--per-device", type=positive_int, default=1, help="workers per GPU (default 1)")
     parser.add_argument("--devices", type=_devices_arg, help="restrict to these GPU indices, e.g. 0,2")
+    parser.add_argument("--pack", type=_pack_arg, default=None,
+                        help="trials of the same model shape a worker trains together: auto or a count "
+                             "(default: the study's pack, auto)")
     parser.add_argument("--storage", help="Optuna storage URL (default: DYNSEARCH_STORAGE, the file's storage, "
                                           "or journal:runs/NAME.journal)")
     noise = parser.add_mutually_exclusive_group()
@@ -124,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
             devices=args.devices,
             progress=not args.quiet,
             verbose=args.verbose,
+            pack=args.pack,
         )
     except StorageError as exc:
         raise UsageError(str(exc)) from None
@@ -180,6 +192,9 @@ def configure_worker(parser: argparse.ArgumentParser) -> Callable[[argparse.Name
     parser.add_argument("--device", default="cpu", help="cpu or cuda (pin a GPU with CUDA_VISIBLE_DEVICES)")
     parser.add_argument("--threads", type=positive_int, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--worker-index", type=int, default=0, help="offsets the sampler seed (default 0)")
+    parser.add_argument("--pack", type=_pack_arg, default=None,
+                        help="trials of the same model shape trained together: auto or a count (default: the study's)")
+    parser.add_argument("--share", type=positive_int, default=1, help=argparse.SUPPRESS)  # workers sharing the queue
     parser.add_argument("--deadline", type=float, help=argparse.SUPPRESS)
     noise = parser.add_mutually_exclusive_group()
     noise.add_argument("--verbose", action="store_true", help="show Optuna's per-trial log lines")
@@ -227,7 +242,8 @@ def worker(args: argparse.Namespace) -> int:
     try:
         result = run_worker(
             args.study, storage_url, device=args.device, threads=args.threads,
-            worker_index=args.worker_index, deadline=args.deadline,
+            worker_index=args.worker_index, deadline=args.deadline, pack=args.pack, share=args.share,
+            announce=not args.quiet,
         )
     except ConfigError as exc:  # the stored study names a plugin this machine cannot import, or similar
         raise UsageError(f"worker: study {args.study!r}: {exc}") from None

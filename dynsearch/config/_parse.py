@@ -41,7 +41,7 @@ FILE_PREFIXES = ("csv", "parquet")
 
 TOP_KEYS = (
     "name", "description", "plugins", "datasets", "n_trials", "timeout", "seeds", "split_seed", "storage",
-    "workers", "model", "training", "search", "sampler", "pruner",
+    "workers", "replicates", "split_seeds", "pack", "model", "training", "search", "sampler", "pruner",
 )  # fmt: skip
 MODEL_KEYS = tuple(MODEL_FIELD_KEYS.values())  # "kind", "hidden", …: defined once, in _spec
 SEARCH_KEYS = ("strategies", "bases", "scopes", "signals", "every", "warmup", "lr", "width")  # and each strategy's
@@ -147,6 +147,9 @@ def parse_study(data: Mapping[str, Any], path: str) -> StudySpec:
     if storage is not None:
         storage = c.string("storage", storage).strip()
     workers = _workers(c, data.get("workers", "auto"))
+    replicates = c.integer("replicates", data.get("replicates", 1), 1)
+    split_seeds = c.int_list("split_seeds", data.get("split_seeds", []), 0, non_empty=False)
+    pack = _pack(c, data.get("pack", "auto"))
 
     arms = [a.label for a in search.arms]
     if n_trials < len(arms):
@@ -172,6 +175,9 @@ def parse_study(data: Mapping[str, Any], path: str) -> StudySpec:
         storage=storage,
         workers=workers,
         plugins=plugins,
+        replicates=replicates,
+        split_seeds=split_seeds,
+        pack=pack,
     )
 
 
@@ -388,3 +394,11 @@ def _workers(c: Checker, value: Any) -> str | int:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
         return int(value)
     raise c.fail("workers", f'expected "auto" or an integer >= 1 (worker processes on this machine), {got(value)}')
+
+
+def _pack(c: Checker, value: Any) -> str | int:
+    if value == "auto" and isinstance(value, str):
+        return "auto"
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return int(value)
+    raise c.fail("pack", f'expected "auto" or an integer >= 1 (trials a worker trains together), {got(value)}')

@@ -180,6 +180,9 @@ class StudySpec:
     storage: str | None = None
     workers: str | int = "auto"
     plugins: tuple[str, ...] = ()
+    replicates: int = 1
+    split_seeds: tuple[int, ...] = ()
+    pack: str | int = "auto"
 
     @property
     def arms(self) -> list[str]:
@@ -201,6 +204,12 @@ class StudySpec:
     def directions(self) -> list[str]:
         return self.sampler.directions
 
+    def replicate_split_seed(self, replicate: int) -> int:
+        """The data split of search replicate ``replicate``: ``split_seeds`` cycled, else ``split_seed``."""
+        if self.split_seeds:
+            return self.split_seeds[replicate % len(self.split_seeds)]
+        return self.split_seed
+
     def to_dict(self) -> dict[str, Any]:
         t = self.train
         return {
@@ -215,6 +224,9 @@ class StudySpec:
             "storage": self.storage,
             "workers": self.workers,
             "plugins": list(self.plugins),
+            "replicates": self.replicates,
+            "split_seeds": list(self.split_seeds),
+            "pack": self.pack,
             "model": {
                 "kind": t.model,
                 "hidden": list(t.hidden),

@@ -10,7 +10,6 @@ from numbers import Integral, Real
 from typing import Any, Callable
 
 import numpy as np
-from sklearn import datasets as skd
 
 from . import _packaged
 from ._core import DatasetError, RawDataset
@@ -19,6 +18,13 @@ from ._synthetic_suite import is_suite_member, load_member
 __all__ = ["builtin_names", "is_builtin", "load_builtin"]
 
 Arrays = tuple[np.ndarray, np.ndarray, list[str], list[str]]  # x, y, feature names, class names
+
+
+def _skd() -> Any:
+    """scikit-learn's datasets module, imported on first use (a worker reading cached splits never needs it)."""
+    from sklearn import datasets
+
+    return datasets
 
 
 @dataclass(frozen=True)
@@ -43,11 +49,11 @@ def _bundled(name: str) -> Arrays:
         _read_only(x, y)
         return x, y, features, classes
     loader = {
-        "iris": skd.load_iris,
-        "wine": skd.load_wine,
-        "breast_cancer": skd.load_breast_cancer,
-        "digits": skd.load_digits,
-        "diabetes": skd.load_diabetes,
+        "iris": _skd().load_iris,
+        "wine": _skd().load_wine,
+        "breast_cancer": _skd().load_breast_cancer,
+        "digits": _skd().load_digits,
+        "diabetes": _skd().load_diabetes,
     }[name]
     bunch = loader()
     x = np.asarray(bunch.data, dtype=np.float64)
@@ -63,12 +69,12 @@ def _xy_names(n_features: int) -> list[str]:
 
 
 def _moons(n_samples: int, noise: float, seed: int) -> Arrays:
-    x, y = skd.make_moons(n_samples=n_samples, noise=noise, random_state=seed)
+    x, y = _skd().make_moons(n_samples=n_samples, noise=noise, random_state=seed)
     return x, y.astype(np.int64), _xy_names(2), ["0", "1"]
 
 
 def _circles(n_samples: int, noise: float, seed: int) -> Arrays:
-    x, y = skd.make_circles(n_samples=n_samples, noise=noise, factor=0.5, random_state=seed)
+    x, y = _skd().make_circles(n_samples=n_samples, noise=noise, factor=0.5, random_state=seed)
     return x, y.astype(np.int64), _xy_names(2), ["0", "1"]
 
 
@@ -105,7 +111,7 @@ def _classification(
             f"Options n_classes={n_classes} and n_informative={informative} for dataset 'classification' are "
             f"incompatible; n_classes * 2 must be at most 2 ** n_informative."
         )
-    x, y = skd.make_classification(
+    x, y = _skd().make_classification(
         n_samples=n_samples,
         n_features=n_features,
         n_informative=informative,
@@ -119,7 +125,7 @@ def _classification(
 
 
 def _friedman1(n_samples: int, noise: float, seed: int, n_features: int) -> Arrays:
-    x, y = skd.make_friedman1(n_samples=n_samples, n_features=n_features, noise=noise, random_state=seed)
+    x, y = _skd().make_friedman1(n_samples=n_samples, n_features=n_features, noise=noise, random_state=seed)
     return x, y.astype(np.float64), _xy_names(n_features), []
 
 

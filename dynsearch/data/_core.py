@@ -9,8 +9,6 @@ from typing import Callable, Iterator
 
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
 
 __all__ = [
     "DatasetError",
@@ -161,6 +159,9 @@ def split_rows(
     classify = raw.task == "classification"
     rows = np.arange(n, dtype=np.int64)
     stratify = raw.y if classify and _can_stratify(raw.y, n_test) else None
+    # Imported here: a search worker that reads cached splits never loads scikit-learn.
+    from sklearn.model_selection import train_test_split
+
     rest, test = train_test_split(rows, test_size=n_test, random_state=split_seed, stratify=stratify)
     stratify = raw.y[rest] if classify and _can_stratify(raw.y[rest], n_val) else None
     train, val = train_test_split(rest, test_size=n_val, random_state=split_seed, stratify=stratify)
@@ -184,6 +185,8 @@ def assemble(
     x, feature_names = raw.features(train)
     if x.shape[1] == 0:
         raise DatasetError(f"Dataset {raw.name!r} has no usable feature values in its train rows.")
+    from sklearn.preprocessing import StandardScaler
+
     # StandardScaler maps constant columns to 0 (scale 1), never NaN.
     scaler = StandardScaler().fit(x[train])
     xs = [scaler.transform(x[rows]) for rows in (train, val, test)]

@@ -6,11 +6,12 @@ import importlib.util
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
-import pandas as pd
-from pandas.api import types as ptypes
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from ._core import TASKS, DatasetError, RawDataset
 
@@ -67,6 +68,8 @@ def _read(path: str, fmt: str, mtime_ns: int, size: int) -> pd.DataFrame:
 
     The returned frame is shared; callers must not modify it in place.
     """
+    import pandas as pd  # on first use: a search worker that reads cached splits never loads pandas
+
     try:
         if fmt == "csv":
             return pd.read_csv(path)
@@ -91,6 +94,8 @@ def _read_table(fmt: str, path: Path) -> pd.DataFrame:
 
 
 def _is_numeric(series: pd.Series) -> bool:
+    from pandas.api import types as ptypes
+
     return ptypes.is_numeric_dtype(series.dtype) and not ptypes.is_bool_dtype(series.dtype)
 
 
@@ -170,6 +175,7 @@ def _feature_builder(frame: pd.DataFrame, display: str) -> Callable[[np.ndarray]
     A numeric column missing in every train row becomes 0; a category not seen in the train rows, or a
     missing one, encodes as all zeros. Output columns follow the file's column order.
     """
+    import pandas as pd
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.preprocessing import OneHotEncoder

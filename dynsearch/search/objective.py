@@ -1,27 +1,31 @@
-"""The objective: a trial's configuration trained on every dataset of the study, for each seed.
+"""The objective: trials' configurations trained on every dataset of the study, for each seed.
 
-It returns the mean best validation metric (and, for a multi-objective study, the training time)
-and stores on the trial what reports need, so they never re-run a trial: per-dataset metrics,
-epochs, time and a compact per-epoch history of every site (r, family, α). The test split is
-never touched here.
+A worker trains a *pack* of trials (one trial is a pack of one) with ``dynsearch.packed.train_packed``,
+dataset by dataset and seed by seed. Each trial gets the mean best validation metric (and, for a
+multi-objective study, its training time) and, stored on it, what reports need so they never re-run
+a trial: per-dataset metrics, epochs, time and a compact per-epoch history of every site (r,
+family, α). The test split is never touched here.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import time
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
 
 import optuna
 import torch
 
 from ..config import StudySpec
 from ..data import DatasetSplits, load_dataset
-from ..train import TrainingInterrupted, TrainResult, train
+from ..packed import PackMember, pack_key, train_packed
+from ..train import TrainConfig, TrainingInterrupted, TrainResult
+from .samplers import REPLICATE_ATTR, SPLIT_SEED_ATTR
 from .space import suggest_plan
+from .split_cache import read_cached_splits
 
-__all__ = ["Objective", "compact_history"]
+__all__ = ["Objective", "TrialPlan", "compact_history"]
 
 
 def compact_history(result: TrainResult) -> dict[str, Any]:
@@ -38,82 +42,206 @@ def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-class Objective:
-    """Callable objective for one worker; datasets are loaded once, on the worker's device."""
+@dataclass
+class TrialPlan:
+    """One trial of a pack: what it trains and, as it goes, what it produced.
 
-    def __init__(self, spec: StudySpec, device: str | torch.device = "cpu", should_stop: Callable[[], bool] | None = None):
+    ``outcome`` stays None while the trial trains; then it is ``("complete", values)``,
+    ``("pruned", reason)``, ``("fail", exception)``, ``("dropped", "")`` (another process
+    finished the trial first) or, set by the worker, ``("requeued", "")`` (interrupted and re-queued).
+    """
+
+    trial: optuna.Trial
+    strategy: dict[str, Any]
+    config: TrainConfig
+    split_seed: int
+    per_dataset: dict[str, dict[str, Any]] = field(default_factory=dict)
+    histories: dict[str, Any] = field(default_factory=dict)
+    train_time: float = 0.0
+    reported: set[int] = field(default_factory=set)
+    outcome: tuple[str, Any] | None = None
+
+    @property
+    def pack_group(self) -> tuple[Any, ...]:
+        """Trials with equal groups can share a pack: the same model shape and the same data split."""
+        return (pack_key(self.config), self.split_seed)
+
+
+class Objective:
+    """Trains trials for one worker; datasets are loaded once per split, on the worker's device."""
+
+    def __init__(
+        self,
+        spec: StudySpec,
+        device: str | torch.device = "cpu",
+        should_stop: Callable[[], bool] | None = None,
+        pack_options: dict[str, Any] | None = None,
+        split_cache: str | None = None,
+    ):
         self.spec = spec
         self.device = torch.device(device)
         self.should_stop = should_stop or (lambda: False)
-        self._datasets: dict[str, DatasetSplits] = {}
+        self.pack_options = dict(pack_options or {})
+        self.split_cache = split_cache
+        self._datasets: dict[tuple[str, int], DatasetSplits] = {}
 
-    def dataset(self, index: int) -> DatasetSplits:
+    def dataset(self, index: int, split_seed: int | None = None) -> DatasetSplits:
+        """Dataset ``index`` under ``split_seed`` (default: the study's), from the run's split cache
+        when there is one, loaded once per worker."""
         ds = self.spec.datasets[index]
-        if ds.label not in self._datasets:
-            self._datasets[ds.label] = load_dataset(
-                ds.name, split_seed=self.spec.split_seed, device=self.device, **dict(ds.options)
-            )
-        return self._datasets[ds.label]
+        split_seed = self.spec.split_seed if split_seed is None else split_seed
+        key = (ds.label, split_seed)
+        if key not in self._datasets:
+            cached = read_cached_splits(self.split_cache, ds, split_seed, self.device)
+            if cached is None:
+                cached = load_dataset(ds.name, split_seed=split_seed, device=self.device, **dict(ds.options))
+            self._datasets[key] = cached  # type: ignore[assignment]
+        return self._datasets[key]
 
     @property
     def multi_objective(self) -> bool:
         return len(self.spec.sampler.objectives) > 1
 
-    def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
+    @property
+    def reports_steps(self) -> bool:
+        # Nothing would read a report without a pruner: spare the storage write (history keeps the curve).
+        return not self.multi_objective and self.spec.pruner.name != "none"
+
+    def plan(self, trial: optuna.Trial) -> TrialPlan:
+        """Suggest (or read back) the trial's parameters and mark it with its replicate and split."""
         strategy, train_config = suggest_plan(trial, self.spec)
-        trial.set_user_attr("strategy", strategy)
-        trial.set_user_attr("train", train_config.to_dict())
-        trial.set_user_attr("device", str(self.device))
-        epochs = train_config.epochs
-        per_dataset: dict[str, dict[str, Any]] = {}
-        histories: dict[str, Any] = {}
-        started = time.perf_counter()
+        replicate = int(trial.user_attrs.get(REPLICATE_ATTR, 0))
+        split_seed = int(trial.user_attrs.get(SPLIT_SEED_ATTR, self.spec.replicate_split_seed(replicate)))
+        for key, value in (("strategy", strategy), ("train", train_config.to_dict()), ("device", str(self.device)),
+                           (REPLICATE_ATTR, replicate), (SPLIT_SEED_ATTR, split_seed)):  # fmt: skip
+            trial.set_user_attr(key, value)
+        return TrialPlan(trial, strategy, train_config, split_seed)
+
+    def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
+        """One trial alone (``study.optimize`` style): its value(s), or ``TrialPruned`` / the error."""
+        plan = self.plan(trial)
+        self.run_pack([plan])
+        kind, payload = plan.outcome or ("fail", RuntimeError("no outcome"))
+        if kind == "complete":
+            return payload
+        if kind == "pruned":
+            raise optuna.TrialPruned(payload)
+        raise payload
+
+    def run_pack(self, plans: Sequence[TrialPlan]) -> None:
+        """Train ``plans`` (all with the same ``pack_group``) together and set each one's outcome.
+
+        Raises:
+            TrainingInterrupted: when ``should_stop`` asks; the plans without an outcome are unfinished.
+        """
+        epochs = plans[0].config.epochs
         for d_index, ds in enumerate(self.spec.datasets):
-            splits = self.dataset(d_index)
-            results: list[TrainResult] = []
+            active = [p for p in plans if p.outcome is None]
+            if not active:
+                return
+            try:
+                splits = self.dataset(d_index, active[0].split_seed)
+            except Exception as exc:  # a dataset that no longer loads fails every trial that needs it
+                for plan in active:
+                    plan.outcome = ("fail", exc)
+                return
+            results: dict[int, list[TrainResult]] = {id(p): [] for p in active}
             for seed in range(self.spec.seeds):
-                config = dataclasses.replace(train_config, seed=seed)
-                on_epoch = self._reporter(trial, d_index * epochs) if seed == 0 else self._stop_check
-                result = train(splits, strategy, config, on_epoch=on_epoch, should_stop=self.should_stop)
-                if result.status != "ok":
-                    reason = f"{ds.label}, seed {seed}: {result.status}: {result.message}"
-                    trial.set_user_attr("fail_reason", reason)
-                    trial.set_user_attr("datasets", per_dataset)
-                    raise optuna.TrialPruned(reason)
-                results.append(result)
-            vals = [r.best_val_metric for r in results]
-            per_dataset[ds.label] = {
-                "metric": results[0].metric,
-                "val_metric": sum(vals) / len(vals),
-                "val_metrics": vals,
-                "epochs": sum(r.epochs_run for r in results) / len(results),
-                "wall_time": sum(r.wall_time for r in results),
-                "switches": sum(r.n_switches for r in results) / len(results),
-            }
-            histories[ds.label] = compact_history(results[0])
-        wall_time = time.perf_counter() - started
-        trial.set_user_attr("datasets", per_dataset)
-        trial.set_user_attr("history", histories)
-        trial.set_user_attr("wall_time", wall_time)
-        value = sum(d["val_metric"] for d in per_dataset.values()) / len(per_dataset)
-        if self.multi_objective:
-            return value, wall_time
-        return value
+                members = [p for p in active if p.outcome is None]
+                if not members:
+                    break
+                on_epoch = self._reporter(members, d_index * epochs) if seed == 0 else None
+                for plan, result in zip(members, self._train(splits, members, seed, on_epoch)):
+                    if plan.outcome is None and result is not None:
+                        self._take_result(plan, ds.label, seed, result, results[id(plan)])
+            for plan in active:
+                if plan.outcome is None:
+                    self._finish_dataset(plan, ds.label, results[id(plan)])
+        for plan in plans:
+            if plan.outcome is None:
+                self._finish_trial(plan)
 
-    def _stop_check(self, epoch: int, value: float) -> None:
-        if self.should_stop():
-            raise TrainingInterrupted("stop requested")
+    def _train(
+        self, splits: DatasetSplits, plans: Sequence[TrialPlan], seed: int, on_epoch: Any
+    ) -> list[TrainResult | None]:
+        """One pack call; if it raises, each member alone, so an error fails only its own trial."""
+        members = [PackMember(p.strategy, dataclasses.replace(p.config, seed=seed)) for p in plans]
+        stop = self.should_stop
+        try:
+            return list(train_packed(splits, members, on_epoch=on_epoch, should_stop=stop, **self.pack_options))
+        except (TrainingInterrupted, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if len(plans) == 1:
+                plans[0].outcome = ("fail", exc)
+                return [None]
+        out: list[TrainResult | None] = []
+        for index, (plan, member) in enumerate(zip(plans, members)):
+            if plan.outcome is not None:
+                out.append(None)
+                continue
+            alone = None if on_epoch is None else (lambda _i, e, v, index=index: on_epoch(index, e, v))
+            try:
+                out.append(train_packed(splits, [member], on_epoch=alone, should_stop=stop, **self.pack_options)[0])
+            except (TrainingInterrupted, KeyboardInterrupt):
+                raise
+            except Exception as exc:
+                plan.outcome = ("fail", exc)
+                out.append(None)
+        return out
 
-    def _reporter(self, trial: optuna.Trial, offset: int) -> Callable[[int, float], None]:
-        """Report each epoch's validation metric at a fixed step per dataset, so the pruner
-        compares trials at the same dataset and epoch."""
+    def _take_result(self, plan: TrialPlan, label: str, seed: int, result: TrainResult, done: list[TrainResult]) -> None:
+        plan.train_time += result.wall_time
+        if result.status == "ok":
+            done.append(result)
+            return
+        # Diverged (or stopped for another reason than our pruner): the parameters are the problem.
+        reason = f"{label}, seed {seed}: {result.status}: {result.message}"
+        plan.trial.set_user_attr("fail_reason", reason)
+        plan.trial.set_user_attr("datasets", plan.per_dataset)
+        plan.outcome = ("pruned", reason)
 
-        def report(epoch: int, value: float) -> None:
-            self._stop_check(epoch, value)
-            if self.multi_objective or self.spec.pruner.name == "none":
-                return  # nothing would read the report: spare the storage write (history keeps the curve)
-            trial.report(value, offset + epoch)
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned at step {offset + epoch} (value {value:.4f})")
+    def _finish_dataset(self, plan: TrialPlan, label: str, results: list[TrainResult]) -> None:
+        vals = [r.best_val_metric for r in results]
+        plan.per_dataset[label] = {
+            "metric": results[0].metric,
+            "val_metric": sum(vals) / len(vals),
+            "val_metrics": vals,
+            "epochs": sum(r.epochs_run for r in results) / len(results),
+            "wall_time": sum(r.wall_time for r in results),
+            "switches": sum(r.n_switches for r in results) / len(results),
+        }
+        plan.histories[label] = compact_history(results[0])
+
+    def _finish_trial(self, plan: TrialPlan) -> None:
+        trial = plan.trial
+        trial.set_user_attr("datasets", plan.per_dataset)
+        trial.set_user_attr("history", plan.histories)
+        # Training time only: dataset loading and a process's one-off start-up stay out of it.
+        trial.set_user_attr("wall_time", plan.train_time)
+        value = sum(d["val_metric"] for d in plan.per_dataset.values()) / len(plan.per_dataset)
+        plan.outcome = ("complete", (value, plan.train_time) if self.multi_objective else value)
+
+    def _reporter(self, plans: Sequence[TrialPlan], offset: int) -> Callable[[int, int, float], bool] | None:
+        """Report each member's validation metric at a fixed step per dataset (so the pruner compares
+        trials at the same dataset and epoch) and take pruned members out of the pack."""
+        if not self.reports_steps:
+            return None
+
+        def report(index: int, epoch: int, value: float) -> bool:
+            plan, step = plans[index], offset + epoch
+            if plan.outcome is not None:
+                return True
+            try:
+                if step not in plan.reported:
+                    plan.trial.report(value, step)
+                    plan.reported.add(step)
+                if plan.trial.should_prune():
+                    plan.outcome = ("pruned", f"pruned at step {step} (value {value:.4f})")
+                    return True
+            except optuna.exceptions.UpdateFinishedTrialError:
+                plan.outcome = ("dropped", "")  # another process failed and re-queued it (missed heartbeats)
+                return True
+            return False
 
         return report

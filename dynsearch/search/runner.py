@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +22,8 @@ from typing import Any
 import optuna
 
 from ..config import StudySpec
+from .packing import choose_pack
+from .split_cache import CACHE_ENV, write_split_cache
 from .storage import open_storage
 from .study import StudyCounts, count_trials, prepare_study, recover_dead_local_workers
 
@@ -138,16 +142,20 @@ class _Progress:
             self.bar.close()
 
 
-def _spawn(slot: WorkerSlot, study_name: str, storage_url: str, deadline: float | None, verbose: bool) -> subprocess.Popen:
+def _spawn(
+    slot: WorkerSlot, study_name: str, storage_url: str, deadline: float | None, verbose: bool, pack: int | str, share: int,
+    split_cache: str,
+) -> subprocess.Popen:  # fmt: skip
     env = dict(os.environ)
     env["DYNSEARCH_STORAGE"] = storage_url
+    env[CACHE_ENV] = split_cache
     env["CUDA_VISIBLE_DEVICES"] = "" if slot.gpu is None else str(slot.gpu)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env[var] = str(slot.threads)
     cmd = [
         sys.executable, "-m", "dynsearch", "worker", "--study", study_name,
         "--device", slot.device, "--threads", str(slot.threads), "--worker-index", str(slot.index),
-        "--verbose" if verbose else "--quiet",
+        "--pack", str(pack), "--share", str(share), "--verbose" if verbose else "--quiet",
     ]
     if deadline is not None:
         cmd += ["--deadline", f"{deadline:.3f}"]
@@ -166,11 +174,18 @@ def run_study(
     devices: list[int] | None = None,
     progress: bool = True,
     verbose: bool = False,
+    pack: int | str | None = None,
 ) -> RunSummary:
-    """Queue the study's budget on the storage, run workers until it is done, and summarise."""
+    """Queue the study's budget on the storage, run workers until it is done, and summarise.
+
+    ``n_trials`` is per search replicate (the study's ``replicates``); ``pack`` is ``--pack``
+    (None: the study's ``pack``).
+    """
     slots = plan_workers(workers, per_device, devices)  # before the storage: a bad request writes nothing
     storage = open_storage(storage_url)
     study = prepare_study(spec, storage, storage_url, n_trials)
+    pack_arg = _resolve_pack(pack, spec, slots, progress)
+    split_cache = _split_cache(spec)
     deadline = time.time() + timeout if timeout else None
     started = time.time()
     stop = {"requested": False}
@@ -184,10 +199,14 @@ def run_study(
     # Restarts since the study last made progress: a worker that crashes on start must not be respawned
     # forever, but workers killed now and then over a long study (preemption, OOM killer) always are.
     unproductive, last_finished = 0, count_trials(study.get_trials(deepcopy=False)).finished
-    bar = _Progress(n_trials, progress, last_finished)
+    bar = _Progress(n_trials * spec.replicates, progress, last_finished)
+
+    def spawn(slot: WorkerSlot) -> subprocess.Popen:
+        return _spawn(slot, spec.name, storage_url, deadline, verbose, pack_arg, len(slots), split_cache)
+
     try:
         for slot in slots:
-            procs[slot.index] = _spawn(slot, spec.name, storage_url, deadline, verbose)
+            procs[slot.index] = spawn(slot)
         while procs and not stop["requested"]:
             time.sleep(POLL_SECONDS)
             for slot in slots:
@@ -202,7 +221,7 @@ def run_study(
                     if unproductive < 3 * len(slots) and (deadline is None or time.time() < deadline):
                         restarts += 1
                         unproductive += 1
-                        procs[slot.index] = _spawn(slot, spec.name, storage_url, deadline, verbose)
+                        procs[slot.index] = spawn(slot)
             counts = count_trials(study.get_trials(deepcopy=False))
             if counts.finished > last_finished:
                 unproductive, last_finished = 0, counts.finished
@@ -212,6 +231,7 @@ def run_study(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        shutil.rmtree(split_cache, ignore_errors=True)
         bar.update(count_trials(study.get_trials(deepcopy=False)))
         bar.close()
     return RunSummary(
@@ -223,6 +243,29 @@ def run_study(
         elapsed=time.time() - started,
         worker_exit_codes=exit_codes,
     )
+
+
+def _split_cache(spec: StudySpec) -> str:
+    """A temporary folder with the study's prepared splits, for the workers (removed at the end)."""
+    folder = tempfile.mkdtemp(prefix="dynsearch-splits-")
+    try:
+        write_split_cache(spec, folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return folder
+
+
+def _resolve_pack(pack: int | str | None, spec: StudySpec, slots: list[WorkerSlot], show: bool) -> int | str:
+    """The pack size for the workers, printed at start. A GPU worker resolves ``auto`` itself, from
+    its own device's free memory."""
+    requested = spec.pack if pack is None else pack
+    if requested == "auto" and slots and slots[0].device == "cuda":
+        return "auto"
+    choice = choose_pack(requested, spec, "cpu")
+    if show:
+        print(f"pack: up to {choice.reason} trials of the same shape per worker", file=sys.stderr)
+    return choice.size
 
 
 def _stop_workers(procs: dict[int, subprocess.Popen], study: optuna.Study) -> None:

@@ -1,22 +1,55 @@
-"""Optuna samplers and pruners by the names study files use."""
+"""Optuna samplers and pruners by the names study files use, each arm learning on its own.
+
+A fair search gives every arm (strategy family) its own sampler stream and its own pruning
+history: a sampler that learned across arms would hand later arms what earlier ones found (and
+leave the first arm with the random start-up trials), and a pruner comparing across arms would
+stop every trial of a family that learns slowly early on. So both see a study *view* holding only
+the trials of the same search replicate and arm (``_optuna.trial_subset_view``).
+"""
 
 from __future__ import annotations
 
-from typing import Container
+import zlib
+from typing import Any, Callable, Sequence
 
 import optuna
+from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from ..config import PrunerSpec, SamplerSpec
+from ._optuna import trial_subset_view
 from .space import ARM_PARAM
 
-__all__ = ["make_sampler", "make_pruner", "PerArmPruner"]
+__all__ = ["make_sampler", "make_pruner", "PerArmSampler", "PerArmPruner", "trial_stream", "REPLICATE_ATTR",
+           "SPLIT_SEED_ATTR"]  # fmt: skip
+
+# User attributes every queued trial carries: its search replicate and the data split it trains on.
+REPLICATE_ATTR = "replicate"
+SPLIT_SEED_ATTR = "split_seed"
+
+Stream = tuple[int, Any]  # (replicate, arm)
 
 
-def make_sampler(spec: SamplerSpec, worker_index: int = 0) -> optuna.samplers.BaseSampler:
-    """The study's sampler; each worker offsets the seed so parallel workers don't repeat draws."""
-    seed = None if spec.seed is None else spec.seed + worker_index
-    name = spec.name
+def trial_stream(trial: FrozenTrial) -> Stream:
+    """``(replicate, arm)`` of a trial, also while it is queued (its arm is then a fixed parameter)."""
+    arm = trial.params.get(ARM_PARAM, trial.system_attrs.get("fixed_params", {}).get(ARM_PARAM))
+    return int(trial.user_attrs.get(REPLICATE_ATTR, 0)), arm
+
+
+def _stream_view(study: optuna.Study, stream: Stream) -> optuna.Study:
+    return trial_subset_view(study, lambda t: trial_stream(t) == stream)
+
+
+def stream_seed(seed: int | None, stream: Stream, worker_index: int = 0) -> int | None:
+    """A stable seed per (sampler seed, replicate, arm, worker): replicates draw differently, and so do
+    parallel workers; None stays unseeded."""
+    if seed is None:
+        return None
+    replicate, arm = stream
+    return zlib.crc32(f"{seed}:{replicate}:{arm}:{worker_index}".encode())
+
+
+def _base_sampler(name: str, seed: int | None) -> optuna.samplers.BaseSampler:
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
     if name == "random":
@@ -32,22 +65,66 @@ def make_sampler(spec: SamplerSpec, worker_index: int = 0) -> optuna.samplers.Ba
     raise ValueError(f"unknown sampler {name!r}")
 
 
-class _ArmStudy(optuna.study.Study):
-    """A view of the study that shows a pruner only the trials of one arm."""
+class PerArmSampler(optuna.samplers.BaseSampler):
+    """One inner sampler per (replicate, arm), each seeing only the trials of its own stream.
 
-    def __init__(self, study: optuna.Study, arm: str) -> None:
-        super().__init__(study_name=study.study_name, storage=study._storage, sampler=study.sampler, pruner=study.pruner)
-        self._arm = arm
+    Args:
+        factory: builds the inner sampler of a stream, e.g. ``lambda stream: TPESampler(seed=...)``.
+    """
 
-    def _get_trials(
-        self, deepcopy: bool = True, states: Container[TrialState] | None = None, use_cache: bool = False
-    ) -> list[FrozenTrial]:
-        trials = super()._get_trials(deepcopy=deepcopy, states=states, use_cache=use_cache)
-        return [t for t in trials if t.params.get(ARM_PARAM) == self._arm]
+    def __init__(self, factory: Callable[[Stream], optuna.samplers.BaseSampler]) -> None:
+        self._factory = factory
+        self._samplers: dict[Stream, optuna.samplers.BaseSampler] = {}
+
+    def inner(self, stream: Stream) -> optuna.samplers.BaseSampler:
+        if stream not in self._samplers:
+            self._samplers[stream] = self._factory(stream)
+        return self._samplers[stream]
+
+    def _route(self, study: optuna.Study, trial: FrozenTrial) -> tuple[optuna.samplers.BaseSampler, optuna.Study]:
+        stream = trial_stream(trial)
+        return self.inner(stream), _stream_view(study, stream)
+
+    def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        sampler, view = self._route(study, trial)
+        return sampler.infer_relative_search_space(view, trial)
+
+    def sample_relative(
+        self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        sampler, view = self._route(study, trial)
+        return sampler.sample_relative(view, trial, search_space)
+
+    def sample_independent(
+        self, study: optuna.Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
+    ) -> Any:
+        sampler, view = self._route(study, trial)
+        return sampler.sample_independent(view, trial, param_name, param_distribution)
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        sampler, view = self._route(study, trial)
+        sampler.before_trial(view, trial)
+
+    def after_trial(
+        self, study: optuna.Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
+    ) -> None:
+        sampler, view = self._route(study, trial)
+        sampler.after_trial(view, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        for sampler in self._samplers.values():
+            sampler.reseed_rng()
+
+
+def make_sampler(spec: SamplerSpec, worker_index: int = 0) -> PerArmSampler:
+    """The study's sampler: one stream per (replicate, arm), seeded from the study's seed, the stream
+    and the worker, so replicates and parallel workers don't repeat draws."""
+    _base_sampler(spec.name, None)  # an unknown name fails here, not at the first trial
+    return PerArmSampler(lambda stream: _base_sampler(spec.name, stream_seed(spec.seed, stream, worker_index)))
 
 
 class PerArmPruner(optuna.pruners.BasePruner):
-    """Prune a trial only against trials of its own arm (strategy family).
+    """Prune a trial only against trials of its own arm and replicate.
 
     A pruner comparing across arms would stop every trial of a family that learns slowly early
     on, leaving it without a single complete trial; the comparison needs each family's best.
@@ -57,8 +134,7 @@ class PerArmPruner(optuna.pruners.BasePruner):
         self.inner = inner
 
     def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
-        arm = trial.params.get(ARM_PARAM)
-        return self.inner.prune(study if arm is None else _ArmStudy(study, arm), trial)
+        return self.inner.prune(_stream_view(study, trial_stream(trial)), trial)
 
 
 def make_pruner(spec: PrunerSpec, max_steps: int) -> optuna.pruners.BasePruner:

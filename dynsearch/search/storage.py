@@ -12,14 +12,14 @@ import fcntl
 import hashlib
 import os
 import re
-import warnings
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import optuna
-from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+from ._optuna import open_rdb_storage
 
 __all__ = [
     "StorageError",
@@ -29,7 +29,6 @@ __all__ = [
     "open_storage",
     "is_journal",
     "budget_lock",
-    "experimental_heartbeat_api",
     "grace_period",
     "heartbeat_interval",
     "MAX_RETRY",
@@ -54,18 +53,6 @@ MAX_RETRY = 3
 _SCHEMES = ("postgresql", "mysql", "sqlite", "journal", "file")
 
 
-
-@contextlib.contextmanager
-def experimental_heartbeat_api() -> Iterator[None]:
-    """Silence Optuna's ExperimentalWarning for its heartbeat API, only around the calls that use it.
-
-    dynsearch relies on that API on purpose; the warnings would clutter every worker's stderr (and turn
-    one-line errors into several). The filter is restored on exit, so nothing leaks into user code.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*(RetryHeartbeatStaleTrialCallback|heartbeat_interval).*",
-                                category=optuna.exceptions.ExperimentalWarning)
-        yield
 
 
 # pg_advisory_lock key that serializes Optuna's schema creation on one database.
@@ -178,21 +165,17 @@ def open_storage(url: str, *, heartbeat: bool = True) -> optuna.storages.BaseSto
     if _scheme(url) == "postgresql" and url.startswith("postgresql://"):
         # SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3, which is what we ship.
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    kwargs: dict = {"engine_kwargs": {"pool_pre_ping": True}}
+    # Heartbeats only: stale trials are failed and re-queued by dynsearch's own recovery (with a
+    # reason, see study.fail_and_requeue), not by an Optuna callback.
+    beat = {"heartbeat_interval": heartbeat_interval() if heartbeat else None, "grace_period": grace_period()}
+    kwargs: dict = {"engine_kwargs": {"pool_pre_ping": True}, **beat}
     try:
-        with experimental_heartbeat_api():
-            if heartbeat:
-                kwargs.update(
-                    heartbeat_interval=heartbeat_interval(),
-                    grace_period=grace_period(),
-                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
-                )
-            if _scheme(url) == "postgresql":
-                # Two processes creating the tables of a fresh database at once collide (IntegrityError on
-                # pg_type, "relation already exists"): create them one process at a time.
-                with _pg_advisory_lock(url, _SCHEMA_LOCK_KEY):
-                    return RDBStorage(url, **kwargs)
-            return RDBStorage(url, **kwargs)
+        if _scheme(url) == "postgresql":
+            # Two processes creating the tables of a fresh database at once collide (IntegrityError on
+            # pg_type, "relation already exists"): create them one process at a time.
+            with _pg_advisory_lock(url, _SCHEMA_LOCK_KEY):
+                return open_rdb_storage(url, **kwargs)
+        return open_rdb_storage(url, **kwargs)
     except ImportError as exc:
         raise StorageError(f"storage: the driver for {mask_url(url)!r} is not installed ({exc.name})") from None
     except Exception as exc:  # SQLAlchemy raises many kinds; the original text may contain the URL.

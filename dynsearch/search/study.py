@@ -9,7 +9,6 @@ is interrupted is marked FAIL and re-queued with the same parameters.
 
 from __future__ import annotations
 
-import copy
 import os
 import socket
 from datetime import datetime
@@ -18,13 +17,14 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 import optuna
-from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from .._version import __version__
 from ..config import StudySpec
-from ..selection import ARM_PARAM, best_per_arm, retried_numbers, trial_arm
-from .storage import MAX_RETRY, budget_lock, experimental_heartbeat_api, mask_url
+from ..selection import ARM_PARAM, REPLACES_ATTR, best_per_arm, retried_numbers
+from ._optuna import storage_of, study_id_of, trial_id_of
+from .samplers import REPLICATE_ATTR, SPLIT_SEED_ATTR, trial_stream
+from .storage import MAX_RETRY, budget_lock, mask_url
 
 __all__ = [
     "SPEC_ATTR",
@@ -34,6 +34,8 @@ __all__ = [
     "prepare_study",
     "load_spec",
     "claim_waiting_trial",
+    "claim_waiting_trials",
+    "replace_failed",
     "fail_and_requeue",
     "recover_dead_local_workers",
     "StudyCounts",
@@ -47,6 +49,7 @@ __all__ = [
 SPEC_ATTR = "dynsearch_spec"
 WORKER_ATTR = "dynsearch_worker"
 REASON_ATTR = "fail_reason"
+# System attribute of a fresh trial queued in place of a failed one: the failed trial's number.
 
 
 def worker_id(pid: int | None = None) -> str:
@@ -64,8 +67,26 @@ def _directions(spec: StudySpec) -> list[str]:
     return spec.directions  # one definition: config's OBJECTIVE_DIRECTIONS
 
 
+def _slot_arm(trial: FrozenTrial) -> str | None:
+    return trial_stream(trial)[1]
+
+
+def _queue_order(missing: dict[tuple[int, Any], int]) -> list[tuple[int, Any]]:
+    """Round-robin over replicates and arms (not blocks): the queue alternates arms, so every arm's
+    sampler gets its trials at the same pace and a run cut short leaves the arms even."""
+    order: list[tuple[int, Any]] = []
+    for round_ in range(max(missing.values(), default=0)):
+        order += [stream for stream, n in missing.items() if n > round_]
+    return order
+
+
+def _stream_attrs(spec: StudySpec, replicate: int) -> dict[str, int]:
+    return {REPLICATE_ATTR: replicate, SPLIT_SEED_ATTR: spec.replicate_split_seed(replicate)}
+
+
 def prepare_study(spec: StudySpec, storage: optuna.storages.BaseStorage, storage_url: str, n_trials: int) -> optuna.Study:
-    """Create or load the study and queue whatever is missing to reach ``n_trials`` slots."""
+    """Create or load the study and queue whatever is missing to reach ``n_trials`` slots in each of
+    the study's ``replicates`` (so ``n_trials × replicates`` in all)."""
     with budget_lock(storage_url, spec.name):
         study = optuna.create_study(
             study_name=spec.name, storage=storage, directions=_directions(spec), load_if_exists=True
@@ -85,11 +106,14 @@ def prepare_study(spec: StudySpec, storage: optuna.storages.BaseStorage, storage
             )
         recover_dead_local_workers(study)
         trials = study.get_trials(deepcopy=False)
-        retried = retried_numbers(trials)
-        used = Counter(trial_arm(t) for t in trials if not (t.state == TrialState.FAIL and t.number in retried))
-        for arm, budget in arm_budgets(list(spec.arms), n_trials).items():
-            for _ in range(budget - used.get(arm, 0)):
-                study.enqueue_trial({ARM_PARAM: arm})
+        succeeded = retried_numbers(trials)
+        used = Counter(trial_stream(t) for t in trials if not (t.state == TrialState.FAIL and t.number in succeeded))
+        budgets = arm_budgets(list(spec.arms), n_trials)
+        missing = {
+            (r, arm): budget - used.get((r, arm), 0) for r in range(spec.replicates) for arm, budget in budgets.items()
+        }
+        for replicate, arm in _queue_order(missing):
+            study.enqueue_trial({ARM_PARAM: arm}, user_attrs=_stream_attrs(spec, replicate))
     return study
 
 
@@ -108,35 +132,91 @@ def load_spec(study: optuna.Study) -> StudySpec:
     return StudySpec.from_dict(data)
 
 
-def claim_waiting_trial(study: optuna.Study) -> int | None:
-    """Atomically move one WAITING trial to RUNNING and return its id (None when the queue is empty)."""
-    storage = study._storage
-    for trial in storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.WAITING,)):
+def claim_waiting_trials(study: optuna.Study, limit: int = 1) -> list[int]:
+    """Atomically move up to ``limit`` WAITING trials (in queue order) to RUNNING; their ids."""
+    storage, claimed = storage_of(study), []
+    for trial in storage.get_all_trials(study_id_of(study), deepcopy=False, states=(TrialState.WAITING,)):
+        if len(claimed) >= limit:
+            break
+        trial_id = trial_id_of(trial)
         try:
-            if storage.set_trial_state_values(trial._trial_id, state=TrialState.RUNNING):
-                storage.set_trial_system_attr(trial._trial_id, WORKER_ATTR, worker_id())
-                return trial._trial_id
+            if storage.set_trial_state_values(trial_id, state=TrialState.RUNNING):
+                storage.set_trial_system_attr(trial_id, WORKER_ATTR, worker_id())
+                claimed.append(trial_id)
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
-    return None
+    return claimed
+
+
+def claim_waiting_trial(study: optuna.Study) -> int | None:
+    """Atomically move one WAITING trial to RUNNING and return its id (None when the queue is empty)."""
+    claimed = claim_waiting_trials(study, 1)
+    return claimed[0] if claimed else None
 
 
 def fail_and_requeue(study: optuna.Study, trial_id: int, reason: str) -> None:
-    """Mark a trial FAIL with ``reason`` and queue a copy with the same parameters (up to MAX_RETRY)."""
-    storage = study._storage
+    """Mark a trial FAIL with ``reason`` and queue a copy with the same parameters (up to MAX_RETRY
+    times per slot; after that, a fresh draw of its arm, see ``replace_failed``)."""
+    storage = storage_of(study)
     try:
         # Inside the try: the supervisor and a worker (or two workers) may recover the same trial.
         storage.set_trial_user_attr(trial_id, REASON_ATTR, reason)
         storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
     except optuna.exceptions.UpdateFinishedTrialError:
         return  # it finished after all: nothing to recover
+    failed = storage.get_trial(trial_id)
+    if not _requeue_copy(study, failed):
+        replace_failed(study, failed)
+
+
+def _requeue_copy(study: optuna.Study, failed: FrozenTrial) -> bool:
+    """Queue a WAITING copy of ``failed`` (same parameters and attributes); False past MAX_RETRY."""
+    history = [*failed.system_attrs.get("retry_history", []), failed.number]
+    if len(history) > MAX_RETRY:
+        return False
     # The copy must not inherit the dead owner (a claim sets RUNNING before the new owner, so a
     # recovery in between would fail the copy too) nor this failure's reason.
-    failed = copy.deepcopy(storage.get_trial(trial_id))
-    failed.system_attrs = {k: v for k, v in failed.system_attrs.items() if k != WORKER_ATTR}
-    failed.user_attrs = {k: v for k, v in failed.user_attrs.items() if k != REASON_ATTR}
-    with experimental_heartbeat_api():
-        RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(study, failed)
+    system_attrs = {k: v for k, v in failed.system_attrs.items() if k != WORKER_ATTR}
+    system_attrs.setdefault("failed_trial", failed.number)
+    system_attrs["retry_history"] = history
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=TrialState.WAITING,
+            params=failed.params,
+            distributions=failed.distributions,
+            user_attrs={k: v for k, v in failed.user_attrs.items() if k != REASON_ATTR},
+            system_attrs=system_attrs,
+        )
+    )
+    return True
+
+
+def replace_failed(study: optuna.Study, failed: FrozenTrial) -> bool:
+    """Queue a fresh trial of the failed trial's arm and replicate, so budgets stay equal in finished
+    trials; False (the slot stays failed) once a stream has had as many replacements as slots.
+
+    A replacement is a new draw, never the parameters that failed; the cap keeps an arm that always
+    fails (a broken strategy) from being tried forever.
+    """
+    stream = trial_stream(failed)
+    if stream[1] is None:
+        return False
+    mine = [t for t in study.get_trials(deepcopy=False) if trial_stream(t) == stream]
+    replaced = {t.system_attrs[REPLACES_ATTR] for t in mine if REPLACES_ATTR in t.system_attrs}
+    if failed.number in replaced:
+        return True
+    slots = sum(1 for t in mine if REPLACES_ATTR not in t.system_attrs and "failed_trial" not in t.system_attrs)
+    if len(replaced) >= max(1, slots):
+        return False
+    attrs = {k: failed.user_attrs[k] for k in (REPLICATE_ATTR, SPLIT_SEED_ATTR) if k in failed.user_attrs}
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=TrialState.WAITING,
+            user_attrs=attrs,
+            system_attrs={"fixed_params": {ARM_PARAM: stream[1]}, REPLACES_ATTR: failed.number},
+        )
+    )
+    return True
 
 
 def _pid_alive(pid: int) -> bool:
@@ -174,7 +254,7 @@ def recover_dead_local_workers(study: optuna.Study, dead_pids: Iterable[int] = (
         if not owner and _running_for(t) > UNOWNED_GRACE_SECONDS:
             # A claim writes RUNNING, then its owner, milliseconds apart: a worker killed in between
             # leaves a trial nobody would ever recover.
-            fail_and_requeue(study, t._trial_id, "no worker recorded itself on this trial after claiming it")
+            fail_and_requeue(study, trial_id_of(t), "no worker recorded itself on this trial after claiming it")
             recovered += 1
             continue
         owner_host, _, pid_text = owner.rpartition(":")
@@ -182,7 +262,7 @@ def recover_dead_local_workers(study: optuna.Study, dead_pids: Iterable[int] = (
             continue
         pid = int(pid_text)
         if pid in dead or not _pid_alive(pid):
-            fail_and_requeue(study, t._trial_id, f"worker {owner} died while running this trial")
+            fail_and_requeue(study, trial_id_of(t), f"worker {owner} died while running this trial")
             recovered += 1
     return recovered
 

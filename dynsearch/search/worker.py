@@ -8,23 +8,30 @@ re-queued, and the same command resumes it later.
 from __future__ import annotations
 
 import logging
+import math
+import os
 import signal
+import sys
 import threading
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import optuna
 import torch
-from optuna.storages._heartbeat import is_heartbeat_enabled
 from optuna.trial import TrialState
 
 from ..train import TrainingInterrupted
-from .objective import Objective
+from ._optuna import heartbeat_enabled, stale_trial_ids, storage_of, trial_id_of
+from .objective import Objective, TrialPlan
+from .packing import PackChoice, choose_pack, warm_up
 from .samplers import make_pruner, make_sampler
+from .split_cache import CACHE_ENV
 from .storage import grace_period, heartbeat_interval, open_storage
-from .study import REASON_ATTR, WORKER_ATTR, claim_waiting_trial, fail_and_requeue, load_spec, recover_dead_local_workers
+from .study import (
+    REASON_ATTR, WORKER_ATTR, claim_waiting_trials, fail_and_requeue, load_spec, recover_dead_local_workers, replace_failed,
+)  # fmt: skip
 
 __all__ = ["run_worker", "WorkerResult", "StopFlag"]
 
@@ -59,29 +66,32 @@ class WorkerResult:
     pruned: int = 0
     failed: int = 0
     interrupted: bool = False
+    pack_size: int = 1
 
 
 class _Heartbeat:
-    """Record a heartbeat for the running trial every few seconds (RDB storages only)."""
+    """Record a heartbeat for each running trial every few seconds (RDB storages only)."""
 
-    def __init__(self, storage: optuna.storages.BaseStorage, trial_id: int) -> None:
-        self._storage, self._trial_id = storage, trial_id
+    def __init__(self, storage: optuna.storages.BaseStorage, trial_ids: Sequence[int]) -> None:
+        self._store, self._trial_ids = storage, list(trial_ids)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> _Heartbeat:
-        # study._storage wraps an RDBStorage in Optuna's _CachedStorage: ask for the heartbeat
-        # capability, not for the class.
-        if is_heartbeat_enabled(self._storage):
-            self._storage.record_heartbeat(self._trial_id)  # type: ignore[attr-defined]
+        if heartbeat_enabled(self._store):
+            self._beat_once()
             self._thread = threading.Thread(target=self._beat, daemon=True)
             self._thread.start()
         return self
 
+    def _beat_once(self) -> None:
+        for trial_id in self._trial_ids:
+            self._store.record_heartbeat(trial_id)  # type: ignore[attr-defined]
+
     def _beat(self) -> None:
         while not self._stop.wait(heartbeat_interval()):
             try:
-                self._storage.record_heartbeat(self._trial_id)  # type: ignore[attr-defined]
+                self._beat_once()
             except Exception:  # a missed beat is retried next interval
                 _log.debug("heartbeat failed", exc_info=True)
 
@@ -94,15 +104,21 @@ class _Heartbeat:
 def _recover_stale(study: optuna.Study) -> int:
     """Fail and re-queue trials whose worker is gone (heartbeat on RDB, dead local pid anywhere)."""
     before = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
-    storage = study._storage
-    if is_heartbeat_enabled(storage):
-        # Not optuna.storages.fail_stale_trials: it hands the stale trial to the retry callback as
-        # is, so the failure would have no reason and the copy would inherit the dead owner.
-        for trial_id in storage._get_stale_trial_ids(study._study_id):  # type: ignore[attr-defined]
-            owner = storage.get_trial_system_attrs(trial_id).get(WORKER_ATTR, "of unknown host")
-            fail_and_requeue(study, trial_id, f"no heartbeat from worker {owner} for over {grace_period()} s; re-queued")
+    storage = storage_of(study)
+    for trial_id in stale_trial_ids(study):
+        owner = storage.get_trial_system_attrs(trial_id).get(WORKER_ATTR, "of unknown host")
+        fail_and_requeue(study, trial_id, f"no heartbeat from worker {owner} for over {grace_period()} s; re-queued")
     recover_dead_local_workers(study)
     return len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,))) - before
+
+
+def _claim_limit(study: optuna.Study, pack_size: int, share: int) -> int:
+    """Up to ``pack_size`` trials, but no more than this worker's share of the queue, so the last
+    trials spread over the workers instead of piling into one pack."""
+    if pack_size <= 1:
+        return 1
+    waiting = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+    return max(1, min(pack_size, math.ceil(waiting / max(1, share))))
 
 
 def run_worker(
@@ -114,6 +130,9 @@ def run_worker(
     worker_index: int = 0,
     deadline: float | None = None,
     stop: StopFlag | None = None,
+    pack: int | str | None = None,
+    share: int = 1,
+    announce: bool = False,
 ) -> WorkerResult:
     """Run queued trials of ``study_name`` until the queue is empty and nothing else runs.
 
@@ -125,12 +144,53 @@ def run_worker(
         worker_index: offsets the sampler seed, so parallel workers draw different parameters.
         deadline: a ``time.time()`` after which no new trial is claimed.
         stop: the flag signals set; a fresh one is installed when omitted.
+        pack: trials trained together (``"auto"``: chosen from the device and the model, see
+            ``packing.choose_pack``; None: the study's ``pack``); 1 trains one trial at a time.
+        share: how many workers share the queue; a pack takes at most its share of what is queued.
+        announce: print the pack size chosen for ``auto`` on stderr.
     """
     if threads:
         torch.set_num_threads(threads)
     if stop is None:
         stop = StopFlag()
         stop.install()
+    study, objective, choice = _join(study_name, storage_url, device, worker_index, pack, stop)
+    if announce and (objective.spec.pack if pack is None else pack) == "auto":
+        print(f"pack: up to {choice.reason} trials of the same shape", file=sys.stderr)
+    result = WorkerResult(pack_size=choice.size)
+    warmed = False
+    while not stop.requested:
+        if deadline is not None and time.time() >= deadline:
+            break
+        if not warmed and study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            # Once, before the first trial's clock starts (and before claiming: a claimed trial waits
+            # for nothing); a worker with nothing to do skips it.
+            warm_up(objective)
+            warmed = True
+        claimed = claim_waiting_trials(study, _claim_limit(study, choice.size, share))
+        if not claimed:
+            if _recover_stale(study) > 0:
+                continue
+            if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                break
+            time.sleep(IDLE_POLL_SECONDS)  # others still run: one of them may die and need a retry
+            continue
+        result.ran += len(claimed)
+        for state in _run_pack(study, claimed, objective, stop):
+            if state == TrialState.COMPLETE:
+                result.complete += 1
+            elif state == TrialState.PRUNED:
+                result.pruned += 1
+            elif state == TrialState.FAIL:
+                result.failed += 1
+    result.interrupted = stop.requested
+    return result
+
+
+def _join(
+    study_name: str, storage_url: str, device: str, worker_index: int, pack: int | str | None, stop: StopFlag
+) -> tuple[optuna.Study, Objective, PackChoice]:
+    """The study with this worker's samplers and pruner, its objective, and the pack size."""
     storage = open_storage(storage_url)
     spec = load_spec(optuna.load_study(study_name=study_name, storage=storage))
     study = optuna.load_study(
@@ -139,60 +199,81 @@ def run_worker(
         sampler=make_sampler(spec.sampler, worker_index),
         pruner=make_pruner(spec.pruner, spec.train.epochs * len(spec.datasets)),
     )
-    objective = Objective(spec, device, should_stop=stop)
-    result = WorkerResult()
-    while not stop.requested:
-        if deadline is not None and time.time() >= deadline:
-            break
-        trial_id = claim_waiting_trial(study)
-        if trial_id is None:
-            if _recover_stale(study) > 0:
-                continue
-            if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-                break
-            time.sleep(IDLE_POLL_SECONDS)  # others still run: one of them may die and need a retry
-            continue
-        result.ran += 1
-        state = _run_trial(study, trial_id, objective, stop)
-        if state == TrialState.COMPLETE:
-            result.complete += 1
-        elif state == TrialState.PRUNED:
-            result.pruned += 1
-        elif state == TrialState.FAIL:
-            result.failed += 1
-    result.interrupted = stop.requested
-    return result
+    choice = choose_pack(pack, spec, device)
+    objective = Objective(
+        spec, device, should_stop=stop, pack_options=choice.train_options, split_cache=os.environ.get(CACHE_ENV)
+    )
+    return study, objective, choice
 
 
-def _run_trial(study: optuna.Study, trial_id: int, objective: Objective, stop: StopFlag) -> TrialState | None:
-    trial = optuna.Trial(study, trial_id)
-    with _Heartbeat(study._storage, trial_id):
-        try:
-            value = objective(trial)
-        except optuna.TrialPruned as exc:
-            study.tell(trial, state=TrialState.PRUNED, skip_if_finished=True)
-            _log.info("trial %d pruned: %s", trial.number, exc)
-            return TrialState.PRUNED
-        except (TrainingInterrupted, KeyboardInterrupt):
-            fail_and_requeue(study, trial_id, f"interrupted ({stop.signal_name or 'stop requested'}); re-queued")
-            return None
-        except optuna.exceptions.UpdateFinishedTrialError:
-            # Another process failed (and re-queued) this trial, e.g. after our heartbeats stopped
-            # reaching the database for longer than the grace period: drop it and go on.
-            _log.warning("trial %d was finished by another worker (missed heartbeats?); dropped", trial.number)
-            return None
-        except Exception as exc:
-            reason = _failure_reason(exc, objective.device)
+def _run_pack(study: optuna.Study, trial_ids: list[int], objective: Objective, stop: StopFlag) -> list[TrialState | None]:
+    """Plan every claimed trial, train them in packs of equal shape and split, and tell the storage."""
+    states: list[TrialState | None] = []
+    with _Heartbeat(storage_of(study), trial_ids):
+        plans: list[TrialPlan] = []
+        for trial_id in trial_ids:
+            trial = optuna.Trial(study, trial_id)
             try:
-                trial.set_user_attr(REASON_ATTR, reason)
+                plans.append(objective.plan(trial))
             except optuna.exceptions.UpdateFinishedTrialError:
-                return None
-            study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
-            _log.warning("trial %d failed: %s", trial.number, reason)
-            _log.debug("%s", traceback.format_exc())
-            return TrialState.FAIL
-    study.tell(trial, value, skip_if_finished=True)
-    return TrialState.COMPLETE
+                states.append(None)
+            except Exception as exc:
+                states.append(_fail(study, trial, exc, objective.device))
+        groups: dict[Any, list[TrialPlan]] = {}
+        for plan in plans:
+            groups.setdefault(plan.pack_group, []).append(plan)
+        for group in groups.values():
+            try:
+                objective.run_pack(group)
+            except (TrainingInterrupted, KeyboardInterrupt):
+                # Within one batch of the signal: every unfinished trial of this worker goes back to the
+                # queue; members the pack had already settled (pruned, failed) are told as such.
+                reason = f"interrupted ({stop.signal_name or 'stop requested'}); re-queued"
+                for plan in plans:
+                    if plan.outcome is None:
+                        fail_and_requeue(study, trial_id_of(plan.trial), reason)
+                        plan.outcome = ("requeued", "")
+                states += [_tell(study, plan, objective.device) for plan in group if plan.outcome[0] != "requeued"]
+                break
+            for plan in group:
+                states.append(_tell(study, plan, objective.device))
+    return states
+
+
+def _tell(study: optuna.Study, plan: TrialPlan, device: torch.device) -> TrialState | None:
+    kind, payload = plan.outcome or ("fail", RuntimeError("the pack ended without an outcome"))
+    trial = plan.trial
+    try:
+        if kind == "complete":
+            study.tell(trial, payload, skip_if_finished=True)
+            return TrialState.COMPLETE
+        if kind == "pruned":
+            study.tell(trial, state=TrialState.PRUNED, skip_if_finished=True)
+            _log.info("trial %d pruned: %s", trial.number, payload)
+            return TrialState.PRUNED
+        if kind == "fail":
+            return _fail(study, trial, payload, device)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        pass
+    # Another process failed (and re-queued) this trial, e.g. after our heartbeats stopped reaching
+    # the database for longer than the grace period: drop it and go on.
+    _log.warning("trial %d was finished by another worker (missed heartbeats?); dropped", trial.number)
+    return None
+
+
+def _fail(study: optuna.Study, trial: optuna.Trial, exc: BaseException, device: torch.device) -> TrialState | None:
+    """FAIL with the reason, and queue a fresh draw of its arm so budgets stay equal in finished trials."""
+    reason = _failure_reason(exc, device)
+    try:
+        trial.set_user_attr(REASON_ATTR, reason)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return None
+    frozen = study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+    _log.warning("trial %d failed: %s", trial.number, reason)
+    _log.debug("%s", "".join(traceback.format_exception(exc)))
+    if frozen.state == TrialState.FAIL:
+        replace_failed(study, frozen)
+    return TrialState.FAIL
 
 
 def _failure_reason(exc: BaseException, device: torch.device) -> str:

@@ -1,0 +1,111 @@
+"""Every use of Optuna's private API in dynsearch, in one place.
+
+Optuna's public API has no way to claim a queued trial atomically, to read stale heartbeats, or to
+show a sampler or pruner only some of a study's trials. These functions do it with the few private
+names that allow it; ``tests/test_optuna_adapter.py`` checks each one against the installed Optuna,
+so an Optuna release that changes one fails there, by name, and not somewhere in a worker.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from typing import Any, Callable, Container
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+__all__ = [
+    "storage_of",
+    "study_id_of",
+    "trial_id_of",
+    "heartbeat_enabled",
+    "stale_trial_ids",
+    "open_rdb_storage",
+    "trial_subset_view",
+]
+
+
+def storage_of(study: optuna.Study) -> optuna.storages.BaseStorage:
+    """The storage object a study reads and writes (``Study._storage``)."""
+    return study._storage
+
+
+def study_id_of(study: optuna.Study) -> int:
+    """The study's id on its storage (``Study._study_id``)."""
+    return study._study_id
+
+
+def trial_id_of(trial: FrozenTrial | optuna.Trial) -> int:
+    """The trial's id on its storage (``_trial_id``); unlike ``number`` it addresses the storage."""
+    return trial._trial_id
+
+
+def heartbeat_enabled(storage: optuna.storages.BaseStorage) -> bool:
+    """Whether the storage records heartbeats (an RDB storage opened with a heartbeat interval).
+
+    A study wraps an RDBStorage in Optuna's private ``_CachedStorage``, so this asks for the
+    capability, not for the class.
+    """
+    from optuna.storages._heartbeat import is_heartbeat_enabled
+
+    return is_heartbeat_enabled(storage)
+
+
+def stale_trial_ids(study: optuna.Study) -> list[int]:
+    """Ids of RUNNING trials whose heartbeat is older than the storage's grace period.
+
+    Not ``optuna.storages.fail_stale_trials``: that fails them without a reason and hands them to
+    the retry callback as they are, so a copy would inherit the dead owner.
+    """
+    storage = storage_of(study)
+    if not heartbeat_enabled(storage):
+        return []
+    return list(storage._get_stale_trial_ids(study_id_of(study)))  # type: ignore[attr-defined]
+
+
+def open_rdb_storage(url: str, *, heartbeat_interval: int | None, grace_period: int | None, **kwargs: Any) -> Any:
+    """``RDBStorage(url, ...)``, with Optuna's notice that heartbeats are experimental silenced here
+    only (dynsearch relies on them on purpose; no process-wide warning filter)."""
+    from optuna.storages import RDBStorage
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if heartbeat_interval is None:
+            return RDBStorage(url, **kwargs)
+        return RDBStorage(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period, **kwargs)
+
+
+class _TrialSubsetStorage:
+    """A storage that lists only the trials ``keep`` accepts; everything else goes to ``inner``.
+
+    Samplers and pruners read a study's history through ``storage.get_all_trials`` (Optuna's
+    Hyperband pruner even builds its own Study on the storage), so filtering there reaches all of them.
+    """
+
+    def __init__(self, inner: optuna.storages.BaseStorage, keep: Callable[[FrozenTrial], bool]) -> None:
+        self._inner = inner
+        self._keep = keep
+
+    def get_all_trials(
+        self, study_id: int, deepcopy: bool = True, states: Container[TrialState] | None = None
+    ) -> list[FrozenTrial]:
+        return [t for t in self._inner.get_all_trials(study_id, deepcopy=deepcopy, states=states) if self._keep(t)]
+
+    def get_n_trials(self, study_id: int, state: Any = None) -> int:
+        states = None if state is None else (state if isinstance(state, tuple) else (state,))
+        return len(self.get_all_trials(study_id, deepcopy=False, states=states))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def trial_subset_view(study: optuna.Study, keep: Callable[[FrozenTrial], bool]) -> optuna.Study:
+    """The same study (name, id, directions, sampler, pruner) seeing only the trials ``keep`` accepts.
+
+    Built without a storage round trip (a shallow copy gets a fresh trial cache), so a sampler or
+    pruner may build one per call.
+    """
+    view = copy.copy(study)
+    view._storage = _TrialSubsetStorage(storage_of(study), keep)  # type: ignore[assignment]
+    return view

@@ -1,0 +1,81 @@
+"""The Optuna internals dynsearch relies on (all in ``dynsearch.search._optuna``), each checked against
+the installed Optuna: if a release renames or changes one, the failure names it here."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from dynsearch.search import _optuna
+from dynsearch.search.storage import open_storage
+
+
+@pytest.fixture()
+def journal_study(tmp_path: Path) -> optuna.Study:
+    storage = open_storage(f"journal:{tmp_path / 'a.journal'}")
+    study = optuna.create_study(study_name="a", storage=storage, direction="maximize")
+    for x in range(4):
+        study.enqueue_trial({"x": x}, user_attrs={"even": x % 2 == 0})
+    return study
+
+
+def _sqlite_storage(tmp_path: Path, heartbeat: int | None) -> optuna.storages.BaseStorage:
+    return _optuna.open_rdb_storage(f"sqlite:///{tmp_path / 'h.db'}", heartbeat_interval=heartbeat, grace_period=1)
+
+
+def test_storage_study_id_and_trial_id_address_the_study_on_its_storage(journal_study: optuna.Study) -> None:
+    storage, study_id = _optuna.storage_of(journal_study), _optuna.study_id_of(journal_study)
+    assert isinstance(storage, optuna.storages.BaseStorage)
+    assert storage.get_study_id_from_name("a") == study_id
+    trials = storage.get_all_trials(study_id, deepcopy=False)
+    assert [t.number for t in trials] == [0, 1, 2, 3]
+    for t in trials:
+        assert storage.get_trial(_optuna.trial_id_of(t)).number == t.number
+    trial = optuna.Trial(journal_study, _optuna.trial_id_of(trials[2]))
+    assert _optuna.trial_id_of(trial) == _optuna.trial_id_of(trials[2])
+
+
+def test_heartbeat_capability_and_stale_trials(tmp_path: Path, journal_study: optuna.Study) -> None:
+    assert not _optuna.heartbeat_enabled(_optuna.storage_of(journal_study))
+    assert _optuna.stale_trial_ids(journal_study) == []
+    assert not _optuna.heartbeat_enabled(_sqlite_storage(tmp_path, None))
+    storage = _sqlite_storage(tmp_path, 1)
+    study = optuna.create_study(study_name="h", storage=storage)
+    # The study wraps the RDB storage (Optuna's _CachedStorage): the capability must still be seen.
+    assert _optuna.heartbeat_enabled(_optuna.storage_of(study))
+    inner = _optuna.storage_of(study)
+    old, fresh = (inner.create_new_trial(_optuna.study_id_of(study)) for _ in range(2))  # both RUNNING
+    inner.record_heartbeat(old)  # type: ignore[attr-defined]
+    time.sleep(2.2)  # past the 1 s grace period
+    inner.record_heartbeat(fresh)  # type: ignore[attr-defined]
+    assert _optuna.stale_trial_ids(study) == [old]
+
+
+def test_rdb_storage_with_heartbeats_opens_without_experimental_warnings(tmp_path: Path) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _sqlite_storage(tmp_path, 5)
+    assert not [w for w in caught if issubclass(w.category, optuna.exceptions.ExperimentalWarning)], caught
+    # ... and no process-wide filter was left behind: Optuna still warns elsewhere.
+    with pytest.warns(optuna.exceptions.ExperimentalWarning):
+        optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'other.db'}", heartbeat_interval=5)
+
+
+def test_subset_view_shows_only_kept_trials_on_every_read_path(journal_study: optuna.Study) -> None:
+    view = _optuna.trial_subset_view(journal_study, lambda t: t.user_attrs.get("even"))
+    assert view.study_name == "a" and view.directions == journal_study.directions
+    assert [t.number for t in view.get_trials(deepcopy=False)] == [0, 2]
+    assert [t.number for t in view._get_trials(deepcopy=False, use_cache=True)] == [0, 2]
+    assert [t.number for t in view.get_trials(states=(TrialState.WAITING,))] == [0, 2]
+    assert len(journal_study.get_trials()) == 4  # the study itself is untouched
+    # Writes go through to the real storage.
+    view._storage.set_trial_user_attr(_optuna.trial_id_of(view.get_trials()[0]), "seen", True)
+    assert journal_study.get_trials()[0].user_attrs["seen"] is True
+    # Optuna's Hyperband pruner builds its own Study on ``study._storage``: it must see the subset too.
+    bracket = optuna.study.Study(study_name="a", storage=view._storage)
+    assert [t.number for t in bracket.get_trials()] == [0, 2]

@@ -179,16 +179,17 @@ def test_two_runs_and_two_workers_share_one_study(tmp_path: Path, fresh_postgres
     exactly N finished trials."""
     url, name, n = fresh_postgres_db, "four", 16
     study_file = _write(tmp_path, name, n_trials=n, epochs=200)
-    run_args = ["run", str(study_file), "--storage", url, "--workers", "1", "--quiet"]
+    # One trial at a time per worker (--pack 1), so every process gets its share of a small queue.
+    run_args = ["run", str(study_file), "--storage", url, "--workers", "1", "--pack", "1", "--quiet"]
     procs: list[Proc] = []
     reader = Reader(url, name)
     try:
         procs += [Proc(tmp_path, f"run{i}", run_args, _env()) for i in (1, 2)]
         _wait_for(lambda: _study_exists(url, name), 60, "the study to exist", procs)
         procs += [
-            Proc(tmp_path, "worker1", ["worker", "--study", name, "--threads", "1", "--quiet", "--worker-index", "7"],
+            Proc(tmp_path, "worker1", ["worker", "--study", name, "--threads", "1", "--quiet", "--worker-index", "7", "--pack", "1"],
                  _env(url)),
-            Proc(tmp_path, "worker2", ["worker", "--study", name, "--storage", url, "--threads", "1", "--quiet",
+            Proc(tmp_path, "worker2", ["worker", "--study", name, "--storage", url, "--threads", "1", "--quiet", "--pack", "1",
                                        "--worker-index", "8"], _env()),
         ]  # fmt: skip
         codes = {p.label: p.wait(timeout=240) for p in procs}
@@ -246,14 +247,14 @@ def test_sigterm_and_ctrl_c_stop_within_seconds_and_the_same_command_resumes(
     trials are FAIL with the reason and re-queued, and the same ``run`` command finishes the study."""
     url, name, n = fresh_postgres_db, "stopped", 6
     study_file = _write(tmp_path, name, n_trials=n, epochs=100)
-    args = ["run", str(study_file), "--workers", "1", "--quiet"]
+    args = ["run", str(study_file), "--workers", "1", "--pack", "1", "--quiet"]
     reader = Reader(url, name)
     procs: list[Proc] = []
     try:
         procs.append(Proc(tmp_path, "run", args, _env(url)))
         run = procs[0]
         _wait_for(lambda: _study_exists(url, name), 60, "the study to exist", procs)
-        procs.append(Proc(tmp_path, "worker", ["worker", "--study", name, "--threads", "1", "--quiet"], _env(url)))
+        procs.append(Proc(tmp_path, "worker", ["worker", "--study", name, "--threads", "1", "--quiet", "--pack", "1"], _env(url)))
         worker = procs[1]
         running: dict[str, FrozenTrial] = {}
 
@@ -331,7 +332,8 @@ def test_killed_worker_on_another_host_is_recovered_by_the_heartbeat(tmp_path: P
     reader = Reader(url, name)
     procs: list[Proc] = []
     try:
-        procs.append(Proc(tmp_path, "doomed", ["worker", "--study", name, "--threads", "1", "--quiet"], _env(url, **fast)))
+        procs.append(Proc(tmp_path, "doomed", ["worker", "--study", name, "--threads", "1", "--quiet", "--pack", "1"],
+                          _env(url, **fast)))
         doomed = procs[0]
         victim: dict = {}
 
@@ -355,7 +357,7 @@ def test_killed_worker_on_another_host_is_recovered_by_the_heartbeat(tmp_path: P
         elsewhere = "elsewhere.example:4242"
         reader.storage.set_trial_system_attr(trial_id_of(dead), WORKER_ATTR, elsewhere)
 
-        procs.append(Proc(tmp_path, "survivor", ["worker", "--study", name, "--threads", "1", "--quiet"],
+        procs.append(Proc(tmp_path, "survivor", ["worker", "--study", name, "--threads", "1", "--quiet", "--pack", "1"],
                           _env(url, **fast)))
         assert procs[1].wait(timeout=90) == 0, procs[1].err
         _assert_clean_stderr(procs[1])

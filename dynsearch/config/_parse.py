@@ -39,7 +39,7 @@ FILE_PREFIXES = ("csv", "parquet")
 
 TOP_KEYS = (
     "name", "description", "datasets", "n_trials", "timeout", "seeds", "split_seed", "storage", "workers",
-    "model", "training", "search", "sampler", "pruner",
+    "equivalence_margin", "model", "training", "search", "sampler", "pruner",
 )  # fmt: skip
 MODEL_KEYS = ("kind", "hidden", "channels", "dropout", "activation")
 TRAINING_KEYS = ("epochs", "batch_size", "patience", "optimizer", "lr", "weight_decay", "momentum", "measure_every")
@@ -143,6 +143,7 @@ def parse_study(data: Mapping[str, Any], path: str) -> StudySpec:
     if storage is not None:
         storage = c.string("storage", storage).strip()
     workers = _workers(c, data.get("workers", "auto"))
+    equivalence_margin = c.number("equivalence_margin", data.get("equivalence_margin", 0.01), positive=True)
 
     arms = search.arms
     if n_trials < len(arms):
@@ -167,6 +168,7 @@ def parse_study(data: Mapping[str, Any], path: str) -> StudySpec:
         split_seed=split_seed,
         storage=storage,
         workers=workers,
+        equivalence_margin=equivalence_margin,
     )
 
 

@@ -188,6 +188,8 @@ class StudySpec:
     split_seed: int = 0
     storage: str | None = None
     workers: str | int = "auto"
+    # Differences of a metric inside ±margin count as "equivalent" in the report (two one-sided tests).
+    equivalence_margin: float = 0.01
 
     @property
     def arms(self) -> list[str]:
@@ -216,6 +218,7 @@ class StudySpec:
             "split_seed": self.split_seed,
             "storage": self.storage,
             "workers": self.workers,
+            "equivalence_margin": self.equivalence_margin,
             "model": {
                 "kind": t.model,
                 "hidden": list(t.hidden),

@@ -19,7 +19,8 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from ..search.space import ARM_PARAM
-from .trials import StudyData, arm_kind, is_dynamic_arm
+from .roles import arm_role, arm_strategy_name
+from .trials import StudyData
 
 __all__ = ["Figure", "make_figures", "PLOTLY_JS", "SLICE_PARAMS"]
 
@@ -114,6 +115,7 @@ class _Writer:
         ax = result.flat[0] if hasattr(result, "flat") else result
         fig = ax.figure
         fig.set_size_inches(*size)
+        ax.set_title("")  # Optuna's own title would repeat the report's
         fig.suptitle(title)
         png_path = self.figdir / f"{name}.png"
         _save_png(fig, png_path)
@@ -160,10 +162,18 @@ def _importance_figure(w: _Writer, name: str, title: str, caption: str, study: o
 def _trajectory_figure(w: _Writer, arm: str, trial: FrozenTrial, labels: list[str]) -> Figure:
     name = f"trajectory-{arm}"
     title = f"{arm}: what the strategy did while training (trial {trial.number}, seed 0)"
+    strategy = trial.user_attrs.get("strategy") or {}
+    params = strategy.get("params") or {}
+    signal = _signal_of(strategy)
+    measured = {"io": "the Pearson r between each site's input and output",
+                "target": "the Pearson r between the network's output and the target (one value for all sites)"}
+    r_text = measured.get(signal, "r: not measured (this strategy does not read r)")
     caption = (
-        "Per activation site and epoch: the Pearson r between the site's input and output measured during the "
-        "epoch, the family and its parameter α that the strategy set at the end of the epoch (what the next "
-        "epoch trains with), and the validation metric."
+        f"Per activation site and epoch: {r_text}"
+        + (", measured during the epoch" if signal else "")
+        + "; the family and its parameter α that the strategy set at the end of the epoch (what the next epoch "
+        "trains with), and the validation metric. Dashed lines: the strategy's thresholds (r panel) and the "
+        "bounds of α's range (α panel)."
     )
     history = trial.user_attrs.get("history") or {}
     rows = [(label, history[label]) for label in labels if (history.get(label) or {}).get("epochs")]
@@ -175,12 +185,72 @@ def _trajectory_figure(w: _Writer, arm: str, trial: FrozenTrial, labels: list[st
     with plt.style.context("ggplot"):  # the look of Optuna's matplotlib figures
         fig, axes = plt.subplots(len(rows), 4, figsize=(15, 2.5 * len(rows) + 0.8), squeeze=False)
         _draw_trajectories(fig, axes, rows, title, colors=plt.rcParams["axes.prop_cycle"].by_key()["color"])
+        _draw_guides(axes, rows, params, signal)
         for ax in axes.flat:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         path = w.figdir / f"{name}.png"
         _save_png(fig, path)
     w.written.add(path.name)
     return Figure(name, title, caption, png=f"figures/{name}.png")
+
+
+def _signal_of(strategy: dict[str, Any]) -> str | None:
+    """The signal the strategy reads, or None when it reads none (fixed, learned)."""
+    from ..strategies import get_strategy_class
+
+    try:
+        cls = get_strategy_class(str(strategy.get("name")))
+    except ValueError:
+        return "io"
+    if not cls.uses_signal:
+        return None
+    return str((strategy.get("params") or {}).get("signal") or "io")
+
+
+_R_TITLES = {"io": "r (site input vs output)", "target": "r (output vs target)", None: "r: not measured"}
+
+
+def _draw_guides(axes: Any, rows: list[tuple[str, Any]], params: dict[str, Any], signal: str | None) -> None:
+    """Thresholds on the r panel, α's range on the α panel, and the r panel's title for the signal."""
+    from ..activations import get_family
+
+    families = sorted({s[1] for _, h in rows for e in h["epochs"] for s in e[2]})
+    bounds = sorted({b for f in families if get_family(f).alpha_range for b in get_family(f).alpha_range})
+    for row in range(len(rows)):
+        ax_r, ax_a = axes[row][0], axes[row][1]
+        if signal is None:
+            ax_r.cla()
+            ax_r.set_xticks([])
+            ax_r.set_yticks([])
+            ax_r.text(0.5, 0.5, "not measured:\nthis strategy does not read r", ha="center", va="center",
+                      transform=ax_r.transAxes, fontsize=9, color="#555")
+            ax_r.set_ylabel(rows[row][0] if len(rows[row][0]) < 28 else rows[row][0][:25] + "…", fontsize=9)
+        for key in ("lower", "upper"):
+            if isinstance(params.get(key), (int, float)):
+                ax_r.axhline(float(params[key]), color="#c0392b", linestyle="--", linewidth=1)
+                ax_r.text(0.99, float(params[key]), f" {key} {float(params[key]):.2f}", color="#c0392b", fontsize=7,
+                          ha="right", va="bottom", transform=ax_r.get_yaxis_transform())
+        low, high = ax_a.get_ylim()
+        span = max(high - low, 0.2)
+        for b in bounds:  # a bound far from the data would squash the curve: named in the label instead
+            if low - span <= b <= high + span:
+                ax_a.axhline(b, color="#7f8c8d", linestyle="--", linewidth=0.9)
+                low, high = min(low, b - 0.05 * span), max(high, b + 0.05 * span)
+        ax_a.set_ylim(low, high)
+    ranges = [f"{f} [{get_family(f).alpha_range[0]:g}, {get_family(f).alpha_range[1]:g}]"
+              for f in families if get_family(f).alpha_range]
+    axes[0][1].set_title("α (family parameter)" + (f"\nrange: {'; '.join(ranges)}" if ranges else ""), fontsize=9)
+    axes[0][0].set_title(_R_TITLES.get(signal, "r"), fontsize=10)
+
+
+def _history_changes(trial: FrozenTrial) -> bool:
+    """Whether any site's family or α changed during the trial's stored training (a learned α does)."""
+    for h in (trial.user_attrs.get("history") or {}).values():
+        epochs = (h or {}).get("epochs") or []
+        states = {(i, s[1], s[2]) for e in epochs for i, s in enumerate(e[2])}
+        if len(states) > len({(i,) for e in epochs for i, _ in enumerate(e[2])}):
+            return True
+    return False
 
 
 def _site_series(epochs: list[Any], site: int, k: int) -> list[float]:
@@ -217,77 +287,101 @@ def _draw_trajectories(fig: Any, axes: Any, rows: list[tuple[str, Any]], title: 
         ax_v.plot(epochs, vals, marker=".", color="black")
         ax_r.set_ylabel(label if len(label) < 28 else label[:25] + "…", fontsize=9)
         if row == 0:
-            ax_r.set_title("r (input vs output)")
-            ax_a.set_title("α (family parameter)")
-            ax_f.set_title("active family")
-            ax_v.set_title("validation metric")
+            ax_f.set_title("active family", fontsize=10)
+            ax_v.set_title("validation metric", fontsize=10)
             ax_r.legend(fontsize=7, loc="lower left")
         if row == len(rows) - 1:
             for ax in axes[row]:
                 ax.set_xlabel("epoch")
-    fig.suptitle(title)
-    fig.tight_layout()
+    fig.suptitle(title, fontsize=12)
+    # Leave the suptitle its own band so it never overlaps the panel titles.
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_size_inches()[1]))
 
 
-def make_figures(data: StudyData, study: optuna.Study, out: Path) -> list[Figure]:
-    """Draw every figure into ``out/figures`` (stale files of earlier runs are removed)."""
+def _history_figure(w: _Writer, data: StudyData, complete: list[FrozenTrial]) -> Figure:
+    """Every complete trial's value in run order, one colour per arm, and the best so far."""
+    name, title = "optimization-history", "Optimization history"
+    caption = ("Every complete trial's mean validation metric (first objective) in the order trials were run, "
+               "coloured by arm; the line is the best value so far over all arms.")
+    if not complete:
+        return Figure(name, title, caption, note="skipped: no complete trial yet")
+    import plotly.graph_objects as go
+
+    arms = [a for a in data.arms if any(_arm(t) == a for t in complete)]
+    best, running = [], -math.inf
+    for t in complete:
+        running = max(running, t.values[0])
+        best.append(running)
+    pfig = go.Figure()
+    for arm in arms:
+        mine = [t for t in complete if _arm(t) == arm]
+        pfig.add_trace(go.Scatter(x=[t.number for t in mine], y=[t.values[0] for t in mine], mode="markers", name=arm))
+    pfig.add_trace(go.Scatter(x=[t.number for t in complete], y=best, mode="lines", name="best so far",
+                              line={"color": "black", "shape": "hv"}))
+    pfig.update_layout(xaxis_title="trial number", yaxis_title=w.metric_name)
+
+    def mpl() -> Any:
+        plt = _pyplot()
+        with plt.style.context("ggplot"):  # explicit: Optuna's plots change the global style once drawn
+            fig, ax = plt.subplots()
+            for arm in arms:
+                mine = [t for t in complete if _arm(t) == arm]
+                ax.scatter([t.number for t in mine], [t.values[0] for t in mine], s=18, label=arm)
+            ax.step([t.number for t in complete], best, where="post", color="black", linewidth=1, label="best so far")
+            ax.set_xlabel("trial number")
+            ax.set_ylabel(w.metric_name)
+            ax.legend(fontsize=8, loc="lower right", ncol=2)
+        return ax
+
+    return w.optuna_figure(name, title, caption, lambda: pfig, mpl)
+
+
+def _arm(trial: FrozenTrial) -> str:
+    return str(trial.params.get(ARM_PARAM, ""))
+
+
+def _importance_figures(w: _Writer, data: StudyData, study: optuna.Study, complete: list[FrozenTrial]) -> list[Figure]:
+    caveat = (" fANOVA fits a random forest to {n} trials; with few trials per parameter the ranking is noisy and "
+              "says nothing about how a parameter acts.")
+    figures = [_importance_figure(
+        w, "param-importances", f"Parameter importances (all arms, {len(complete)} trials)",
+        "fANOVA importance (seed 0) of the parameters every trial has (the arm, and the learning rate or width "
+        "when searched) for the mean validation metric." + caveat.format(n=len(complete)),
+        study, complete,
+    )]
+    candidate_kinds = {arm_strategy_name(_arm(t)) for t in complete if arm_role(_arm(t)) == "candidate"}
+    for kind in sorted(candidate_kinds):
+        subset = [t for t in complete if arm_strategy_name(_arm(t)) == kind]
+        sub_study = _study_of(subset, data.directions) if subset else study
+        figures.append(_importance_figure(
+            w, f"param-importances-{kind}", f"Parameter importances ({kind} trials, {len(subset)} trials)",
+            f"fANOVA importance of the {kind} strategy's parameters over its own complete trials."
+            + caveat.format(n=len(subset)), sub_study, subset,
+        ))
+    return figures
+
+
+def _search_figures(w: _Writer, data: StudyData, study: optuna.Study, complete: list[FrozenTrial]) -> list[Figure]:
     import optuna.visualization as pv
     import optuna.visualization.matplotlib as mv
 
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    metric_name = "mean validation metric"
-    w = _Writer(out, metric_name)
-    complete = [t for t in data.trials if t.state == TrialState.COMPLETE and t.values]
-    figures: list[Figure] = []
-
-    hist_caption = "Every complete trial's mean validation metric in the order trials were run, and the best so far."
-    # A single-objective study is plotted as it is (with the best-so-far line); a multi-objective one
-    # through its first objective (Optuna then knows no direction and draws no best line).
-    history_kwargs: dict[str, Any] = {"target_name": metric_name}
-    if data.multi_objective:
-        history_kwargs["target"] = _target
-        hist_caption = "Every complete trial's mean validation metric (first objective) in the order trials were run."
-    if complete:
-        figures.append(w.optuna_figure(
-            "optimization-history", "Optimization history", hist_caption,
-            lambda: pv.plot_optimization_history(study, **history_kwargs),
-            lambda: mv.plot_optimization_history(study, **history_kwargs),
-        ))
-    else:
-        figures.append(Figure("optimization-history", "Optimization history", hist_caption,
-                              note="skipped: no complete trial yet"))
-
-    figures.append(_importance_figure(
-        w, "param-importances", "Parameter importances (all arms)",
-        "fANOVA importance (seed 0) of the parameters every trial has (the arm, and the learning rate or width "
-        "when searched) for the mean validation metric.",
-        study, complete,
-    ))
-    for kind in sorted({arm_kind(t.params[ARM_PARAM]) for t in complete if ARM_PARAM in t.params}):
-        if kind in ("fixed", "learned"):
-            continue
-        subset = [t for t in complete if arm_kind(t.params.get(ARM_PARAM, "")) == kind]
-        sub_study = _study_of(subset, data.directions) if subset else study
-        figures.append(_importance_figure(
-            w, f"param-importances-{kind}", f"Parameter importances ({kind} trials)",
-            f"fANOVA importance of the {kind} strategy's parameters over its own complete trials.",
-            sub_study, subset,
-        ))
-
-    pc_caption = "Each line is a complete trial; parameters an arm does not use show as None."
+    metric_name = w.metric_name
+    figures = []
+    pc_caption = ("Each line is a complete trial, coloured by its mean validation metric (darker is better); "
+                  "parameters an arm does not use are left out of its line.")
     if len(complete) >= 2:
         figures.append(w.optuna_figure(
             "parallel-coordinate", "Parallel coordinates", pc_caption,
             lambda: pv.plot_parallel_coordinate(study, target=_target, target_name=metric_name),
             lambda: mv.plot_parallel_coordinate(study, target=_target, target_name=metric_name),
-            size=(13, 6),
+            size=(15, 7),
         ))
     else:
         figures.append(Figure("parallel-coordinate", "Parallel coordinates", pc_caption,
                               note=f"skipped: needs at least 2 complete trials, has {len(complete)}"))
-
     present = [p for p in SLICE_PARAMS if any(p in t.params for t in complete)]
-    slice_caption = "The mean validation metric against λ (linear) and the thresholds (threshold), one dot per trial."
+    slice_caption = ("The mean validation metric against λ (linear) and the thresholds (threshold), one dot per "
+                     "trial that has the parameter; the colour is the trial number.")
     if present:
         figures.append(w.optuna_figure(
             "slice", "Slice: λ and thresholds", slice_caption,
@@ -298,20 +392,32 @@ def make_figures(data: StudyData, study: optuna.Study, out: Path) -> list[Figure
     else:
         figures.append(Figure("slice", "Slice: λ and thresholds", slice_caption,
                               note="skipped: no complete trial of a threshold or linear arm"))
-
-    if data.multi_objective and len(complete) >= 1:
+    if data.multi_objective and complete:
         figures.append(w.optuna_figure(
             "pareto-front", "Pareto front: validation metric vs training time",
             "Complete trials by mean validation metric (maximized) and training seconds (minimized).",
             lambda: pv.plot_pareto_front(study, target_names=[metric_name, "training seconds"]),
             lambda: mv.plot_pareto_front(study, target_names=[metric_name, "training seconds"]),
         ))
+    return figures
 
-    labels = [ds.label for ds in data.spec.datasets]
-    for arm in data.arms:
-        if is_dynamic_arm(arm) and arm in data.best:
-            figures.append(_trajectory_figure(w, arm, data.best[arm], labels))
 
+def _cd_figure(w: _Writer, comparison: Any) -> Figure | None:
+    ranks = getattr(comparison, "ranks", None)
+    name, title = "critical-difference", "Critical-difference diagram"
+    caption = ("Mean rank of every arm over the datasets (1 = best). Arms joined by a bar differ by less than the "
+               "Nemenyi critical difference (CD) and cannot be told apart at α = 0.05.")
+    if ranks is None or ranks.n_datasets < 2 or len(ranks.arms) < 3:
+        return Figure(name, title, caption, note="skipped: needs at least three arms scored on two datasets")
+    from .cd_figure import draw_cd_diagram
+
+    draw_cd_diagram(ranks, w.figdir / f"{name}.png", _save_png)
+    w.written.add(f"{name}.png")
+    return Figure(name, title, caption, png=f"figures/{name}.png")
+
+
+def _finish(w: _Writer) -> None:
+    """Write plotly.min.js once, and remove figures of earlier runs that this one did not draw."""
     if w.needs_plotlyjs:
         from plotly.offline import get_plotlyjs
 
@@ -324,4 +430,22 @@ def make_figures(data: StudyData, study: optuna.Study, out: Path) -> list[Figure
         for stale in w.figdir.iterdir():
             if stale.is_file() and stale.suffix in (".png", ".html", ".js") and stale.name not in w.written:
                 stale.unlink()
+
+
+def make_figures(data: StudyData, study: optuna.Study, out: Path, comparison: Any = None) -> list[Figure]:
+    """Draw every figure into ``out/figures`` (stale files of earlier runs are removed)."""
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    w = _Writer(out, "mean validation metric")
+    complete = [t for t in data.trials if t.state == TrialState.COMPLETE and t.values]
+    figures = [_history_figure(w, data, complete)]
+    figures += _importance_figures(w, data, study, complete)
+    figures += _search_figures(w, data, study, complete)
+    cd = _cd_figure(w, comparison) if comparison is not None else None
+    if cd is not None:
+        figures.append(cd)
+    labels = [ds.label for ds in data.spec.datasets]
+    for arm in data.arms:
+        if arm in data.best and (arm_role(arm) == "candidate" or _history_changes(data.best[arm])):
+            figures.append(_trajectory_figure(w, arm, data.best[arm], labels))
+    _finish(w)
     return figures

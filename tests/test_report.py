@@ -578,9 +578,46 @@ def test_a_threshold_arm_outside_the_signal_range_is_reported_inert() -> None:
     activity = summarize_activity("threshold-layer", records)
     assert activity.inert and activity.switches_per_run == 0 and activity.sites_changed_share == 0
     assert activity.sentence() == ("threshold-layer never switched family and never moved α in any of its 2 "
-                                   "re-training runs (α sat on a bound of its range, where the rule's clip held it): "
-                                   "it trained as fixed relu (α = 0) with its own learning rate.")
+                                   "re-training runs: it trained as fixed relu (α = 0, the lower bound of its range) "
+                                   "with its own learning rate.")
     moving = {"name": "linear", "params": {"lam": 0.5, "base": "elu", "scope": "layer"}}
     result = train(splits, moving, TrainConfig(epochs=3, hidden=(16,), seed=0))
     active = summarize_activity("linear-layer", [measure_activity(result.history, moving, "relu")])
     assert not active.inert and active.alpha_max > 0 and active.sentence() is None
+
+
+# --- dynsearch plan --------------------------------------------------------------------------
+
+
+def test_plan_command_sizes_the_study_from_the_measured_spread(study_url: str, report_dir: Path, tmp_path: Path,
+                                                               capsys) -> None:
+    from dynsearch.report.power import datasets_needed
+
+    (tmp_path / "tiny.toml").write_text(STUDY_TOML)
+    argv = ["plan", str(tmp_path / "tiny.toml"), "--storage", study_url, "--effect", "0.02", "--report", str(report_dir)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "test scores of the re-training runs" in out
+    sd = {name: float(m) if m != "not measured" else 0.0 for name, m in
+          re.findall(r"between (datasets|seeds|replicates)[^:]*: SD ([0-9.]+|not measured)", out)}
+    rows = {(int(a), int(b)): c for a, b, c in re.findall(r"^\s+(\d+)\s+(\d+)\s+(\d+|> 2000)\s", out, re.M)}
+    assert set(rows) == {(s, r) for s in (3, 5, 10) for r in (1, 2, 3)}
+    for (seeds, reps), n in rows.items():  # the printed SDs (4 decimals) give the printed counts
+        var = sd["datasets"] ** 2 + sd["replicates"] ** 2 / reps + sd["seeds"] ** 2 / (reps * seeds)
+        expected = datasets_needed(0.02, math.sqrt(var), tests=2, limit=2000)
+        assert n == ("> 2000" if expected is None else str(expected)) or abs(int(n) - expected) <= 1, (seeds, reps)
+    # More seeds never need more datasets.
+    assert all(int(rows[(10, r)]) <= int(rows[(3, r)]) for r in (1, 2, 3) if rows[(3, r)].isdigit())
+
+
+def test_plan_command_bad_input_is_one_line(tmp_path: Path, study_url: str, capsys) -> None:
+    (tmp_path / "tiny.toml").write_text(STUDY_TOML)
+    for argv in (["plan", str(tmp_path / "tiny.toml"), "--effect", "-1"],
+                 ["plan", str(tmp_path / "tiny.toml"), "--storage", study_url, "--effect", "0.01", "--report",
+                  str(tmp_path / "nowhere")],
+                 ["plan", str(tmp_path / "missing.toml"), "--effect", "0.01"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("dynsearch: error:") and err.count("\n") == 1, err

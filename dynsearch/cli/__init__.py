@@ -17,7 +17,7 @@ def _commands() -> dict[str, tuple[str, Callable[[argparse.ArgumentParser], Call
     from . import train_cmd
 
     commands = {"train": ("train one model under one strategy and print a summary", train_cmd.configure)}
-    for module_name in ("search_cmd", "report_cmd"):
+    for module_name in ("search_cmd", "report_cmd", "plan_cmd"):
         try:
             module = __import__(f"{__name__}.{module_name}", fromlist=["COMMANDS"])
         except ModuleNotFoundError as exc:

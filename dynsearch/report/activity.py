@@ -108,15 +108,16 @@ class ArmActivity:
 
     def sentence(self) -> str | None:
         """The plain words for an arm that did not really adjust (None when it did)."""
-        as_fixed = f"fixed {self.start_family}" + (
-            f" (α = {self.start_alpha:g})" if get_family(self.start_family).has_alpha else ""
-        )
+        family = get_family(self.start_family)
+        alpha = ""
+        if family.alpha_range is not None:
+            low, high = family.alpha_range
+            edge = "lower" if abs(self.start_alpha - low) <= ALPHA_TOL else (
+                "upper" if abs(self.start_alpha - high) <= ALPHA_TOL else "")
+            alpha = f" (α = {self.start_alpha:g}" + (f", the {edge} bound of its range)" if edge else ")")
         if self.inert:
-            what = "never switched family and never moved α"
-            bound = " (α sat on a bound of its range, where the rule's clip held it)" if _at_bound(
-                self.start_family, self.start_alpha) else ""
-            return (f"{self.arm} {what} in any of its {self.runs} re-training runs{bound}: it trained as "
-                    f"{as_fixed} with its own learning rate.")
+            return (f"{self.arm} never switched family and never moved α in any of its {self.runs} re-training runs: "
+                    f"it trained as fixed {self.start_family}{alpha} with its own learning rate.")
         if self.pinned:
             ends = ", ".join(f"{a:g}" for a in self.end_alphas)
             return (f"{self.arm} drove α to a bound of its range in every one of its {self.runs} re-training runs "

@@ -5,9 +5,9 @@
 - The baseline of a group is the baseline-role arm (fixed or learned activation) with the highest
   mean *validation* metric of its re-training runs over the group's datasets. Test scores are not read.
 - Every candidate is paired with it by (dataset, replicate, seed). Its per-dataset effects get a
-  two-sided Wilcoxon p and a TOST p against ±margin, each Holm-adjusted over all (candidate, group)
-  tests, and one hierarchical bootstrap interval at the simultaneous level ``1 − alpha / m``
-  (Bonferroni over the same m tests). The verdict comes from those adjusted p-values and that interval.
+  two-sided Wilcoxon p and a TOST p against ±margin, each Holm-adjusted over the group's m candidates,
+  and one hierarchical bootstrap interval at the simultaneous level ``1 − alpha / m`` (Bonferroni
+  over the same m tests). The verdict comes from those adjusted p-values and that interval.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .inference import N_BOOTSTRAP, DatasetEffects, hierarchical_bootstrap_ci, paired_groups, tost_p, verdict, wilcoxon_p
-from .power import detectable_effect, effect_sd
+from .power import detectable_effect
 from .stats import holm_adjust
 
 __all__ = ["ALPHA", "DEFAULT_MARGIN", "CandidateRow", "GroupSummary", "choose_baseline", "infer_group",
-           "task_group", "adjust_family"]
+           "task_group", "adjust_family", "tests_in"]
 
 ALPHA = 0.05
 DEFAULT_MARGIN = 0.01
@@ -117,26 +117,32 @@ def infer_group(
 
 
 def adjust_family(groups: list[GroupSummary], margin: float, alpha: float = ALPHA, n_boot: int = N_BOOTSTRAP) -> None:
-    """Holm over every (candidate, group) test, the simultaneous intervals, verdicts and power.
+    """Per task group: Holm over its candidates, the simultaneous intervals, verdicts and power.
     ``n_boot`` bootstrap samples per interval (fewer only in simulations of many reports)."""
-    rows = [r for g in groups for r in g.rows]
-    m = max(1, sum(1 for r in rows if not math.isnan(r.p_value)))
+    for g in groups:
+        _adjust_group(g, margin, alpha, n_boot)
+
+
+def tests_in(group: GroupSummary) -> int:
+    """The size of the group's Holm family: its candidates with a test."""
+    return max(1, sum(1 for r in group.rows if not math.isnan(r.p_value)))
+
+
+def _adjust_group(g: GroupSummary, margin: float, alpha: float, n_boot: int) -> None:
+    m = tests_in(g)
     level = 1.0 - alpha / m
-    for r in rows:
+    for r in g.rows:
         if r.n_datasets >= 2:
             r.p_equivalence = tost_p(r.effects.effects, margin)
             r.ci = hierarchical_bootstrap_ci(r.effects.groups, level, n_boot)
         r.ci_level = level
     for key, out in (("p_value", "p_adjusted"), ("p_equivalence", "p_equivalence_adjusted")):
-        for r, adj in zip(rows, holm_adjust([getattr(r, key) for r in rows])):
+        for r, adj in zip(g.rows, holm_adjust([getattr(r, key) for r in g.rows])):
             setattr(r, out, adj)
-    for r in rows:
+    for r in g.rows:
         p, p_eq = (1.0 if math.isnan(v) else v for v in (r.p_adjusted, r.p_equivalence_adjusted))
         r.verdict = verdict(r.ci, p, p_eq, margin, alpha)
-    for g in groups:
-        variances = [np.var(r.effects.effects, ddof=1) for r in g.rows if r.n_datasets >= 2]
-        if variances:
-            g.effect_sd = float(math.sqrt(np.mean(variances)))
-            g.detectable = detectable_effect(g.effect_sd, len(g.datasets), alpha, tests=m)
-        elif g.rows:
-            g.effect_sd = effect_sd([])
+    variances = [np.var(r.effects.effects, ddof=1) for r in g.rows if r.n_datasets >= 2]
+    if variances:
+        g.effect_sd = float(math.sqrt(np.mean(variances)))
+        g.detectable = detectable_effect(g.effect_sd, len(g.datasets), alpha, tests=m)

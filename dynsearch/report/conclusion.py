@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from .candidates import tests_in
 from .fmt import fmt_ci, fmt_delta, fmt_p
 from .inference import BETTER, EQUIVALENT, INCONCLUSIVE, WORSE
 from .power import POWER
@@ -92,6 +93,5 @@ def conclusion_text(c: Comparison) -> str:
         sentence = act.sentence()
         if sentence:
             parts.append(sentence)
-    tests = max(1, sum(1 for r in c.candidates if not math.isnan(r.p_value)))
-    parts += [power_sentence(g, tests) for g in c.groups if g.rows]
+    parts += [power_sentence(g, tests_in(g)) for g in c.groups if g.rows]
     return " ".join(parts)

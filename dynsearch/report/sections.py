@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .blocks import Block, Bullets, FigureBlock, Heading, Para, Table
-from .candidates import ALPHA
+from .candidates import ALPHA, tests_in
 from .compare import Comparison
 from .fmt import fmt_ci, fmt_delta, fmt_num, fmt_p, fmt_pct
 from .figures import Figure
@@ -91,9 +91,9 @@ def _candidates_table(c: Comparison) -> list[Block]:
     return [
         Para(f"Candidates against the baseline of their task group. Δ = candidate − baseline, averaged per dataset "
              f"over seeds (and replicates), then over datasets; the interval is a hierarchical bootstrap at the "
-             f"simultaneous level 1 − {ALPHA:g}/m; p-values are Holm-adjusted over the m = "
-             f"{sum(1 for r in c.candidates if not math.isnan(r.p_value))} tests; equivalence within ±{c.margin:g} "
-             "by two one-sided Wilcoxon tests (TOST)."),
+             f"simultaneous level 1 − {ALPHA:g}/m; p-values are Holm-adjusted over the m candidates of the group "
+             f"({', '.join(f'{g.group}: m = {tests_in(g)}' for g in c.groups if g.rows)}); equivalence within "
+             f"±{c.margin:g} by two one-sided Wilcoxon tests (TOST)."),
         Table(["arm", "group", "baseline", "Δ", "CI", "datasets + / − / 0", "Wilcoxon p", "Holm p",
                f"TOST Holm p (±{c.margin:g})", "pairs", "verdict"], rows, css="paired", key="candidates",
               row_keys=keys, highlight=best),

@@ -19,6 +19,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from ..search.space import ARM_PARAM
+from .parallel import draw_parallel, draw_slice
 from .roles import arm_role, arm_strategy_name
 from .trials import StudyData
 
@@ -324,9 +325,10 @@ def _history_figure(w: _Writer, data: StudyData, complete: list[FrozenTrial]) ->
         plt = _pyplot()
         with plt.style.context("ggplot"):  # explicit: Optuna's plots change the global style once drawn
             fig, ax = plt.subplots()
-            for arm in arms:
+            colors = plt.get_cmap("tab10")  # ten distinct colours; ggplot's cycle repeats after seven
+            for k, arm in enumerate(arms):
                 mine = [t for t in complete if _arm(t) == arm]
-                ax.scatter([t.number for t in mine], [t.values[0] for t in mine], s=18, label=arm)
+                ax.scatter([t.number for t in mine], [t.values[0] for t in mine], s=18, label=arm, color=colors(k % 10))
             ax.step([t.number for t in complete], best, where="post", color="black", linewidth=1, label="best so far")
             ax.set_xlabel("trial number")
             ax.set_ylabel(w.metric_name)
@@ -367,26 +369,30 @@ def _search_figures(w: _Writer, data: StudyData, study: optuna.Study, complete: 
 
     metric_name = w.metric_name
     figures = []
-    pc_caption = ("Each line is a complete trial, coloured by its mean validation metric (darker is better); "
-                  "parameters an arm does not use are left out of its line.")
+    pc_caption = ("Each line is a complete trial, coloured by its mean validation metric (brighter is better, "
+                  "best drawn on top); a line stops at the parameters its arm does not use. Lines show which "
+                  "combinations were tried, not what causes a good value.")
     if len(complete) >= 2:
+
+        params = sorted({p for t in complete for p in t.params})
         figures.append(w.optuna_figure(
             "parallel-coordinate", "Parallel coordinates", pc_caption,
             lambda: pv.plot_parallel_coordinate(study, target=_target, target_name=metric_name),
-            lambda: mv.plot_parallel_coordinate(study, target=_target, target_name=metric_name),
-            size=(15, 7),
+            lambda: draw_parallel(complete, params, metric_name),
+            size=(max(8, 1.7 * (len(params) + 1)), 6),
         ))
     else:
         figures.append(Figure("parallel-coordinate", "Parallel coordinates", pc_caption,
                               note=f"skipped: needs at least 2 complete trials, has {len(complete)}"))
     present = [p for p in SLICE_PARAMS if any(p in t.params for t in complete)]
     slice_caption = ("The mean validation metric against λ (linear) and the thresholds (threshold), one dot per "
-                     "trial that has the parameter; the colour is the trial number.")
+                     "complete trial that has the parameter, coloured by arm (the interactive version colours by "
+                     "trial number). Other parameters vary too, so a dot's height is not the effect of this one.")
     if present:
         figures.append(w.optuna_figure(
             "slice", "Slice: λ and thresholds", slice_caption,
             lambda: pv.plot_slice(study, params=present, target=_target, target_name=metric_name),
-            lambda: mv.plot_slice(study, params=present, target=_target, target_name=metric_name),
+            lambda: draw_slice(complete, present, metric_name, ARM_PARAM),
             size=(4 * len(present), 4),
         ))
     else:

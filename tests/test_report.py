@@ -234,7 +234,9 @@ def test_report_on_an_interrupted_study(study_url: str, tmp_path: Path) -> None:
                                          distributions=t.distributions, user_attrs=t.user_attrs))
     study.add_trial(create_trial(state=TrialState.FAIL, params={"arm": "threshold-layer"}, distributions=arm_dist,
                                  user_attrs={"fail_reason": "out of memory on cuda:0"}))
-    study.add_trial(create_trial(state=TrialState.PRUNED, params={"arm": "linear-layer"}, distributions=arm_dist,
+    # As a worker leaves it: Optuna copies the last intermediate value into a pruned trial's value.
+    study.add_trial(create_trial(state=TrialState.PRUNED, value=0.3, params={"arm": "linear-layer"},
+                                 distributions=arm_dist, intermediate_values={0: 0.25, 2: 0.3},
                                  user_attrs={"fail_reason": "pruned at step 2 (value 0.3)"}))
     study.enqueue_trial({"arm": "linear-layer"})
     study.ask(fixed_distributions=arm_dist)  # claimed by a worker that was killed: RUNNING forever
@@ -254,6 +256,10 @@ def test_report_on_an_interrupted_study(study_url: str, tmp_path: Path) -> None:
     assert "out of memory on cuda:0" in md and "pruned at step 2 (value 0.3)" in md
     assert "1 trial(s) pruned, 1 failed" in md
     assert "The arms' budgets differ" in md
+    rows = {r["state"]: r for r in csv.DictReader(io.StringIO((out / "trials.csv").read_text()))}
+    assert rows["PRUNED"]["value"] == "" and float(rows["PRUNED"]["last_intermediate_value"]) == 0.3
+    assert rows["PRUNED"]["reason"] == "pruned at step 2 (value 0.3)"
+    assert float(rows["COMPLETE"]["value"]) > 0 and rows["COMPLETE"]["last_intermediate_value"] == ""
     runs = json.loads((out / "retrain.json").read_text())["runs"]
     assert {r["arm"] for r in runs.values()} == {"fixed-relu", "linear-layer"}
 
@@ -621,3 +627,46 @@ def test_plan_command_bad_input_is_one_line(tmp_path: Path, study_url: str, caps
         assert exc.value.code == 2
         err = capsys.readouterr().err
         assert err.startswith("dynsearch: error:") and err.count("\n") == 1, err
+
+
+# --- search replicates -----------------------------------------------------------------------
+
+
+def test_each_replicate_winner_is_retrained_on_its_own_split_and_replicates_enter_the_statistics() -> None:
+    from dynsearch.report.retrain import plan_jobs
+
+    arms = ["fixed-relu", "linear-layer"]
+    dist = {"arm": CategoricalDistribution(arms)}
+    trials = []
+    values = {(0, "fixed-relu"): [0.8, 0.9], (0, "linear-layer"): [0.7, 0.6], (1, "fixed-relu"): [0.95, 0.5],
+              (1, "linear-layer"): [0.4, 0.85]}
+    for (rep, arm), vals in values.items():
+        for v in vals:
+            attrs = {"strategy": {"name": arm.split("-")[0], "params": {}}, "train": {"epochs": 1}}
+            if rep:  # replicate 0 carries no attributes: the defaults (0, the study's split seed) apply
+                attrs.update(replicate=rep, split_seed=7)
+            t = create_trial(value=v, params={"arm": arm}, distributions=dist, user_attrs=attrs)
+            t.number = len(trials)
+            trials.append(t)
+    spec = SimpleNamespace(datasets=[SimpleNamespace(label="iris")], split_seed=3)
+    data = SimpleNamespace(arms=arms, trials=trials, spec=spec, best={})
+    jobs = plan_jobs(data, [1000, 1001])
+    winners = {(j.replicate, j.arm): (j.trial, j.split_seed) for j in jobs}
+    assert winners == {(0, "fixed-relu"): (1, 3), (0, "linear-layer"): (2, 3),
+                       (1, "fixed-relu"): (4, 7), (1, "linear-layer"): (7, 7)}
+    assert len(jobs) == 4 * 2
+
+    # Scores: replicate means differ by 0.1, seeds by 0.02 around them.
+    runs = {}
+    for j in jobs:
+        score = 0.8 + 0.1 * j.replicate + (0.02 if j.seed == 1001 else -0.02) + (0.01 if j.arm == "linear-layer" else 0)
+        runs[j.key] = RetrainRun(j.arm, j.trial, "iris", j.seed, "ok", "accuracy", score, 0.5, 1, 1, 0.1, 0,
+                                 replicate=j.replicate)
+    result = compare(data, runs, [1000, 1001])
+    row = result.tables[0].rows[1]
+    assert row.trials == [2, 7] and len(row.ok_runs) == 4
+    assert result.candidates[0].effects.groups == [[pytest.approx([0.01, 0.01]), pytest.approx([0.01, 0.01])]]
+    assert result.replicates == 2
+    # variance of replicate means (0.005) less the seeds' share (0.0008 / 2), and the seeds' (0.0008)
+    assert result.spread["replicate"] == pytest.approx(0.005 - 0.0008 / 2)
+    assert result.spread["seed"] == pytest.approx(0.0008)

@@ -117,7 +117,8 @@ class _Writer:
         ax = result.flat[0] if hasattr(result, "flat") else result
         fig = ax.figure
         fig.set_size_inches(*size)
-        ax.set_title("")  # Optuna's own title would repeat the report's
+        for loc in ("left", "center", "right"):  # Optuna's own title would repeat the report's
+            ax.set_title("", loc=loc)
         fig.suptitle(title)
         png_path = self.figdir / f"{name}.png"
         _save_png(fig, png_path)

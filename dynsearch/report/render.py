@@ -86,6 +86,47 @@ def _is_num(text: str) -> bool:
     return bool(head) and (head[0].isdigit() or head == "–")
 
 
+def _table_html(b: Table) -> str:
+    attrs = f' class="{b.css}"' if b.css else ""
+    if b.key:
+        attrs += f' data-table="{html.escape(b.key)}"'
+    lines = [f"<table{attrs}>", "<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in b.headers)
+             + "</tr></thead>", "<tbody>"]
+    for i, row in enumerate(b.rows):
+        tr = ' class="best"' if i in b.highlight else ""
+        if i < len(b.row_keys):
+            tr += f' data-arm="{html.escape(b.row_keys[i])}"'
+        cells = "".join(
+            f'<td class="num">{html.escape(c)}</td>' if j > 0 and _is_num(c) else f"<td>{html.escape(c)}</td>"
+            for j, c in enumerate(row)
+        )
+        lines.append(f"<tr{tr}>{cells}</tr>")
+    lines.append("</tbody></table>")
+    return "\n".join(lines)
+
+
+def _figure_html(b: FigureBlock) -> str:
+    f = b.figure
+    parts = [f'<figure id="figure-{html.escape(f.name)}">', f"<h3>{html.escape(f.title)}</h3>"]
+    if f.div:
+        parts.append(f.div)
+    elif f.png:
+        parts.append(f'<img src="{html.escape(f.png)}" alt="{html.escape(f.title)}">')
+    caption = html.escape(f.caption)
+    links = []
+    if f.html:
+        links.append(f'<a href="{html.escape(f.html)}">interactive</a>')
+    if f.png:
+        links.append(f'<a href="{html.escape(f.png)}">PNG</a>')
+    if links:
+        caption += " (" + ", ".join(links) + ")"
+    parts.append(f"<figcaption>{caption}</figcaption>")
+    if f.note:
+        parts.append(f'<p class="note">{html.escape(f.note)}</p>')
+    parts.append("</figure>")
+    return "\n".join(parts)
+
+
 def render_html(blocks: list[Block], title: str) -> str:
     needs_plotly = any(isinstance(b, FigureBlock) and b.figure.div for b in blocks)
     head = [
@@ -111,40 +152,7 @@ def render_html(blocks: list[Block], title: str) -> str:
         elif isinstance(b, Bullets):
             body.append("<ul>" + "".join(f"<li>{_inline(item)}</li>" for item in b.items) + "</ul>")
         elif isinstance(b, Table):
-            attrs = f' class="{b.css}"' if b.css else ""
-            if b.key:
-                attrs += f' data-table="{html.escape(b.key)}"'
-            lines = [f"<table{attrs}>", "<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in b.headers)
-                     + "</tr></thead>", "<tbody>"]
-            for i, row in enumerate(b.rows):
-                tr = ' class="best"' if i in b.highlight else ""
-                if i < len(b.row_keys):
-                    tr += f' data-arm="{html.escape(b.row_keys[i])}"'
-                cells = "".join(
-                    f'<td class="num">{html.escape(c)}</td>' if j > 0 and _is_num(c) else f"<td>{html.escape(c)}</td>"
-                    for j, c in enumerate(row)
-                )
-                lines.append(f"<tr{tr}>{cells}</tr>")
-            lines.append("</tbody></table>")
-            body.append("\n".join(lines))
+            body.append(_table_html(b))
         elif isinstance(b, FigureBlock):
-            f = b.figure
-            parts = [f'<figure id="figure-{html.escape(f.name)}">', f"<h3>{html.escape(f.title)}</h3>"]
-            if f.div:
-                parts.append(f.div)
-            elif f.png:
-                parts.append(f'<img src="{html.escape(f.png)}" alt="{html.escape(f.title)}">')
-            caption = html.escape(f.caption)
-            links = []
-            if f.html:
-                links.append(f'<a href="{html.escape(f.html)}">interactive</a>')
-            if f.png:
-                links.append(f'<a href="{html.escape(f.png)}">PNG</a>')
-            if links:
-                caption += " (" + ", ".join(links) + ")"
-            parts.append(f"<figcaption>{caption}</figcaption>")
-            if f.note:
-                parts.append(f'<p class="note">{html.escape(f.note)}</p>')
-            parts.append("</figure>")
-            body.append("\n".join(parts))
+            body.append(_figure_html(b))
     return "\n".join(head + body + ["</body>", "</html>"]) + "\n"

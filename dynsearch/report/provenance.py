@@ -19,13 +19,14 @@ PACKAGES = ("dynsearch", "torch", "optuna", "numpy", "scipy", "scikit-learn", "m
 
 
 def _git_commit() -> str:
-    """The commit of the dynsearch source tree, ``+dirty`` with local changes; "" outside a checkout."""
+    """The last commit that changed the dynsearch source tree, ``+dirty`` with local changes to it; "" outside
+    a checkout. Not HEAD: a commit elsewhere (docs, a report) must not change the report's bytes."""
     root = Path(__file__).resolve().parents[2]
     if not (root / ".git").exists():
         return ""
     try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              timeout=10, check=True).stdout.strip()
+        head = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%H", "--", "dynsearch"],
+                              capture_output=True, text=True, timeout=10, check=True).stdout.strip()
         dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--",
                                 "dynsearch"], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):  # no git binary, or not a repository after all
@@ -74,7 +75,7 @@ def provenance(spec: dict[str, Any], devices: list[str]) -> dict[str, str]:
     """Lines for the report's provenance section."""
     versions = _versions()
     return {
-        "code": _git_commit() or "not a git checkout",
+        "code": f"dynsearch/ as of commit {commit}" if (commit := _git_commit()) else "not a git checkout",
         "packages": ", ".join(f"{k} {v}" for k, v in versions.items()) + f"; Python {platform.python_version()}",
         "hardware": _hardware(devices),
         "study specification (SHA-256)": spec_hash(spec),

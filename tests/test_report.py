@@ -670,3 +670,20 @@ def test_each_replicate_winner_is_retrained_on_its_own_split_and_replicates_ente
     # variance of replicate means (0.005) less the seeds' share (0.0008 / 2), and the seeds' (0.0008)
     assert result.spread["replicate"] == pytest.approx(0.005 - 0.0008 / 2)
     assert result.spread["seed"] == pytest.approx(0.0008)
+
+
+def test_the_conclusion_names_a_candidate_that_never_adjusted() -> None:
+    seeds = retrain_seeds(2)
+    data, runs = _synthetic({"fixed-relu": {ds: [0.8, 0.82] for ds in _labels(6)},
+                             "threshold-layer": {ds: [0.81, 0.83] for ds in _labels(6)},
+                             "linear-layer": {ds: [0.79, 0.8] for ds in _labels(6)}}, seeds)
+    still = {"switches": 0, "epochs": 5, "epochs_changed": 0, "sites": 2, "sites_changed": 0, "alpha_end": 0.0,
+             "alpha_max": 0.0, "pinned_sites": 2, "start_family": "relu", "start_alpha": 0.0, "end_alphas": [0.0]}
+    moving = {**still, "switches": 1, "epochs_changed": 2, "sites_changed": 1, "pinned_sites": 1}
+    runs = {k: dataclasses.replace(r, activity=still if r.arm == "threshold-layer" else moving)
+            for k, r in runs.items() if r.arm != "fixed-relu"} | {k: r for k, r in runs.items() if r.arm == "fixed-relu"}
+    result = compare(data, runs, seeds)
+    assert result.activity["threshold-layer"].inert and not result.activity["linear-layer"].inert
+    assert ("threshold-layer never switched family and never moved α in any of its 12 re-training runs: it trained "
+            "as fixed relu (α = 0, the lower bound of its range) with its own learning rate.") in result.conclusion
+    assert "linear-layer never" not in result.conclusion

@@ -464,3 +464,13 @@ def test_datasets_as_array_of_tables(tmp_path: Path) -> None:
     text = '[[datasets]]\nname = "iris"\n\n[[datasets]]\nname = "spirals"\nn_classes = 3\nnoise = 0.1\n'
     spec = load_study_file(write(tmp_path, text))
     assert [d.label for d in spec.datasets] == ["iris", "spirals(n_classes=3, noise=0.1)"]
+
+
+def test_equivalence_margin_defaults_round_trips_and_rejects_non_positive() -> None:
+    base = {"datasets": ["iris"], "n_trials": 8}
+    assert parse_study(base, "s.toml").equivalence_margin == 0.01
+    spec = parse_study({**base, "equivalence_margin": 0.02}, "s.toml")
+    assert spec.equivalence_margin == 0.02 and StudySpec.from_dict(spec.to_dict()) == spec
+    for bad, message in ((0, "expected a number > 0, got 0"), ("1%", "expected a number")):
+        with pytest.raises(ConfigError, match=rf"^s.toml: equivalence_margin: {message}"):
+            parse_study({**base, "equivalence_margin": bad}, "s.toml")

@@ -19,6 +19,7 @@ _COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "train_cmd": ("train",),
     "search_cmd": ("run", "worker", "studies"),
     "report_cmd": ("report", "dashboard", "export"),
+    "plan_cmd": ("plan",),
 }
 
 Configure = Callable[[argparse.ArgumentParser], Callable[[argparse.Namespace], int]]

@@ -41,7 +41,7 @@ FILE_PREFIXES = ("csv", "parquet")
 
 TOP_KEYS = (
     "name", "description", "plugins", "datasets", "n_trials", "timeout", "seeds", "split_seed", "storage",
-    "workers", "replicates", "split_seeds", "pack", "model", "training", "search", "sampler", "pruner",
+    "workers", "replicates", "split_seeds", "pack", "equivalence_margin", "model", "training", "search", "sampler", "pruner",
 )  # fmt: skip
 MODEL_KEYS = tuple(MODEL_FIELD_KEYS.values())  # "kind", "hidden", …: defined once, in _spec
 SEARCH_KEYS = ("strategies", "bases", "scopes", "signals", "every", "warmup", "lr", "width")  # and each strategy's
@@ -150,6 +150,7 @@ def parse_study(data: Mapping[str, Any], path: str) -> StudySpec:
     replicates = c.integer("replicates", data.get("replicates", 1), 1)
     split_seeds = c.int_list("split_seeds", data.get("split_seeds", []), 0, non_empty=False)
     pack = _pack(c, data.get("pack", "auto"))
+    equivalence_margin = c.number("equivalence_margin", data.get("equivalence_margin", 0.01), positive=True)
 
     arms = [a.label for a in search.arms]
     if n_trials < len(arms):
@@ -178,6 +179,7 @@ def parse_study(data: Mapping[str, Any], path: str) -> StudySpec:
         replicates=replicates,
         split_seeds=split_seeds,
         pack=pack,
+        equivalence_margin=equivalence_margin,
     )
 
 

@@ -183,6 +183,8 @@ class StudySpec:
     replicates: int = 1
     split_seeds: tuple[int, ...] = ()
     pack: str | int = "auto"
+    # Differences of a metric inside ±margin count as "equivalent" in the report (two one-sided tests).
+    equivalence_margin: float = 0.01
 
     @property
     def arms(self) -> list[str]:
@@ -227,6 +229,7 @@ class StudySpec:
             "replicates": self.replicates,
             "split_seeds": list(self.split_seeds),
             "pack": self.pack,
+            "equivalence_margin": self.equivalence_margin,
             "model": {
                 "kind": t.model,
                 "hidden": list(t.hidden),

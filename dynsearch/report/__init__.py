@@ -6,9 +6,15 @@ arm is re-trained with fresh seeds and scored on the held-out test split; dynami
 with the best fixed activation (``compare``); ``stats`` holds the confidence intervals and tests.
 """
 
+from .activity import ArmActivity, measure_activity
 from .build import REPORT_FILES, ReportResult, build_report, default_out_dir
-from .compare import ALPHA, ArmScore, Comparison, DatasetTable, OverallRow, PairedRow, compare, conclusion_text
+from .candidates import ALPHA, DEFAULT_MARGIN, CandidateRow, GroupSummary, choose_baseline
+from .compare import ArmScore, Comparison, DatasetTable, OverallRow, compare
+from .conclusion import conclusion_text
 from .figures import Figure, make_figures
+from .inference import VERDICTS, hierarchical_bootstrap_ci, paired_groups, tost_p, verdict, wilcoxon_p
+from .power import datasets_needed, detectable_effect, variance_components
+from .ranks import RankResult, friedman_ranks, nemenyi_cd
 from .retrain import (
     DEFAULT_SEEDS,
     SEED_BASE,
@@ -19,12 +25,34 @@ from .retrain import (
     retrain_seeds,
     run_jobs,
 )
-from .stats import PairedResult, mean_ci, paired_difference
-from .trials import ArmCounts, StudyData, collect, trials_csv
+from .roles import arm_role
+from .stats import PairedResult, holm_adjust, mean_ci, paired_difference
+from .trials import ArmCounts, StudyData, collect
+from .trials_table import trials_csv
 
 __all__ = [
     "ALPHA",
+    "ArmActivity",
     "ArmCounts",
+    "CandidateRow",
+    "DEFAULT_MARGIN",
+    "GroupSummary",
+    "RankResult",
+    "VERDICTS",
+    "arm_role",
+    "choose_baseline",
+    "datasets_needed",
+    "detectable_effect",
+    "friedman_ranks",
+    "hierarchical_bootstrap_ci",
+    "holm_adjust",
+    "measure_activity",
+    "nemenyi_cd",
+    "paired_groups",
+    "tost_p",
+    "variance_components",
+    "verdict",
+    "wilcoxon_p",
     "ArmScore",
     "Comparison",
     "DEFAULT_SEEDS",
@@ -32,7 +60,6 @@ __all__ = [
     "Figure",
     "OverallRow",
     "PairedResult",
-    "PairedRow",
     "REPORT_FILES",
     "ReportResult",
     "RetrainJob",

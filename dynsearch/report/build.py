@@ -5,7 +5,6 @@ the test comparison, and that is cached in retrain.json.
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 import sys
 from dataclasses import dataclass
@@ -18,9 +17,12 @@ from .._version import __version__
 from ._io import atomic_write_text
 from .compare import Comparison, compare
 from .figures import Figure, make_figures
-from .render import ReportMeta, build_blocks, render_html, render_markdown
-from .retrain import DEFAULT_SEEDS, RetrainStore, plan_jobs, retrain_seeds, run_jobs, stderr_progress
-from .trials import StudyData, collect, trials_csv
+from .provenance import provenance
+from .render import render_html, render_markdown
+from .retrain import DEFAULT_SEEDS, ProgressBar, RetrainStore, plan_jobs, retrain_seeds, run_jobs
+from .sections import ReportMeta, build_blocks
+from .trials import StudyData, collect
+from .trials_table import trials_csv
 
 __all__ = ["ReportResult", "build_report", "default_out_dir", "REPORT_FILES"]
 
@@ -67,7 +69,7 @@ def build_report(
         device: torch device for the re-training.
         jobs: parallel re-training processes (default: one per CPU core on the CPU, 1 on a GPU).
         storage_label: the storage URL to print (mask passwords first).
-        progress: one line per re-training run on stderr.
+        progress: a progress bar of the re-training on stderr.
 
     Raises:
         ValueError: the study was not created by dynsearch, or ``seeds`` < 1.
@@ -82,26 +84,31 @@ def build_report(
     seed_list = retrain_seeds(seeds)
     store = RetrainStore.load(out_dir / "retrain.json", data.name)
     jobs_to_run = plan_jobs(data, seed_list)
-    runs, trained = run_jobs(
-        jobs_to_run, store, device=device, refresh=refresh, progress=stderr_progress if progress else None,
-        announce=say, processes=jobs,
-    )
+    bar = ProgressBar() if progress else None
+    try:
+        runs, trained = run_jobs(
+            jobs_to_run, store, device=device, refresh=refresh, progress=bar, announce=say, processes=jobs,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
     if store.dirty or not store.path.exists():
         store.save()
-    comparison = compare(data, runs, seed_list)
-    figures = make_figures(data, study, out_dir)
+    comparison = compare(data, runs, seed_list, data.spec.equivalence_margin)
+    figures = make_figures(data, study, out_dir, comparison)
 
+    devices = sorted({r.device for r in runs.values()}) or [device]
     meta = ReportMeta(
         command=command or f"dynsearch report {data.name}",
-        generated=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+        provenance=provenance(data.spec.to_dict(), devices),
         version=__version__,
         storage=storage_label or "(not given)",
-        device=", ".join(sorted({r.device for r in runs.values()})) or device,
+        device=", ".join(devices),
         trained_now=trained,
         reused=len(jobs_to_run) - trained,
     )
     blocks = build_blocks(data, comparison, figures, meta)
-    atomic_write_text(out_dir / "trials.csv", trials_csv(data))
+    atomic_write_text(out_dir / "trials.csv", trials_csv(study, data))
     atomic_write_text(out_dir / "report.md", render_markdown(blocks))
     atomic_write_text(out_dir / "index.html", render_html(blocks, f"dynsearch report: {data.name}"))
     if say is not None:

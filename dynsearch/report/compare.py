@@ -1,64 +1,74 @@
-"""The comparison: test scores of every arm per dataset, the winner, and dynamic arms against the best
-fixed activation as paired differences over seeds × datasets. Pure computation, no I/O.
-
-Rules (see docs/reports.md):
-
-- Per dataset, an arm's score is the mean test metric over the re-training seeds with a 95 % Student-t
-  interval; the *winner* is the arm with the highest mean (ties: all of them).
-- The *best fixed activation* is the ``fixed-*`` arm with the highest mean test metric over all its
-  seed × dataset runs. Picking the baseline on the same test scores favours the baseline, so a
-  dynamic arm that beats it beats every fixed arm.
-- Each dynamic arm is paired with that baseline run by run (same dataset, same seed): the mean
-  difference with its 95 % t interval and a two-sided Wilcoxon signed-rank p-value
-  (``report.stats.paired_difference``), Holm-adjusted over the dynamic arms compared. It *beats* the
-  baseline when the interval lies above 0 and the adjusted p < ``ALPHA``; it is *worse* when the
-  interval lies below 0 and the adjusted p < ``ALPHA``; otherwise there is no
-  significant difference. Runs without a test score (diverged at once, crashed) are left out of the
-  pairs and counted in the tables.
+"""The comparison: test scores of every arm per dataset, candidates against the baseline with the
+dataset as the unit, ranks of all arms, what each candidate actually adjusted, collapses and the
+design's power. Pure computation, no I/O; the rules are in ``report.candidates`` and docs/reports.md.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
+import numpy as np
+
+from .activity import ArmActivity, summarize_activity
+from .candidates import ALPHA, DEFAULT_MARGIN, GroupSummary, adjust_family, infer_group, task_group
+from .conclusion import conclusion_text
+from .power import variance_components
+from .ranks import RankResult, friedman_ranks
 from .retrain import RetrainRun
-from .stats import PairedResult, holm_adjust, mean_ci, paired_difference
+from .roles import BASELINE, CANDIDATE, arm_role
+from .stats import mean_ci
 from .trials import StudyData
 
-__all__ = ["ALPHA", "ArmScore", "DatasetTable", "PairedRow", "OverallRow", "Comparison", "compare", "conclusion_text"]
+__all__ = ["ALPHA", "ArmScore", "DatasetTable", "OverallRow", "Comparison", "compare", "COLLAPSE_MARGIN"]
 
-ALPHA = 0.05
 CONFIDENCE = 0.95
+COLLAPSE_MARGIN = 0.01  # a run within this of the chance level has collapsed
 
 
 @dataclass
 class ArmScore:
-    """One arm on one dataset."""
+    """One arm on one dataset: the re-training runs of its winners (one per search replicate)."""
 
     arm: str
-    trial: int
+    trials: list[int]
     metric: str
     runs: list[RetrainRun]
-    search_val: float | None = None  # the trial's own validation metric (search seeds)
+    search_val: float | None = None  # the winners' own validation metric (search seeds), mean
+
+    @property
+    def trial(self) -> int:
+        return self.trials[0]
 
     @property
     def ok_runs(self) -> list[RetrainRun]:
         return [r for r in self.runs if r.ok]
 
     @property
-    def scores(self) -> dict[int, float]:
-        return {r.seed: float(r.test_metric) for r in self.ok_runs}  # type: ignore[arg-type]
+    def scores(self) -> dict[tuple[int, int], float]:
+        return {(r.replicate, r.seed): float(r.test_metric) for r in self.ok_runs}  # type: ignore[arg-type]
+
+    @property
+    def validation(self) -> dict[tuple[int, int], float]:
+        """Validation metric per (replicate, seed); reads no test score (the baseline is chosen on it)."""
+        return {(r.replicate, r.seed): float(r.best_val_metric) for r in self.runs
+                if r.best_val_metric is not None and math.isfinite(r.best_val_metric)}
 
     @property
     def n_failed(self) -> int:
         return len(self.runs) - len(self.ok_runs)
 
     @property
+    def collapsed(self) -> list[RetrainRun]:
+        """Runs at chance level (a constant prediction scores as well)."""
+        return [r for r in self.ok_runs if r.chance is not None
+                and r.test_metric <= r.chance + (COLLAPSE_MARGIN if self.metric == "accuracy" else 0.0)]  # type: ignore[operator]
+
+    @property
     def test(self) -> tuple[float, float, float] | None:
         values = [r.test_metric for r in self.ok_runs]
-        return mean_ci(values, CONFIDENCE) if values else None
+        return mean_ci(values, CONFIDENCE) if values else None  # type: ignore[arg-type]
 
     @property
     def test_mean(self) -> float | None:
@@ -67,8 +77,7 @@ class ArmScore:
 
     @property
     def retrain_val(self) -> float | None:
-        values = [r.best_val_metric for r in self.ok_runs if r.best_val_metric is not None]
-        return sum(values) / len(values) if values else None
+        return _mean(self.validation.values())
 
     @property
     def epochs(self) -> float | None:
@@ -94,37 +103,43 @@ class DatasetTable:
     rows: list[ArmScore]
     winners: list[str] = field(default_factory=list)
 
-
-@dataclass
-class PairedRow:
-    arm: str
-    baseline: str
-    result: PairedResult | None
-    verdict: str  # "better" | "worse" | "no significant difference" | "too few pairs"
-    p_adjusted: float = math.nan  # Holm-adjusted over the dynamic arms compared
+    @property
+    def group(self) -> str:
+        return task_group(self.metric)
 
 
 @dataclass
 class OverallRow:
-    """An arm over all datasets: mean of its per-dataset mean test metrics, datasets won."""
+    """An arm within one task group: mean of its per-dataset mean test metrics, datasets won, mean rank."""
 
     arm: str
-    trial: int
+    role: str
+    group: str
     mean_test: float | None
     datasets_scored: int
     wins: int
     search_value: float
+    mean_rank: float = math.nan
 
 
 @dataclass
 class Comparison:
     seeds: list[int]
+    margin: float
     tables: list[DatasetTable]
     overall: list[OverallRow]
-    best_fixed: str | None
-    paired: list[PairedRow]
+    groups: list[GroupSummary]
+    ranks: RankResult | None
+    activity: dict[str, ArmActivity]
+    replicates: int
+    spread: dict[str, float]  # variance of scores within arm × dataset: "replicate" and "seed"
     no_complete: list[str]
-    conclusion: str
+    roles: dict[str, str]
+    conclusion: str = ""
+
+    @property
+    def candidates(self) -> list:
+        return [r for g in self.groups for r in g.rows]
 
 
 def _mean(values: Iterable[float]) -> float | None:
@@ -132,134 +147,126 @@ def _mean(values: Iterable[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _verdict(result: PairedResult, p_adjusted: float) -> str:
-    if result.n < 2 or math.isnan(result.p_value):
-        return "too few pairs"
-    if result.mean_diff > 0 and result.ci_low > 0 and p_adjusted < ALPHA:
-        return "better"
-    if result.mean_diff < 0 and result.ci_high < 0 and p_adjusted < ALPHA:
-        return "worse"
-    return "no significant difference"
-
-
-def compare(data: StudyData, runs: Mapping[str, RetrainRun], seeds: list[int]) -> Comparison:
-    """Build the comparison from the re-training runs (keyed as ``RetrainJob.key``)."""
-    by_arm_ds: dict[tuple[str, str], list[RetrainRun]] = {}
+def _tables(data: StudyData, runs: Mapping[str, RetrainRun], seeds: list[int]) -> list[DatasetTable]:
+    winners = _winners(data)
+    by_key: dict[tuple[str, str], list[RetrainRun]] = {}
     for run in runs.values():
-        by_arm_ds.setdefault((run.arm, run.dataset), []).append(run)
-    arms = [a for a in data.arms if a in data.best]
+        by_key.setdefault((run.arm, run.dataset), []).append(run)
     tables = []
     for ds in data.spec.datasets:
-        rows = []
-        metric = ""
-        for arm in arms:
-            trial = data.best[arm]
-            arm_runs = sorted(
-                (r for r in by_arm_ds.get((arm, ds.label), []) if r.trial == trial.number and r.seed in seeds),
-                key=lambda r: r.seed,
-            )
-            stored = (trial.user_attrs.get("datasets") or {}).get(ds.label) or {}
-            metric = metric or next((r.metric for r in arm_runs if r.metric), "") or stored.get("metric", "")
-            rows.append(ArmScore(arm, trial.number, metric, arm_runs, stored.get("val_metric")))
+        rows, metric = [], ""
+        for arm, trials in winners.items():
+            numbers = {t.number for t in trials}
+            arm_runs = sorted((r for r in by_key.get((arm, ds.label), []) if r.trial in numbers and r.seed in seeds),
+                              key=lambda r: (r.replicate, r.seed))
+            stored = [((t.user_attrs.get("datasets") or {}).get(ds.label) or {}) for t in trials]
+            metric = metric or next((r.metric for r in arm_runs if r.metric), "") or next(
+                (s.get("metric", "") for s in stored if s.get("metric")), "")
+            vals = [s["val_metric"] for s in stored if s.get("val_metric") is not None]
+            rows.append(ArmScore(arm, [t.number for t in trials], metric, arm_runs, _mean(vals)))
         means = [r.test_mean for r in rows if r.test_mean is not None]
         top = max(means) if means else None
-        winners = [r.arm for r in rows if top is not None and r.test_mean is not None and abs(r.test_mean - top) <= 1e-12]
-        tables.append(DatasetTable(ds.label, metric, rows, winners))
+        best = [r.arm for r in rows if top is not None and r.test_mean is not None and abs(r.test_mean - top) <= 1e-12]
+        tables.append(DatasetTable(ds.label, metric or "accuracy", rows, best))
+    return tables
 
-    overall = []
-    for arm in arms:
-        per_ds = [row for t in tables for row in t.rows if row.arm == arm and row.test_mean is not None]
-        overall.append(
-            OverallRow(
-                arm=arm,
-                trial=data.best[arm].number,
-                mean_test=_mean(r.test_mean for r in per_ds),  # type: ignore[misc]
-                datasets_scored=len(per_ds),
-                wins=sum(1 for t in tables if arm in t.winners),
-                search_value=data.best[arm].values[0],
-            )
-        )
-    overall.sort(key=lambda r: (r.mean_test is None, -(r.mean_test or 0.0), r.arm))
 
-    def pooled(arm: str) -> dict[tuple[str, int], float]:
-        return {
-            (t.label, seed): score
-            for t in tables
-            for row in t.rows
-            if row.arm == arm
-            for seed, score in row.scores.items()
-        }
+def _winners(data: StudyData) -> dict[str, list]:
+    """Each arm's winning trials, one per search replicate (``data.best`` when there are none)."""
+    from .retrain import best_per_replicate
 
-    fixed = [a for a in arms if not data.adjusts(a) and pooled(a)]
-    best_fixed = None
-    if fixed:
-        best_fixed = max(fixed, key=lambda a: (sum(pooled(a).values()) / len(pooled(a)), -arms.index(a)))
-    paired = []
-    if best_fixed is not None:
-        base = pooled(best_fixed)
+    found = best_per_replicate(data) if getattr(data, "trials", None) else {}
+    if not found:
+        found = {(0, arm): t for arm, t in data.best.items()}
+    out: dict[str, list] = {}
+    for arm in data.arms:
+        trials = [t for (rep, a), t in sorted(found.items(), key=lambda kv: kv[0][0]) if a == arm]
+        if trials:
+            out[arm] = trials
+    return out
+
+
+def _scores(tables: list[DatasetTable], attr: str) -> dict[str, dict[str, dict[tuple[int, int], float]]]:
+    out: dict[str, dict[str, dict[tuple[int, int], float]]] = {}
+    for t in tables:
+        for row in t.rows:
+            values = getattr(row, attr)
+            if values:
+                out.setdefault(row.arm, {})[t.label] = values
+    return out
+
+
+def _overall(tables: list[DatasetTable], arms: list[str], roles: dict[str, str], best_value: dict[str, float],
+             ranks: RankResult | None) -> list[OverallRow]:
+    rank_of = dict(zip(ranks.arms, ranks.mean_ranks)) if ranks is not None else {}
+    rows = []
+    for group in sorted({t.group for t in tables}):
+        in_group = [t for t in tables if t.group == group]
         for arm in arms:
-            if not data.adjusts(arm):
-                continue
-            mine = pooled(arm)
-            keys = sorted(k for k in mine if k in base)
-            if not keys:
-                paired.append(PairedRow(arm, best_fixed, None, "too few pairs"))
-                continue
-            result = paired_difference([mine[k] for k in keys], [base[k] for k in keys], CONFIDENCE)
-            paired.append(PairedRow(arm, best_fixed, result, ""))
-        # One baseline, several strategies: correct the p-values for the number of comparisons.
-        tested = [p for p in paired if p.result is not None]
-        for row, p_adj in zip(tested, holm_adjust([p.result.p_value for p in tested])):  # type: ignore[union-attr]
-            row.p_adjusted = p_adj
-            row.verdict = _verdict(row.result, p_adj)  # type: ignore[arg-type]
-    no_complete = [a for a in data.arms if a not in data.best]
-    comparison = Comparison(seeds, tables, overall, best_fixed, paired, no_complete, "")
-    comparison.conclusion = conclusion_text(comparison, [a for a in arms if data.adjusts(a)])
+            per_ds = [row for t in in_group for row in t.rows if row.arm == arm and row.test_mean is not None]
+            rows.append(OverallRow(arm, roles[arm], group, _mean(r.test_mean for r in per_ds), len(per_ds),  # type: ignore[misc]
+                                   sum(1 for t in in_group if arm in t.winners), best_value[arm],
+                                   rank_of.get(arm, math.nan)))
+    rows.sort(key=lambda r: (r.group, r.mean_test is None, -(r.mean_test or 0.0), r.arm))
+    return rows
+
+
+def _ranks(tables: list[DatasetTable], arms: list[str]) -> RankResult | None:
+    if len(arms) < 2 or not tables:
+        return None
+    matrix = np.array([[next((r.test_mean for r in t.rows if r.arm == a and r.test_mean is not None), np.nan)
+                        for a in arms] for t in tables], dtype=float)
+    return friedman_ranks(arms, matrix, ALPHA)
+
+
+def _spread(tables: list[DatasetTable]) -> tuple[int, dict[str, float]]:
+    """How many replicates, and the mean replicate and seed variance of the test scores per arm × dataset."""
+    cells = []
+    for t in tables:
+        for row in t.rows:
+            reps: dict[int, list[float]] = {}
+            for (rep, _), v in row.scores.items():
+                reps.setdefault(rep, []).append(v)
+            if reps:
+                cells.append([reps[r] for r in sorted(reps)])
+    if not cells:
+        return 0, {}
+    comp = variance_components(cells)
+    n_rep = max(len(c) for c in cells)
+    return n_rep, {"replicate": comp.replicate, "seed": comp.seed}
+
+
+def compare(data: StudyData, runs: Mapping[str, RetrainRun], seeds: list[int], margin: float | None = None) -> Comparison:
+    """Build the comparison from the re-training runs (keyed as ``RetrainJob.key``)."""
+    margin = DEFAULT_MARGIN if margin is None else margin
+    tables = _tables(data, runs, seeds)
+    arms = [a for a in data.arms if any(r.arm == a for t in tables for r in t.rows)]
+    roles = {a: arm_role(data, a) for a in data.arms}
+    test, validation = _scores(tables, "scores"), _scores(tables, "validation")
+    groups = []
+    for group in sorted({t.group for t in tables if t.rows}):
+        in_group = [t for t in tables if t.group == group]
+        groups.append(infer_group(
+            group, in_group[0].metric, [t.label for t in in_group],
+            [a for a in arms if roles[a] == CANDIDATE], [a for a in arms if roles[a] == BASELINE],
+            {a: {d: v for d, v in per.items() if d in {t.label for t in in_group}} for a, per in test.items()},
+            {a: {d: v for d, v in per.items() if d in {t.label for t in in_group}} for a, per in validation.items()},
+        ))
+    adjust_family(groups, margin, ALPHA)
+    ranks = _ranks(tables, arms)
+    activity = {}
+    for arm in arms:
+        if roles[arm] == CANDIDATE:
+            summary = summarize_activity(arm, [r.activity for t in tables for row in t.rows if row.arm == arm
+                                               for r in row.ok_runs if r.activity])
+            if summary is not None:
+                activity[arm] = summary
+    n_rep, spread = _spread(tables)
+    best_value = {a: data.best[a].values[0] if a in data.best else math.nan for a in arms}
+    comparison = Comparison(
+        seeds, margin, tables, _overall(tables, arms, roles, best_value, ranks), groups, ranks, activity, n_rep,
+        spread, [a for a in data.arms if a not in arms], roles,
+    )
+    comparison.conclusion = conclusion_text(comparison)
     return comparison
 
-
-def _fmt_pair(result: PairedResult, p_adjusted: float = math.nan) -> str:
-    ci = "" if math.isnan(result.ci_low) else f" (95% CI [{result.ci_low:+.4f}, {result.ci_high:+.4f}]"
-    p = "n/a" if math.isnan(result.p_value) else f"{result.p_value:.3g}"
-    close = ")" if ci else ""
-    if ci:
-        holm = "" if math.isnan(p_adjusted) else f", {p_adjusted:.3g} after Holm's correction"
-        return f"{result.mean_diff:+.4f}{ci}, Wilcoxon p = {p}{holm}, {result.n} seed × dataset pairs{close}"
-    return f"{result.mean_diff:+.4f} (Wilcoxon p = {p}, {result.n} pair(s))"
-
-
-def conclusion_text(comparison: Comparison, dynamic_arms: list[str]) -> str:
-    """The plain-words answer to "does a dynamic strategy beat the best fixed activation?"."""
-    best_fixed = comparison.best_fixed
-    if best_fixed is None:
-        return (
-            "No fixed activation has a complete trial with test scores, so no dynamic strategy can be compared "
-            "with a fixed baseline on this study."
-        )
-    if not dynamic_arms:
-        return f"The study has no dynamic strategy with a complete trial; the best fixed activation is {best_fixed}."
-    better = [p for p in comparison.paired if p.verdict == "better" and p.result is not None]
-    worse = [p for p in comparison.paired if p.verdict == "worse"]
-    scored = [p for p in comparison.paired if p.result is not None]
-    if better:
-        parts = [f"{p.arm} by {_fmt_pair(p.result, p.p_adjusted)}" for p in sorted(better, key=lambda p: -p.result.mean_diff)]
-        names = ", ".join(p.arm for p in better)
-        verb = "beats" if len(better) == 1 else "beat"
-        text = f"{names} {verb} the best fixed activation ({best_fixed}) on this study: " + "; ".join(parts) + "."
-    elif not scored:
-        return (
-            f"No dynamic strategy beats the best fixed activation ({best_fixed}) on this study: no dynamic arm has "
-            "test scores paired with it."
-        )
-    else:
-        closest = max(scored, key=lambda p: p.result.mean_diff)  # type: ignore[union-attr]
-        text = (
-            f"No dynamic strategy beats the best fixed activation ({best_fixed}) on this study: the closest, "
-            f"{closest.arm}, differs by {_fmt_pair(closest.result, closest.p_adjusted)}."  # type: ignore[arg-type]
-        )
-    if worse:
-        text += (
-            f" {len(worse)} of {len(scored)} dynamic strategies {'is' if len(worse) == 1 else 'are'} significantly "
-            f"worse than {best_fixed}: {', '.join(p.arm for p in worse)}."
-        )
-    return text

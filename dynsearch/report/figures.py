@@ -21,15 +21,17 @@ from optuna.trial import FrozenTrial, TrialState
 
 from .._logging import optuna_verbosity
 from ..search.space import optuna_name
-from ..selection import trial_arm
+from ..selection import ARM_PARAM, trial_arm
 from ..strategies import get_strategy_class
+from .parallel import draw_parallel, draw_slice
+from .roles import arm_role
+from .trajectory import history_changes, trajectory_figure
 from .trials import StudyData
 
 __all__ = ["Figure", "make_figures", "PLOTLY_JS", "slice_params"]
 
 PLOTLY_JS = "plotly.min.js"
-
-
+# The write-up's own knobs: λ of the linear update and the two thresholds.
 def slice_params(data: StudyData) -> list[str]:
     """The float parameters the study's candidate strategies declare (λ, thresholds, …), as Optuna names."""
     names = []
@@ -38,6 +40,8 @@ def slice_params(data: StudyData) -> list[str]:
         if cls.role == "candidate":
             names += [optuna_name(strategy, p.name) for p in cls.declared_params() if p.kind == "float"]
     return names
+
+
 _DPI = 100
 
 
@@ -124,6 +128,8 @@ class _Writer:
         ax = result.flat[0] if hasattr(result, "flat") else result
         fig = ax.figure
         fig.set_size_inches(*size)
+        for loc in ("left", "center", "right"):  # Optuna's own title would repeat the report's
+            ax.set_title("", loc=loc)
         fig.suptitle(title)
         png_path = self.figdir / f"{name}.png"
         _save_png(fig, png_path)
@@ -167,162 +173,128 @@ def _importance_figure(w: _Writer, name: str, title: str, caption: str, study: o
     )
 
 
-def _trajectory_figure(w: _Writer, arm: str, trial: FrozenTrial, labels: list[str]) -> Figure:
-    name = f"trajectory-{arm}"
-    title = f"{arm}: what the strategy did while training (trial {trial.number}, seed 0)"
-    caption = (
-        "Per activation site and epoch: the Pearson r between the site's input and output measured during the "
-        "epoch, the family and its parameter α that the strategy set at the end of the epoch (what the next "
-        "epoch trains with), and the validation metric."
-    )
-    history = trial.user_attrs.get("history") or {}
-    rows = [(label, history[label]) for label in labels if (history.get(label) or {}).get("epochs")]
-    if not rows:
-        return Figure(name, title, caption, note="skipped: the trial has no stored history")
-    plt = _pyplot()
-    from matplotlib.ticker import MaxNLocator
+def _history_figure(w: _Writer, data: StudyData, complete: list[FrozenTrial]) -> Figure:
+    """Every complete trial's value in run order, one colour per arm, and the best so far."""
+    name, title = "optimization-history", "Optimization history"
+    caption = ("Every complete trial's mean validation metric (first objective) in the order trials were run, "
+               "coloured by arm; the line is the best value so far over all arms.")
+    if not complete:
+        return Figure(name, title, caption, note="skipped: no complete trial yet")
+    import plotly.graph_objects as go
 
-    with plt.style.context("ggplot"):  # the look of Optuna's matplotlib figures
-        fig, axes = plt.subplots(len(rows), 4, figsize=(15, 2.5 * len(rows) + 0.8), squeeze=False)
-        _draw_trajectories(fig, axes, rows, title, colors=plt.rcParams["axes.prop_cycle"].by_key()["color"])
-        for ax in axes.flat:
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        path = w.figdir / f"{name}.png"
-        _save_png(fig, path)
-    w.written.add(path.name)
-    return Figure(name, title, caption, png=f"figures/{name}.png")
+    arms = [a for a in data.arms if any((trial_arm(t) or "") == a for t in complete)]
+    best, running = [], -math.inf
+    for t in complete:
+        running = max(running, t.values[0])
+        best.append(running)
+    pfig = go.Figure()
+    for arm in arms:
+        mine = [t for t in complete if (trial_arm(t) or "") == arm]
+        pfig.add_trace(go.Scatter(x=[t.number for t in mine], y=[t.values[0] for t in mine], mode="markers", name=arm))
+    pfig.add_trace(go.Scatter(x=[t.number for t in complete], y=best, mode="lines", name="best so far",
+                              line={"color": "black", "shape": "hv"}))
+    pfig.update_layout(xaxis_title="trial number", yaxis_title=w.metric_name)
 
+    def mpl() -> Any:
+        plt = _pyplot()
+        with plt.style.context("ggplot"):  # explicit: Optuna's plots change the global style once drawn
+            fig, ax = plt.subplots()
+            colors = plt.get_cmap("tab10")  # ten distinct colours; ggplot's cycle repeats after seven
+            for k, arm in enumerate(arms):
+                mine = [t for t in complete if (trial_arm(t) or "") == arm]
+                ax.scatter([t.number for t in mine], [t.values[0] for t in mine], s=18, label=arm, color=colors(k % 10))
+            ax.step([t.number for t in complete], best, where="post", color="black", linewidth=1, label="best so far")
+            ax.set_xlabel("trial number")
+            ax.set_ylabel(w.metric_name)
+            ax.legend(fontsize=8, loc="lower right", ncol=2)
+        return ax
 
-def _site_series(epochs: list[Any], site: int, k: int) -> list[float]:
-    """Field ``k`` (0: r, 2: α) of one site over the epochs (NaN where missing)."""
-    values = []
-    for e in epochs:
-        v = e[2][site][k] if site < len(e[2]) else None
-        values.append(math.nan if v is None else float(v))
-    return values
-
-
-def _draw_trajectories(fig: Any, axes: Any, rows: list[tuple[str, Any]], title: str, colors: list[str]) -> None:
-    families = sorted({s[1] for _, h in rows for e in h["epochs"] for s in e[2]})
-    fam_index = {f: i for i, f in enumerate(families)}
-    for row, (label, h) in enumerate(rows):
-        sites = h.get("sites") or [str(i) for i in range(len(h["epochs"][0][2]))]
-        epochs = [e[0] for e in h["epochs"]]
-        ax_r, ax_a, ax_f, ax_v = axes[row]
-        for s_idx, site in enumerate(sites):
-            color = colors[s_idx % len(colors)]
-            # Later sites thinner and dashed: with global scope every site has the same r and α.
-            style = {"color": color, "marker": ".", "linewidth": max(2.6 - 0.7 * s_idx, 1.0),
-                     "linestyle": "-" if s_idx == 0 else (0, (4, 2 + s_idx))}
-            ax_r.plot(epochs, _site_series(h["epochs"], s_idx, 0), label=f"site {site}", **style)
-            ax_a.plot(epochs, _site_series(h["epochs"], s_idx, 2), **style)
-            offset = (s_idx - (len(sites) - 1) / 2) * 0.08
-            fam = [fam_index[e[2][s_idx][1]] + offset if s_idx < len(e[2]) else math.nan for e in h["epochs"]]
-            ax_f.step(epochs, fam, where="post", marker="o", markersize=3, color=color)
-        ax_r.set_ylim(-1.05, 1.05)
-        ax_r.axhline(0, color="#999", linewidth=0.6)
-        ax_f.set_yticks(range(len(families)), families)
-        ax_f.set_ylim(-0.5, len(families) - 0.5)
-        vals = [math.nan if e[1] is None else e[1] for e in h["epochs"]]
-        ax_v.plot(epochs, vals, marker=".", color="black")
-        ax_r.set_ylabel(label if len(label) < 28 else label[:25] + "…", fontsize=9)
-        if row == 0:
-            ax_r.set_title("r (input vs output)")
-            ax_a.set_title("α (family parameter)")
-            ax_f.set_title("active family")
-            ax_v.set_title("validation metric")
-            ax_r.legend(fontsize=7, loc="lower left")
-        if row == len(rows) - 1:
-            for ax in axes[row]:
-                ax.set_xlabel("epoch")
-    fig.suptitle(title)
-    fig.tight_layout()
+    return w.optuna_figure(name, title, caption, lambda: pfig, mpl)
 
 
-@optuna_verbosity(logging.ERROR)  # Optuna's plots log experimental-API notices; restored on return
-def make_figures(data: StudyData, study: optuna.Study, out: Path) -> list[Figure]:
-    """Draw every figure into ``out/figures`` (stale files of earlier runs are removed)."""
-    import optuna.visualization as pv
-    import optuna.visualization.matplotlib as mv
-
-    metric_name = "mean validation metric"
-    w = _Writer(out, metric_name)
-    complete = [t for t in data.trials if t.state == TrialState.COMPLETE and t.values]
-    figures: list[Figure] = []
-
-    hist_caption = "Every complete trial's mean validation metric in the order trials were run, and the best so far."
-    # A single-objective study is plotted as it is (with the best-so-far line); a multi-objective one
-    # through its first objective (Optuna then knows no direction and draws no best line).
-    history_kwargs: dict[str, Any] = {"target_name": metric_name}
-    if data.multi_objective:
-        history_kwargs["target"] = _target
-        hist_caption = "Every complete trial's mean validation metric (first objective) in the order trials were run."
-    if complete:
-        figures.append(w.optuna_figure(
-            "optimization-history", "Optimization history", hist_caption,
-            lambda: pv.plot_optimization_history(study, **history_kwargs),
-            lambda: mv.plot_optimization_history(study, **history_kwargs),
-        ))
-    else:
-        figures.append(Figure("optimization-history", "Optimization history", hist_caption,
-                              note="skipped: no complete trial yet"))
-
-    figures.append(_importance_figure(
-        w, "param-importances", "Parameter importances (all arms)",
+def _importance_figures(w: _Writer, data: StudyData, study: optuna.Study, complete: list[FrozenTrial]) -> list[Figure]:
+    caveat = (" fANOVA fits a random forest to {n} trials; with few trials per parameter the ranking is noisy and "
+              "says nothing about how a parameter acts.")
+    figures = [_importance_figure(
+        w, "param-importances", f"Parameter importances (all arms, {len(complete)} trials)",
         "fANOVA importance (seed 0) of the parameters every trial has (the arm, and the learning rate or width "
-        "when searched) for the mean validation metric.",
+        "when searched) for the mean validation metric." + caveat.format(n=len(complete)),
         study, complete,
-    ))
+    )]
     for kind in sorted({data.arm(trial_arm(t) or "").strategy for t in complete} - {""}):
         if not any(name.startswith(f"{kind}.") for t in complete for name in t.params):
             continue  # nothing of its own searched (a baseline with only its arm's values)
         subset = [t for t in complete if data.arm(trial_arm(t) or "").strategy == kind]
         sub_study = _study_of(subset, data.directions) if subset else study
         figures.append(_importance_figure(
-            w, f"param-importances-{kind}", f"Parameter importances ({kind} trials)",
-            f"fANOVA importance of the {kind} strategy's parameters over its own complete trials.",
-            sub_study, subset,
+            w, f"param-importances-{kind}", f"Parameter importances ({kind} trials, {len(subset)} trials)",
+            f"fANOVA importance of the {kind} strategy's parameters over its own complete trials."
+            + caveat.format(n=len(subset)), sub_study, subset,
         ))
+    return figures
 
-    pc_caption = "Each line is a complete trial; parameters an arm does not use show as None."
+
+def _search_figures(w: _Writer, data: StudyData, study: optuna.Study, complete: list[FrozenTrial]) -> list[Figure]:
+    import optuna.visualization as pv
+    import optuna.visualization.matplotlib as mv
+
+    metric_name = w.metric_name
+    figures = []
+    pc_caption = ("Each line is a complete trial, coloured by its mean validation metric (brighter is better, "
+                  "best drawn on top); a line stops at the parameters its arm does not use. Lines show which "
+                  "combinations were tried, not what causes a good value.")
     if len(complete) >= 2:
+
+        params = sorted({p for t in complete for p in t.params})
         figures.append(w.optuna_figure(
             "parallel-coordinate", "Parallel coordinates", pc_caption,
             lambda: pv.plot_parallel_coordinate(study, target=_target, target_name=metric_name),
-            lambda: mv.plot_parallel_coordinate(study, target=_target, target_name=metric_name),
-            size=(13, 6),
+            lambda: draw_parallel(complete, params, metric_name),
+            size=(max(8, 1.7 * (len(params) + 1)), 6),
         ))
     else:
         figures.append(Figure("parallel-coordinate", "Parallel coordinates", pc_caption,
                               note=f"skipped: needs at least 2 complete trials, has {len(complete)}"))
-
     present = [p for p in slice_params(data) if any(p in t.params for t in complete)]
     slice_caption = ("The mean validation metric against each float parameter the candidate strategies declare "
-                     "(λ, thresholds, …), one dot per trial.")
+                     "(λ, thresholds, …), one dot per complete trial that has the parameter, coloured by arm (the interactive version colours by "
+                     "trial number). Other parameters vary too, so a dot's height is not the effect of this one.")
     if present:
         figures.append(w.optuna_figure(
-            "slice", "Slice: strategy parameters", slice_caption,
+            "slice", "Slice: λ and thresholds", slice_caption,
             lambda: pv.plot_slice(study, params=present, target=_target, target_name=metric_name),
-            lambda: mv.plot_slice(study, params=present, target=_target, target_name=metric_name),
+            lambda: draw_slice(complete, present, metric_name, ARM_PARAM),
             size=(4 * len(present), 4),
         ))
     else:
         figures.append(Figure("slice", "Slice: strategy parameters", slice_caption,
                               note="skipped: no complete trial of a candidate arm with a float parameter"))
-
-    if data.multi_objective and len(complete) >= 1:
+    if data.multi_objective and complete:
         figures.append(w.optuna_figure(
             "pareto-front", "Pareto front: validation metric vs training time",
             "Complete trials by mean validation metric (maximized) and training seconds (minimized).",
             lambda: pv.plot_pareto_front(study, target_names=[metric_name, "training seconds"]),
             lambda: mv.plot_pareto_front(study, target_names=[metric_name, "training seconds"]),
         ))
+    return figures
 
-    labels = [ds.label for ds in data.spec.datasets]
-    for arm in data.arms:
-        if data.adjusts(arm) and arm in data.best:
-            figures.append(_trajectory_figure(w, arm, data.best[arm], labels))
 
+def _cd_figure(w: _Writer, comparison: Any) -> Figure | None:
+    ranks = getattr(comparison, "ranks", None)
+    name, title = "critical-difference", "Critical-difference diagram"
+    caption = ("Mean rank of every arm over the datasets (1 = best). Arms joined by a bar differ by less than the "
+               "Nemenyi critical difference (CD) and cannot be told apart at α = 0.05.")
+    if ranks is None or ranks.n_datasets < 2 or len(ranks.arms) < 3:
+        return Figure(name, title, caption, note="skipped: needs at least three arms scored on two datasets")
+    from .cd_figure import draw_cd_diagram
+
+    draw_cd_diagram(ranks, w.figdir / f"{name}.png", _save_png)
+    w.written.add(f"{name}.png")
+    return Figure(name, title, caption, png=f"figures/{name}.png")
+
+
+def _finish(w: _Writer) -> None:
+    """Write plotly.min.js once, and remove figures of earlier runs that this one did not draw."""
     if w.needs_plotlyjs:
         from plotly.offline import get_plotlyjs
 
@@ -335,4 +307,22 @@ def make_figures(data: StudyData, study: optuna.Study, out: Path) -> list[Figure
         for stale in w.figdir.iterdir():
             if stale.is_file() and stale.suffix in (".png", ".html", ".js") and stale.name not in w.written:
                 stale.unlink()
+
+
+@optuna_verbosity(logging.ERROR)  # Optuna's plots log experimental-API notices; restored on return
+def make_figures(data: StudyData, study: optuna.Study, out: Path, comparison: Any = None) -> list[Figure]:
+    """Draw every figure into ``out/figures`` (stale files of earlier runs are removed)."""
+    w = _Writer(out, "mean validation metric")
+    complete = [t for t in data.trials if t.state == TrialState.COMPLETE and t.values]
+    figures = [_history_figure(w, data, complete)]
+    figures += _importance_figures(w, data, study, complete)
+    figures += _search_figures(w, data, study, complete)
+    cd = _cd_figure(w, comparison) if comparison is not None else None
+    if cd is not None:
+        figures.append(cd)
+    labels = [ds.label for ds in data.spec.datasets]
+    for arm in data.arms:
+        if arm in data.best and (arm_role(data, arm) == "candidate" or history_changes(data.best[arm])):
+            figures.append(trajectory_figure(w, arm, data.best[arm], labels))
+    _finish(w)
     return figures

@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterable
 
 from ..config import DatasetSpec
 from ._io import atomic_write_text
+from .activity import measure_activity
 from .trials import StudyData
 
 __all__ = [
@@ -39,6 +40,10 @@ __all__ = [
     "plan_jobs",
     "run_jobs",
     "stderr_progress",
+    "ProgressBar",
+    "best_per_replicate",
+    "replicate_of",
+    "chance_level",
 ]
 
 DEFAULT_SEEDS = 5
@@ -63,6 +68,7 @@ class RetrainJob:
     strategy: dict[str, Any]
     train: dict[str, Any]
     split_seed: int
+    replicate: int = 0
     plugins: tuple[str, ...] = ()  # imported by the process that trains it (not part of the fingerprint)
 
     @property
@@ -101,6 +107,9 @@ class RetrainRun:
     message: str = ""
     fingerprint: str = ""
     device: str = "cpu"
+    replicate: int = 0  # the search replicate whose winner this is
+    activity: dict[str, Any] | None = None  # report.activity.measure_activity of the run
+    chance: float | None = None  # test metric of a constant prediction (train majority class; R² 0)
 
     @property
     def ok(self) -> bool:
@@ -147,8 +156,11 @@ class RetrainStore:
         return store
 
     def get(self, job: RetrainJob) -> RetrainRun | None:
+        """The stored run of ``job``; a record from before runs measured their adjustments is re-done."""
         run = self.records.get(job.key)
-        return run if run is not None and run.fingerprint == job.fingerprint else None
+        if run is None or run.fingerprint != job.fingerprint or (run.ok and run.activity is None):
+            return None
+        return dataclasses.replace(run, replicate=job.replicate)
 
     def put(self, job: RetrainJob, run: RetrainRun) -> None:
         self.records[job.key] = run
@@ -165,20 +177,36 @@ class RetrainStore:
         self.dirty = False
 
 
+def replicate_of(trial: Any) -> int:
+    """The search replicate a trial belongs to (0 for a study without replicates)."""
+    return int(trial.user_attrs.get("replicate", 0))
+
+
+def best_per_replicate(data: StudyData) -> dict[tuple[int, str], Any]:
+    """The best COMPLETE trial of every (replicate, arm), chosen on validation by the search's rule."""
+    from ..search.study import best_per_arm
+
+    by_rep: dict[int, list[Any]] = {}
+    for t in data.trials:
+        by_rep.setdefault(replicate_of(t), []).append(t)
+    return {(rep, arm): t for rep in sorted(by_rep) for arm, t in best_per_arm(by_rep[rep]).items()}
+
+
 def plan_jobs(data: StudyData, seeds: Iterable[int]) -> list[RetrainJob]:
-    """Every (best trial of an arm) × dataset × seed, arms in the study's order."""
+    """Every (replicate, arm) winner × dataset × seed, arms in the study's order. Each winner is
+    re-trained on its own replicate's split (``split_seed`` user attribute, else the study's)."""
     seeds = list(seeds)
+    winners = best_per_replicate(data)
     jobs = []
-    for arm in data.arms:
-        trial = data.best.get(arm)
-        if trial is None:
-            continue
+    for (rep, arm), trial in sorted(winners.items(), key=lambda kv: (kv[0][0], data.arms.index(kv[0][1])
+                                                                    if kv[0][1] in data.arms else len(data.arms))):
         strategy, train = trial.user_attrs.get("strategy"), trial.user_attrs.get("train")
         if not isinstance(strategy, dict) or not isinstance(train, dict):
             continue
+        split_seed = int(trial.user_attrs.get("split_seed", data.spec.split_seed))
         for ds in data.spec.datasets:
             for seed in seeds:
-                jobs.append(RetrainJob(arm, trial.number, ds, seed, strategy, train, data.spec.split_seed,
+                jobs.append(RetrainJob(arm, trial.number, ds, seed, strategy, train, split_seed, rep,
                                        data.spec.plugins))
     return jobs
 
@@ -187,7 +215,7 @@ ProgressFn = Callable[[int, int, RetrainJob, RetrainRun], None]
 
 
 def stderr_progress(index: int, total: int, job: RetrainJob, run: RetrainRun) -> None:
-    """One line per finished run on stderr."""
+    """One line per finished run on stderr (for logs; the report command shows `ProgressBar`)."""
     width = len(str(total))
     if run.ok:
         outcome = f"test {run.metric} {run.test_metric:.4f}, {run.epochs_run} epochs"
@@ -199,6 +227,26 @@ def stderr_progress(index: int, total: int, job: RetrainJob, run: RetrainRun) ->
         file=sys.stderr,
         flush=True,
     )
+
+
+class ProgressBar:
+    """One progress bar on stderr for all re-training runs (created on the first finished run)."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+
+    def __call__(self, index: int, total: int, job: RetrainJob, run: RetrainRun) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="run", desc="re-training", dynamic_ncols=True, file=sys.stderr)
+        self.bar.set_postfix_str(f"{job.arm} on {job.dataset.label}", refresh=False)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def _train_one(job: RetrainJob, splits: Any, device: str) -> RetrainRun:
@@ -215,6 +263,7 @@ def _train_one(job: RetrainJob, splits: Any, device: str) -> RetrainRun:
         return RetrainRun(
             job.arm, job.trial, job.dataset.label, job.seed, "error", "", None, None, -1, 0,
             time.perf_counter() - started, 0, f"{type(exc).__name__}: {text}".rstrip(": "), job.fingerprint, device,
+            job.replicate,
         )
     return RetrainRun(
         arm=job.arm,
@@ -232,7 +281,21 @@ def _train_one(job: RetrainJob, splits: Any, device: str) -> RetrainRun:
         message=result.message,
         fingerprint=job.fingerprint,
         device=device,
+        replicate=job.replicate,
+        activity=measure_activity(result.history, job.strategy, str(job.train.get("activation", "relu"))),
+        chance=chance_level(splits),
     )
+
+
+def chance_level(splits: Any) -> float | None:
+    """What a constant prediction scores on test: the share of the train split's majority class for
+    classification, 0 for regression (R² of the mean). A run near it has collapsed."""
+    if getattr(splits, "task", "") != "classification":
+        return 0.0
+    import torch
+
+    majority = int(torch.bincount(splits.y_train.cpu()).argmax())
+    return float((splits.y_test.cpu() == majority).float().mean())
 
 
 _WORKER_SPLITS: dict[tuple[Any, ...], Any] = {}

@@ -6,23 +6,18 @@ was interrupted is fine: WAITING and RUNNING trials are counted, only COMPLETE o
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from ..config import StudySpec
 from ..search.study import REASON_ATTR, load_spec
-from ..selection import ARM_PARAM, best_per_arm, retried_numbers, trial_arm
+from ..selection import best_per_arm, retried_numbers, trial_arm
 from ..strategies import Arm, get_strategy_class
 
-__all__ = ["ArmCounts", "StudyData", "collect", "trials_csv", "trial_arm", "arm_of_trials"]
+__all__ = ["ArmCounts", "StudyData", "collect", "trial_arm", "arm_of_trials"]
 
 _STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING, TrialState.WAITING)
 
@@ -156,48 +151,3 @@ def collect(study: optuna.Study) -> StudyData:
         arm_info=arm_info,
     )
 
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return "" if not math.isfinite(value) else repr(value)
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True)
-    return str(value)
-
-
-def trials_csv(data: StudyData) -> str:
-    """One row per trial: number, state, arm, values, every parameter, per-dataset validation metric,
-    epochs, wall time, worker and fail reason (CSV text, stable column order)."""
-    param_names = sorted({k for t in data.trials for k in t.params if k != ARM_PARAM})
-    labels = [ds.label for ds in data.spec.datasets]
-    header = ["number", "state", "arm", "value"]
-    if data.multi_objective:
-        header.append("value_time")
-    header += [f"param:{p}" for p in param_names]
-    header += [f"val:{label}" for label in labels]
-    header += [f"epochs:{label}" for label in labels]
-    header += ["wall_time", "duration_s", "worker", "fail_reason", "strategy"]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    for t in data.trials:
-        per_ds = t.user_attrs.get("datasets") or {}
-        values = list(t.values or [])
-        row: list[Any] = [t.number, t.state.name, trial_arm(t) or "", values[0] if values else None]
-        if data.multi_objective:
-            row.append(values[1] if len(values) > 1 else None)
-        row += [t.params.get(p) for p in param_names]
-        row += [(per_ds.get(label) or {}).get("val_metric") for label in labels]
-        row += [(per_ds.get(label) or {}).get("epochs") for label in labels]
-        duration = t.duration.total_seconds() if t.duration is not None else None
-        row += [
-            t.user_attrs.get("wall_time"),
-            duration,
-            t.system_attrs.get("dynsearch_worker"),
-            t.user_attrs.get(REASON_ATTR),
-            t.user_attrs.get("strategy"),
-        ]
-        writer.writerow([_cell(v) for v in row])
-    return out.getvalue()

@@ -1,0 +1,138 @@
+"""Statistics with the dataset as the unit: each function against SciPy or a hand-computed value,
+and power checked by simulation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from dynsearch.report.inference import (
+    hierarchical_bootstrap_ci,
+    paired_groups,
+    tost_p,
+    verdict,
+    wilcoxon_p,
+)
+from dynsearch.report.power import datasets_needed, detectable_effect, variance_components
+from dynsearch.report.ranks import cliques, friedman_ranks, nemenyi_cd
+
+
+def test_paired_groups_pair_by_replicate_and_seed_and_average_per_dataset() -> None:
+    cand = {"a": {(0, 1): 0.9, (0, 2): 0.7, (1, 1): 0.8}, "b": {(0, 1): 0.5}, "c": {(0, 9): 0.1}}
+    base = {"a": {(0, 1): 0.8, (0, 2): 0.8, (1, 1): 0.6, (1, 2): 0.0}, "b": {(0, 1): 0.6}}
+    e = paired_groups(cand, base)
+    assert e.datasets == ["a", "b"]  # c has no pair
+    assert e.groups[0] == [pytest.approx([0.1, -0.1]), pytest.approx([0.2])]
+    # replicate means 0.0 and 0.2 -> dataset effect 0.1 (replicates weigh equally, not runs)
+    assert e.effects == pytest.approx([0.1, -0.1])
+    assert e.n_pairs == 4
+
+
+def test_wilcoxon_p_hand_computed_and_against_scipy() -> None:
+    assert wilcoxon_p([0.01, 0.02, 0.03, 0.04, 0.05]) == pytest.approx(2 / 32)  # all positive: 1 of 32 sign patterns
+    rng = np.random.default_rng(3)
+    x = rng.normal(0.01, 0.02, 12)
+    assert wilcoxon_p(x) == pytest.approx(stats.wilcoxon(x).pvalue)
+    assert math.isnan(wilcoxon_p([0.3]))
+    assert wilcoxon_p([0.0, 0.0, 0.0]) == 1.0
+
+
+def test_tost_p_is_the_larger_one_sided_p() -> None:
+    inside = [0.001, -0.002, 0.0005, 0.003, -0.001, 0.0, 0.002, -0.0015, 0.001, 0.0005]
+    # every shifted value is on the right side: each one-sided exact p is 1 / 2**10
+    assert tost_p(inside, 0.01) == pytest.approx(1 / 1024)
+    x = np.array(inside) + 0.008
+    expected = max(stats.wilcoxon(x + 0.01, alternative="greater").pvalue,
+                   stats.wilcoxon(x - 0.01, alternative="less").pvalue)
+    assert tost_p(x, 0.01) == pytest.approx(expected)
+    assert tost_p([0.05] * 10, 0.01) > 0.5
+    with pytest.raises(ValueError, match="margin must be > 0"):
+        tost_p(inside, 0.0)
+
+
+def test_bootstrap_with_one_run_per_dataset_is_the_ordinary_bootstrap_of_the_mean() -> None:
+    rng = np.random.default_rng(0)
+    effects = rng.normal(0.02, 0.01, 10)
+    low, high = hierarchical_bootstrap_ci([[[v]] for v in effects], n_boot=20000)
+    ref = stats.bootstrap((effects,), np.mean, n_resamples=20000, method="percentile", random_state=1)
+    assert low == pytest.approx(ref.confidence_interval.low, abs=1e-3)
+    assert high == pytest.approx(ref.confidence_interval.high, abs=1e-3)
+
+
+def test_bootstrap_is_seeded_degenerate_for_constants_and_widens_with_seed_noise() -> None:
+    constant = [[[0.03, 0.03, 0.03]] for _ in range(6)]
+    assert hierarchical_bootstrap_ci(constant) == pytest.approx((0.03, 0.03))
+    rng = np.random.default_rng(1)
+    effects = rng.normal(0.0, 0.01, 8)
+    quiet = [[[e, e, e, e]] for e in effects]
+    noisy = [[list(e + rng.normal(0, 0.03, 4))] for e in effects]
+    q, n = hierarchical_bootstrap_ci(quiet), hierarchical_bootstrap_ci(noisy)
+    assert n[1] - n[0] > 1.5 * (q[1] - q[0])
+    assert hierarchical_bootstrap_ci(noisy) == n
+    assert all(math.isnan(v) for v in hierarchical_bootstrap_ci([[[0.1, 0.2]]]))
+
+
+def test_verdicts() -> None:
+    assert verdict((0.01, 0.03), 0.004, 0.9, 0.01) == "better"
+    assert verdict((-0.03, -0.01), 0.004, 0.9, 0.01) == "worse"
+    assert verdict((-0.004, 0.006), 0.6, 0.01, 0.01) == "equivalent"
+    assert verdict((-0.004, 0.016), 0.6, 0.01, 0.01) == "inconclusive"  # the interval leaves the margin
+    assert verdict((-0.001, 0.03), 0.004, 0.9, 0.01) == "inconclusive"  # test and interval disagree
+    assert verdict((math.nan, math.nan), 0.001, 0.001, 0.01) == "inconclusive"
+
+
+def test_friedman_against_scipy_and_hand_ranks() -> None:
+    scores = np.array([[0.9, 0.8, 0.7], [0.6, 0.7, 0.5], [0.8, 0.8, 0.1], [0.9, 0.85, 0.8]])
+    r = friedman_ranks(["a", "b", "c"], scores)
+    assert r.mean_ranks == pytest.approx([(1 + 2 + 1.5 + 1) / 4, (2 + 1 + 1.5 + 2) / 4, 3.0])
+    ref = stats.friedmanchisquare(*scores.T)
+    assert r.statistic == pytest.approx(ref.statistic) and r.p_value == pytest.approx(ref.pvalue)
+    assert r.n_datasets == 4
+    rows_with_nan = np.vstack([scores, [0.5, np.nan, 0.4]])
+    assert friedman_ranks(["a", "b", "c"], rows_with_nan).n_datasets == 4
+
+
+@pytest.mark.parametrize("k, q", [(2, 1.960), (3, 2.343), (4, 2.569), (5, 2.728), (6, 2.850), (10, 3.164)])
+def test_nemenyi_cd_matches_demsar_table(k: int, q: float) -> None:
+    assert nemenyi_cd(k, 12) == pytest.approx(q * math.sqrt(k * (k + 1) / 72), abs=2e-3)
+
+
+def test_cliques_join_arms_closer_than_the_cd() -> None:
+    r = friedman_ranks(["a", "b", "c", "d"], np.zeros((2, 4)))
+    r = type(r)(r.arms, [1.0, 1.5, 3.0, 3.2], 10, 0.0, 1.0, 1.0)
+    assert cliques(r) == [(0, 1), (2, 3)]
+
+
+def test_detectable_effect_gives_80_percent_power_by_simulation() -> None:
+    rng = np.random.default_rng(0)
+    for n in (10, 20):
+        delta = detectable_effect(1.0, n)
+        x = rng.normal(delta, 1.0, size=(4000, n))
+        power = float(np.mean(stats.wilcoxon(x, axis=1).pvalue < 0.05))
+        assert power == pytest.approx(0.8, abs=0.03), (n, delta, power)
+
+
+def test_detectable_effect_limits_and_datasets_needed() -> None:
+    assert detectable_effect(0.02, 5) == math.inf  # the Wilcoxon test over 5 datasets never reaches p < 0.05
+    assert math.isfinite(detectable_effect(0.02, 6))
+    assert detectable_effect(0.02, 10, tests=4) > detectable_effect(0.02, 10)
+    n = datasets_needed(0.01, 0.02)
+    assert detectable_effect(0.02, n) <= 0.01 < detectable_effect(0.02, n - 1)
+    assert datasets_needed(0.01, 0.02, limit=20) is None
+
+
+def test_variance_components_recover_planted_values() -> None:
+    rng = np.random.default_rng(4)
+    groups = []
+    for _ in range(400):
+        mu = rng.normal(0, 0.02)
+        groups.append([list(mu + rng.normal(0, 0.01) + rng.normal(0, 0.03, 5)) for _ in range(3)])
+    c = variance_components(groups)
+    assert c.seed == pytest.approx(0.03**2, rel=0.1)
+    assert c.replicate == pytest.approx(0.01**2, rel=0.35)
+    assert c.dataset == pytest.approx(0.02**2, rel=0.2)
+    single = variance_components([[[0.1, 0.2, 0.15]], [[0.0, 0.05, 0.02]]])
+    assert math.isnan(single.replicate)

@@ -85,6 +85,7 @@ def warm_up(objective: Objective) -> None:
     try:
         for index in range(len(spec.datasets)):
             objective.dataset(index)
-        train(objective.dataset(0), {"name": "fixed", "params": {}}, config, should_stop=objective.should_stop)
+        arm = spec.arm(spec.arms[0])  # any strategy warms torch up; the first arm's is a valid one
+        train(objective.dataset(0), {"name": arm.strategy, "params": arm.params}, config, should_stop=objective.should_stop)
     except Exception:  # noqa: BLE001 - a dataset that fails to load fails its trials, with the reason, later
         return

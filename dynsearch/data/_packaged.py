@@ -7,8 +7,12 @@ dependency of dynsearch (report figures), so these two are always there.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["tips", "gapminder", "REAL_DATASETS"]
 
@@ -21,6 +25,8 @@ Arrays = tuple[np.ndarray, np.ndarray, list[str], list[str]]
 def _encode(frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
     # Category columns become one-hot blocks over their sorted values (an input-only encoding: it
     # sees no target, so fitting it on all rows leaks nothing into the test split).
+    import pandas as pd  # on first use: a search worker on cached splits never loads pandas
+
     encoded = pd.get_dummies(frame, prefix_sep="=", dtype=np.float64)
     encoded = encoded[sorted(encoded.columns)]
     return encoded.to_numpy(dtype=np.float64), [str(c) for c in encoded.columns]
@@ -41,6 +47,8 @@ def gapminder() -> Arrays:
     import plotly.data
 
     frame = plotly.data.gapminder()
+    import pandas as pd
+
     inputs = pd.DataFrame(
         {
             "continent": frame["continent"].astype(str),

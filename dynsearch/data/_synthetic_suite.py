@@ -15,7 +15,6 @@ from numbers import Integral
 from typing import Any
 
 import numpy as np
-from sklearn import datasets as skd
 
 from ._core import DatasetError, RawDataset
 
@@ -130,6 +129,8 @@ def _spiral_arms(rng: np.random.Generator, n: int, n_classes: int, noise: float)
 
 
 def _make_classification(recipe: dict[str, Any], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn import datasets as skd  # on first use: a search worker on cached splits never loads it
+
     n, gen, state = recipe["n_samples"], recipe["generator"], int(rng.integers(2**31))
     if gen == "classification":
         x, y = skd.make_classification(
@@ -155,6 +156,8 @@ def _make_classification(recipe: dict[str, Any], rng: np.random.Generator) -> tu
 
 
 def _make_regression(recipe: dict[str, Any], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn import datasets as skd
+
     n, gen, state = recipe["n_samples"], recipe["generator"], int(rng.integers(2**31))
     if gen == "regression":
         x, y = skd.make_regression(

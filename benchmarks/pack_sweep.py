@@ -26,7 +26,7 @@ import platform
 import resource
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     splits = load_dataset("digits")
     sizes = [int(s) for s in args.sizes.split(",")]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {cpu_model()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {cpu_model()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
           f"1 thread; 1-min load average {load:.2f} (this run counts ~1)")
     print(f"digits, MLP 64-64, batch 128, {args.epochs} epochs; auto_pack_size here: "
           f"{auto_pack_size(splits, members(1, args.epochs)[0].config)}; "

@@ -10,6 +10,7 @@ from pathlib import Path
 import optuna
 import pytest
 from optuna.trial import FrozenTrial, TrialState
+from study_helpers import FINISHED, trial_arm
 
 from dynsearch.config import load_study_file
 from dynsearch.data import load_dataset
@@ -21,8 +22,6 @@ from dynsearch.search.worker import StopFlag
 from dynsearch.strategies import SiteState, Strategy, register_strategy
 from dynsearch.strategies.registry import _REGISTRY
 from dynsearch.train import TrainConfig, train
-
-from study_helpers import FINISHED, trial_arm
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import datetime
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Iterable
 
 import optuna

@@ -30,7 +30,13 @@ from .samplers import make_pruner, make_sampler
 from .split_cache import CACHE_ENV
 from .storage import grace_period, heartbeat_interval, open_storage
 from .study import (
-    REASON_ATTR, WORKER_ATTR, claim_waiting_trials, fail_and_requeue, load_spec, recover_dead_local_workers, replace_failed,
+    REASON_ATTR,
+    WORKER_ATTR,
+    claim_waiting_trials,
+    fail_and_requeue,
+    load_spec,
+    recover_dead_local_workers,
+    replace_failed,
 )  # fmt: skip
 
 __all__ = ["run_worker", "WorkerResult", "StopFlag"]

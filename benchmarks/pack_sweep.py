@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'alone (train)':>16}: {rows['alone']['trials_per_min']:8.0f} trials/min  ({seconds:.1f} s for {len(alone)})")
     for k in sizes:
         pack = members(k, args.epochs)
-        seconds = timed(lambda: train_packed(splits, pack, compile=False))
+        seconds = timed(lambda pack=pack: train_packed(splits, pack, compile=False))
         rows[f"K={k}"] = {"k": k, "seconds": seconds, "trials_per_min": 60 * k / seconds, "peak_rss_mib": peak_rss_mib()}
         print(f"{f'K={k} eager':>16}: {60 * k / seconds:8.0f} trials/min  ({seconds:.1f} s)  "
               f"x{60 * k / seconds / rows['alone']['trials_per_min']:.1f} vs alone, peak RSS {peak_rss_mib():.0f} MiB", flush=True)
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         k = args.compile_k
         for label in ("compiled (first)", "compiled (reuse)"):
             pack = members(k, args.epochs, offset=1000 if "first" in label else 2000)
-            seconds = timed(lambda: train_packed(splits, pack, compile=True))
+            seconds = timed(lambda pack=pack: train_packed(splits, pack, compile=True))
             rows[f"K={k} {label}"] = {"k": k, "seconds": seconds, "trials_per_min": 60 * k / seconds}
             eager = rows.get(f"K={k}")
             ratio = f"  x{eager['seconds'] / seconds:.2f} vs eager" if eager else ""

@@ -116,7 +116,7 @@ def test_a_sampler_never_sees_another_streams_trials() -> None:
 
     study.optimize(objective, n_trials=12)
     assert len(seen) == 12
-    for stream, shown, count in seen:
+    for stream, shown, _count in seen:
         assert shown == {stream}, (stream, shown)  # only its own (and the running trial itself)
     # and the history grows: the third trial of a stream sees its two earlier ones (+ itself) twice
     assert max(count for _, _, count in seen) == 6

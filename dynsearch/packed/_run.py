@@ -100,7 +100,9 @@ def train_engine(
     if reason:
         return reason
     # Rows ordered by their families, so that eager each family runs on a contiguous view.
-    order = sorted(range(len(models)), key=lambda i: tuple(site.family for _, site in sites(models[i])))
+    # (Keys computed up front rather than in a lambda: `models` is deleted below.)
+    families = [tuple(site.family for _, site in sites(model)) for model in models]
+    order = sorted(range(len(models)), key=families.__getitem__)
     models = [models[i] for i in order]
     engine = PackEngine(splits, [strategies[i] for i in order], [configs[i] for i in order], models, plan,
                         stack_parameters(models, plan), order)

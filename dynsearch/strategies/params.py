@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence, Union
+from typing import Any, Callable, Mapping, Sequence
 
 from ..activations import family_names, get_family
 
 __all__ = ["Float", "Int", "Choice", "Param", "Family", "Setting"]
 
-Setting = Union[tuple[float, float], tuple[int, int], tuple[Any, ...]]
+Setting = tuple[float, float] | tuple[int, int] | tuple[Any, ...]
 # (values sampled so far in this trial, the study's settings of this strategy) -> narrowed (low, high) or None (skip)
 Bounds = Callable[[Mapping[str, Any], Mapping[str, Setting]], "tuple[float, float] | None"]
 # the study's settings of this strategy -> an error message, or None when they are consistent
@@ -153,7 +153,7 @@ class Choice:
         return tuple(v for v in values if self.accepts is None or self.accepts(v))
 
 
-Param = Union[Float, Int, Choice]
+Param = Float | Int | Choice
 
 
 def _family_or_none(name: Any) -> str | None:

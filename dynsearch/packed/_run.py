@@ -122,7 +122,8 @@ def train_engine(
         records = engine.adjust(epoch)
         val = engine.evaluate(splits.x_val, splits.y_val, engine.params, engine.alphas, engine.site_plans)
         leaving: set[int] = set()
-        for pos in sorted(engine.live(), key=lambda p: engine.members[p]):  # callbacks in member order
+        # Callbacks in member order (a live row always holds its member's index, never None).
+        for pos in sorted(engine.live(), key=lambda p: engine.members[p]):  # type: ignore[arg-type,return-value]
             m = members[engine.members[pos]]  # type: ignore[index]
             if _end_of_epoch(m, epoch, train_losses[pos], (val[0][pos], val[1][pos]), records[pos], on_epoch):
                 leaving.add(pos)

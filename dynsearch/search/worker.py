@@ -239,7 +239,7 @@ def _run_pack(study: optuna.Study, trial_ids: list[int], objective: Objective, s
                     if plan.outcome is None:
                         fail_and_requeue(study, trial_id_of(plan.trial), reason)
                         plan.outcome = ("requeued", "")
-                states += [_tell(study, plan, objective.device) for plan in group if plan.outcome[0] != "requeued"]
+                states += [_tell(study, plan, objective.device) for plan in group if plan.outcome[0] != "requeued"]  # type: ignore[index]  # all set just above
                 break
             for plan in group:
                 states.append(_tell(study, plan, objective.device))
@@ -247,6 +247,7 @@ def _run_pack(study: optuna.Study, trial_ids: list[int], objective: Objective, s
 
 
 def _tell(study: optuna.Study, plan: TrialPlan, device: torch.device) -> TrialState | None:
+    payload: Any  # the value(s) when complete, else the error
     kind, payload = plan.outcome or ("fail", RuntimeError("the pack ended without an outcome"))
     trial = plan.trial
     try:

@@ -44,7 +44,7 @@ import random
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Callable
 
@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     packed = packed_overhead(splits, args.pack_k, args.pack_reps) if args.pack_reps else []
 
     if args.json:
-        meta = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine,
+        meta = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine,
                 "python": sys.version.split()[0], "torch": torch.__version__, "threads": args.threads,
                 "device": args.device, "reps": done, "reps_asked": args.reps, "warmup": args.warmup, "seconds": elapsed,
                 "load_before": load_before, "load_after": load_after, "cpus": os.cpu_count(),

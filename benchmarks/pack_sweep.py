@@ -26,7 +26,7 @@ import platform
 import resource
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     splits = load_dataset("digits")
     sizes = [int(s) for s in args.sizes.split(",")]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {cpu_model()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {cpu_model()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
           f"1 thread; 1-min load average {load:.2f} (this run counts ~1)")
     print(f"digits, MLP 64-64, batch 128, {args.epochs} epochs; auto_pack_size here: "
           f"{auto_pack_size(splits, members(1, args.epochs)[0].config)}; "
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'alone (train)':>16}: {rows['alone']['trials_per_min']:8.0f} trials/min  ({seconds:.1f} s for {len(alone)})")
     for k in sizes:
         pack = members(k, args.epochs)
-        seconds = timed(lambda: train_packed(splits, pack, compile=False))
+        seconds = timed(lambda pack=pack: train_packed(splits, pack, compile=False))
         rows[f"K={k}"] = {"k": k, "seconds": seconds, "trials_per_min": 60 * k / seconds, "peak_rss_mib": peak_rss_mib()}
         print(f"{f'K={k} eager':>16}: {60 * k / seconds:8.0f} trials/min  ({seconds:.1f} s)  "
               f"x{60 * k / seconds / rows['alone']['trials_per_min']:.1f} vs alone, peak RSS {peak_rss_mib():.0f} MiB", flush=True)
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         k = args.compile_k
         for label in ("compiled (first)", "compiled (reuse)"):
             pack = members(k, args.epochs, offset=1000 if "first" in label else 2000)
-            seconds = timed(lambda: train_packed(splits, pack, compile=True))
+            seconds = timed(lambda pack=pack: train_packed(splits, pack, compile=True))
             rows[f"K={k} {label}"] = {"k": k, "seconds": seconds, "trials_per_min": 60 * k / seconds}
             eager = rows.get(f"K={k}")
             ratio = f"  x{eager['seconds'] / seconds:.2f} vs eager" if eager else ""

@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import optuna
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     b, s = _summary(base, args.trials), _summary(soak, args.trials)
 
-    print(f"dynsearch soak test, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}: "
+    print(f"dynsearch soak test, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}: "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU(s), Python {platform.python_version()}, "
           f"optuna {optuna.__version__}")  # fmt: skip
     print(f"study: {args.trials} tiny trials (moons n=200, 2 epochs, hidden [16], 4 arms), {args.workers} workers, "

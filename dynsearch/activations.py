@@ -13,13 +13,13 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Union
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-Alpha = Union[float, Tensor]
+Alpha = float | Tensor
 
 __all__ = [
     "Family",

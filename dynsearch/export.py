@@ -156,7 +156,7 @@ def export_record(study: optuna.Study, trial: optuna.trial.FrozenTrial, storage_
         study=study.study_name,
         trial=trial.number,
         arm=str(trial_arm(trial) or ""),
-        created=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+        created=_dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
         storage=storage_label,
         dynsearch_version=__version__,
         plugins=list(spec.plugins),

@@ -49,6 +49,10 @@ class ActivationSite(nn.Module):
     While training, each forward adds (input, output) pairs to ``stats``.
     """
 
+    # The buffers registered in __init__, declared for the type checker.
+    family_code: Tensor
+    alpha: Tensor
+
     def __init__(self, family: str, alpha: float | None = None, *, strategy: Strategy | None = None) -> None:
         super().__init__()
         fam = get_family(family)

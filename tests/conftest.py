@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import pytest
-
 from pg_server import PostgresServer, PostgresUnavailable
 
 if TYPE_CHECKING:

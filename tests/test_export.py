@@ -15,10 +15,16 @@ from optuna.trial import TrialState
 import dynsearch
 from dynsearch.cli import main
 from dynsearch.export import (
-    SCHEMA, ExportError, ExportRecord, load_config, matching_arms, read_export, select_best_trial,
+    SCHEMA,
+    ExportError,
+    ExportRecord,
+    load_config,
+    matching_arms,
+    read_export,
+    select_best_trial,
 )  # fmt: skip
-from dynsearch.search.study import load_spec
 from dynsearch.search.storage import open_storage
+from dynsearch.search.study import load_spec
 from dynsearch.strategies import strategy_from_config
 
 STUDY = "exp"

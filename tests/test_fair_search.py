@@ -10,6 +10,7 @@ from pathlib import Path
 import optuna
 import pytest
 from optuna.trial import FrozenTrial, TrialState
+from study_helpers import FINISHED, trial_arm
 
 from dynsearch.config import load_study_file
 from dynsearch.data import load_dataset
@@ -21,8 +22,6 @@ from dynsearch.search.worker import StopFlag
 from dynsearch.strategies import SiteState, Strategy, register_strategy
 from dynsearch.strategies.registry import _REGISTRY
 from dynsearch.train import TrainConfig, train
-
-from study_helpers import FINISHED, trial_arm
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 
@@ -117,7 +116,7 @@ def test_a_sampler_never_sees_another_streams_trials() -> None:
 
     study.optimize(objective, n_trials=12)
     assert len(seen) == 12
-    for stream, shown, count in seen:
+    for stream, shown, _count in seen:
         assert shown == {stream}, (stream, shown)  # only its own (and the running trial itself)
     # and the history grows: the third trial of a stream sees its two earlier ones (+ itself) twice
     assert max(count for _, _, count in seen) == 6

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_packed_equivalence import THRESHOLD, assert_same
 
 from dynsearch.data import load_dataset
 from dynsearch.packed import PackMember, train_packed
@@ -11,8 +12,6 @@ from dynsearch.packed._run import train_engine
 from dynsearch.packed._step import compile_available, parse_compile
 from dynsearch.strategies import strategy_from_config
 from dynsearch.train import TrainConfig
-
-from test_packed_equivalence import THRESHOLD, assert_same
 
 MEMBERS = [
     PackMember({"name": "threshold", "params": THRESHOLD}, TrainConfig(epochs=4, seed=0, lr=0.02, hidden=(8,), batch_size=32, patience=0)),

@@ -15,6 +15,7 @@ from pathlib import Path
 import optuna
 import pytest
 from optuna.trial import FrozenTrial, TrialState
+from study_helpers import FINISHED, assert_study_done, study_toml, trial_arm
 
 from dynsearch.config import load_study_file
 from dynsearch.search import open_storage, prepare_study, run_worker
@@ -22,8 +23,6 @@ from dynsearch.search.study import REASON_ATTR, WORKER_ATTR
 from dynsearch.search.worker import StopFlag
 from dynsearch.strategies import SiteState, Strategy, register_strategy
 from dynsearch.strategies.registry import _REGISTRY
-
-from study_helpers import FINISHED, assert_study_done, study_toml, trial_arm
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 

@@ -18,7 +18,6 @@ from pathlib import Path
 import optuna
 import pytest
 from optuna.trial import TrialState
-
 from study_helpers import assert_study_done, trial_arm
 
 ROOT = Path(__file__).resolve().parents[1]

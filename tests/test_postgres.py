@@ -22,13 +22,13 @@ import psycopg
 import pytest
 from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
+from pg_server import to_libpq
+from study_helpers import assert_study_done, study_toml, trial_arm, trial_states
 
 from dynsearch.config import load_study_file
 from dynsearch.search import open_storage, prepare_study
 from dynsearch.search._optuna import trial_id_of
 from dynsearch.search.study import REASON_ATTR, WORKER_ATTR
-from pg_server import to_libpq
-from study_helpers import assert_study_done, study_toml, trial_arm, trial_states
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 

@@ -15,13 +15,13 @@ import pytest
 import torch
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import TrialState
+from study_helpers import study_toml
 
 from dynsearch.cli import main
 from dynsearch.config import load_study_file
 from dynsearch.search import mask_url, open_storage, prepare_study
 from dynsearch.search._optuna import trial_id_of
 from dynsearch.search.study import WORKER_ATTR
-from study_helpers import study_toml
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 

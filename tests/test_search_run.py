@@ -20,11 +20,11 @@ import optuna
 import pytest
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import TrialState
+from study_helpers import FINISHED, assert_study_done, study_toml, trial_arm, trial_states
 
 from dynsearch.config import load_study_file
 from dynsearch.search import open_storage, prepare_study
 from dynsearch.search.study import REASON_ATTR, WORKER_ATTR
-from study_helpers import FINISHED, assert_study_done, study_toml, trial_arm, trial_states
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 

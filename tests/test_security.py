@@ -16,9 +16,8 @@ from urllib.parse import urlsplit
 
 import psycopg
 import pytest
-from psycopg import sql
-
 from pg_server import to_libpq
+from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[1]
 # The shipped package and the scripts next to it. The tests only (de)serialize objects they made

@@ -50,7 +50,7 @@ def test_recorder_measures_every_signal_during_training(cancer) -> None:
     n_train = len(cancer.y_train)
     for values in epochs:
         for site, signals in values.items():
-            for name, (value, n, degenerate) in signals.items():
+            for name, (value, _n, degenerate) in signals.items():
                 low, high = get_signal_class(name).value_range
                 assert low <= value <= high and not degenerate, (site, name, value)
         assert values["1"]["io"][1] == n_train * 16  # every element of the epoch

@@ -525,7 +525,7 @@ def test_linear_rule_during_training_sets_alpha_from_r() -> None:
     torch.manual_seed(0)
     model = dynsearch.apply(nn.Sequential(nn.Linear(3, 16), nn.ELU(), nn.Linear(16, 1)), LinearUpdate(lam=0.5))
     (site,) = site_list(model)
-    for epoch, (record,) in enumerate(_train_epochs(model, 2)):
+    for (record,) in _train_epochs(model, 2):
         assert record["alpha"] == pytest.approx(get_family("elu").clip(1.0 + 0.5 * record["r"]))
         assert record["family"] == "elu" and not record["switched"]
     z = torch.randn(100)

@@ -15,6 +15,7 @@ import pytest
 import torch
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import TrialState
+from study_helpers import study_toml
 
 from dynsearch.config import ConfigError, load_study_file, parse_study
 from dynsearch.data import (
@@ -25,7 +26,6 @@ from dynsearch.data import (
     load_dataset,
     synthetic_recipe,
 )
-from study_helpers import study_toml
 
 TENSORS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 

@@ -13,14 +13,13 @@ from pathlib import Path
 import numpy as np
 import optuna
 import torch
+from study_helpers import study_toml
 
 from dynsearch.config import DatasetSpec, load_study_file
 from dynsearch.data import load_dataset
 from dynsearch.search import open_storage, prepare_study
 from dynsearch.search.split_cache import CACHE_ENV, read_cached_splits, write_split_cache
 from dynsearch.train import TrainConfig, train
-
-from study_helpers import study_toml
 
 HEAVY = ("sklearn", "pandas", "scipy", "matplotlib", "plotly", "optuna_dashboard", "dynsearch.report")
 

@@ -218,8 +218,8 @@ def configure_export(parser: argparse.ArgumentParser) -> Callable[[argparse.Name
 def export(args: argparse.Namespace) -> int:
     from ..export import TIE_RULE, dumps, export_record, matching_arms, select_best_trial, write_export
     from ..search.storage import mask_url
-    from ..search.ties import find_tie
     from ..search.study import load_spec
+    from ..search.ties import find_tie
     from ..strategies import SCOPES, strategy_names
 
     _quiet_optuna()

@@ -156,15 +156,15 @@ def _choices(c: Checker, key: str, value: Any, p: Choice, *, strict: bool) -> tu
         items = c.array(key, value, "values")
         if not items:
             raise c.fail(key, f"expected at least one {p.what}, got []; allowed: {listing}")
-        values = []
+        listed: list[Any] = []
         for i, item in enumerate(items):
             v = p.to_value(item)
             if v is None:
                 raise c.fail(join_key(key, i), f"expected one of {listing}, {got(item)}")
-            if v in values:
+            if v in listed:
                 raise c.fail(join_key(key, i), f"{show(item)} is listed twice, got {show(items)}")
-            values.append(v)
-        values = tuple(values)
+            listed.append(v)
+        values = tuple(listed)
     if p.accepts is None:
         return tuple(values)
     if strict:

@@ -20,10 +20,10 @@ from __future__ import annotations
 from ._core import DatasetError, DatasetSplits, iter_batches
 from ._describe import describe_dataset
 from ._load import dataset_names, load_dataset
-from ._tabular import resolve_file_name
 from ._packaged import REAL_DATASETS
 from ._suites import SUITES, SuiteError, expand_dataset_entry, sidecar_options
 from ._synthetic_suite import is_suite_member, synthetic_recipe
+from ._tabular import resolve_file_name
 
 __all__ = [
     "DatasetError",

@@ -41,7 +41,7 @@ def member_name(index: int) -> str:
 def is_suite_member(name: str) -> bool:
     """Whether a canonical dataset name is a synthetic suite member (``synthetic_00``, ``synthetic_01``, …)."""
     match = _MEMBER_RE.fullmatch(name)
-    return bool(match) and member_name(int(match.group(1))) == name
+    return match is not None and member_name(int(match.group(1))) == name
 
 
 def _generator(index: int, suite_seed: int) -> str:
@@ -190,7 +190,7 @@ def _check_options(name: str, options: dict[str, Any]) -> int:
     if unknown:
         raise DatasetError(f"Unknown option {unknown[0]!r} for dataset {name!r}; allowed: {', '.join(_OPTIONS)}.")
     seed = options.get("suite_seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, Integral) or not 0 <= seed < 2**32:
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or not 0 <= int(seed) < 2**32:
         raise DatasetError(
             f"Option suite_seed={seed!r} for dataset {name!r} is not allowed; it must be an integer in [0, 2**32)."
         )

@@ -130,8 +130,8 @@ def _conv(x: Tensor, w: Tensor, bias: Tensor, args: tuple, grouped: bool | None 
         return torch.stack([
             F.conv2d(xi, wi, bi, stride, padding, dilation) for xi, wi, bi in zip(x.unbind(0), w.unbind(0), bias.unbind(0))
         ])
-    grouped = x.transpose(0, 1).reshape(b, -1, *x.shape[3:])
-    y = F.conv2d(grouped, w.reshape(-1, *w.shape[2:]), bias.reshape(-1), stride, padding, dilation, groups=k)
+    stacked = x.transpose(0, 1).reshape(b, -1, *x.shape[3:])
+    y = F.conv2d(stacked, w.reshape(-1, *w.shape[2:]), bias.reshape(-1), stride, padding, dilation, groups=k)
     return y.view(b, k, -1, *y.shape[2:]).transpose(0, 1)
 
 

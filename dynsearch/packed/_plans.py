@@ -107,13 +107,13 @@ def activate(x: Tensor, alpha: Tensor, plan: SitePlan, axis: int) -> Tensor:
         pieces = zip(plan.groups, torch.split(x, sizes, axis), torch.split(alpha, sizes))
         out = torch.cat([get_family(g.family).fn(xs, alpha_of(g, a)) for g, xs, a in pieces], axis)
         return out if plan.restore is None else out.index_select(axis, plan.restore)
-    out = None
+    merged: Tensor | None = None
     for group in plan.groups:
         family = get_family(group.family)
         mask = group.mask.view(shape)  # type: ignore[union-attr]
         # Other members' α may be outside this family's range (softplus divides by α): give
         # them its default, so the rows this family does not serve stay finite, in gradients too.
         y = family.fn(x, torch.where(mask, alpha.view(shape), family.alpha_default))
-        out = y if out is None else torch.where(mask, y, out)
-    assert out is not None
-    return out
+        merged = y if merged is None else torch.where(mask, y, merged)
+    assert merged is not None
+    return merged

@@ -100,7 +100,9 @@ def train_engine(
     if reason:
         return reason
     # Rows ordered by their families, so that eager each family runs on a contiguous view.
-    order = sorted(range(len(models)), key=lambda i: tuple(site.family for _, site in sites(models[i])))
+    # (Keys computed up front rather than in a lambda: `models` is deleted below.)
+    families = [tuple(site.family for _, site in sites(model)) for model in models]
+    order = sorted(range(len(models)), key=families.__getitem__)
     models = [models[i] for i in order]
     engine = PackEngine(splits, [strategies[i] for i in order], [configs[i] for i in order], models, plan,
                         stack_parameters(models, plan), order)
@@ -120,7 +122,8 @@ def train_engine(
         records = engine.adjust(epoch)
         val = engine.evaluate(splits.x_val, splits.y_val, engine.params, engine.alphas, engine.site_plans)
         leaving: set[int] = set()
-        for pos in sorted(engine.live(), key=lambda p: engine.members[p]):  # callbacks in member order
+        # Callbacks in member order (a live row always holds its member's index, never None).
+        for pos in sorted(engine.live(), key=lambda p: engine.members[p]):  # type: ignore[arg-type,return-value]
             m = members[engine.members[pos]]  # type: ignore[index]
             if _end_of_epoch(m, epoch, train_losses[pos], (val[0][pos], val[1][pos]), records[pos], on_epoch):
                 leaving.add(pos)

@@ -17,8 +17,8 @@ from torch import Tensor
 from ..sites import target_pairs
 from ..train import batch_loss
 from ._net import Op, observe, packed_forward
-from ._plans import SitePlan
 from ._optim import PackedOptimizer, optimizer_update
+from ._plans import SitePlan
 
 __all__ = [
     "PackedStep",

@@ -121,6 +121,7 @@ class Objective:
         """One trial alone (``study.optimize`` style): its value(s), or ``TrialPruned`` / the error."""
         plan = self.plan(trial)
         self.run_pack([plan])
+        payload: Any  # the value(s) when complete, else the error
         kind, payload = plan.outcome or ("fail", RuntimeError("no outcome"))
         if kind == "complete":
             return payload

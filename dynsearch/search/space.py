@@ -74,8 +74,9 @@ def _suggest(trial: optuna.Trial, name: str, p: Param, values: dict[str, Any], s
             raise ValueError(f"no value of {p.name} ({list(setting)}) fits the arm's fixed values {values}")
         return options[0] if len(options) == 1 else trial.suggest_categorical(name, options)
     low, high = setting
-    if getattr(p, "bounds", None) is not None:
-        narrowed = p.bounds(values, settings)  # type: ignore[union-attr]
+    bounds = getattr(p, "bounds", None)
+    if bounds is not None:
+        narrowed = bounds(values, settings)
         if narrowed is None:
             return _SKIP
         low, high = narrowed

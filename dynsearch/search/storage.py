@@ -161,7 +161,9 @@ def open_storage(url: str, *, heartbeat: bool = True) -> optuna.storages.BaseSto
         path.parent.mkdir(parents=True, exist_ok=True)
         # An absolute path, and a lock that dies with its holder (see _FlockJournalLock).
         journal = str(path.resolve())
-        return JournalStorage(JournalFileBackend(journal, lock_obj=_FlockJournalLock(journal + ".flock")))
+        # Duck-typed: Optuna's BaseJournalFileLock lives in a private module, so not subclassed.
+        lock = _FlockJournalLock(journal + ".flock")
+        return JournalStorage(JournalFileBackend(journal, lock_obj=lock))  # type: ignore[arg-type]
     if _scheme(url) == "postgresql" and url.startswith("postgresql://"):
         # SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3, which is what we ship.
         url = "postgresql+psycopg://" + url[len("postgresql://"):]

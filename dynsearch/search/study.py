@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import datetime
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Iterable
+from datetime import datetime
+from typing import Any, Iterable, Literal, cast
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -63,8 +63,9 @@ def arm_budgets(arms: list[str], n_trials: int) -> dict[str, int]:
     return {arm: base + (1 if i < extra else 0) for i, arm in enumerate(arms)}
 
 
-def _directions(spec: StudySpec) -> list[str]:
-    return spec.directions  # one definition: config's OBJECTIVE_DIRECTIONS
+def _directions(spec: StudySpec) -> list[Literal["minimize", "maximize"]]:
+    # one definition: config's OBJECTIVE_DIRECTIONS, which holds only these two words
+    return cast('list[Literal["minimize", "maximize"]]', spec.directions)
 
 
 def _slot_arm(trial: FrozenTrial) -> str | None:
@@ -134,7 +135,8 @@ def load_spec(study: optuna.Study) -> StudySpec:
 
 def claim_waiting_trials(study: optuna.Study, limit: int = 1) -> list[int]:
     """Atomically move up to ``limit`` WAITING trials (in queue order) to RUNNING; their ids."""
-    storage, claimed = storage_of(study), []
+    storage = storage_of(study)
+    claimed: list[int] = []
     for trial in storage.get_all_trials(study_id_of(study), deepcopy=False, states=(TrialState.WAITING,)):
         if len(claimed) >= limit:
             break

@@ -30,7 +30,13 @@ from .samplers import make_pruner, make_sampler
 from .split_cache import CACHE_ENV
 from .storage import grace_period, heartbeat_interval, open_storage
 from .study import (
-    REASON_ATTR, WORKER_ATTR, claim_waiting_trials, fail_and_requeue, load_spec, recover_dead_local_workers, replace_failed,
+    REASON_ATTR,
+    WORKER_ATTR,
+    claim_waiting_trials,
+    fail_and_requeue,
+    load_spec,
+    recover_dead_local_workers,
+    replace_failed,
 )  # fmt: skip
 
 __all__ = ["run_worker", "WorkerResult", "StopFlag"]
@@ -233,7 +239,7 @@ def _run_pack(study: optuna.Study, trial_ids: list[int], objective: Objective, s
                     if plan.outcome is None:
                         fail_and_requeue(study, trial_id_of(plan.trial), reason)
                         plan.outcome = ("requeued", "")
-                states += [_tell(study, plan, objective.device) for plan in group if plan.outcome[0] != "requeued"]
+                states += [_tell(study, plan, objective.device) for plan in group if plan.outcome[0] != "requeued"]  # type: ignore[index]  # all set just above
                 break
             for plan in group:
                 states.append(_tell(study, plan, objective.device))
@@ -241,6 +247,7 @@ def _run_pack(study: optuna.Study, trial_ids: list[int], objective: Objective, s
 
 
 def _tell(study: optuna.Study, plan: TrialPlan, device: torch.device) -> TrialState | None:
+    payload: Any  # the value(s) when complete, else the error
     kind, payload = plan.outcome or ("fail", RuntimeError("the pack ended without an outcome"))
     trial = plan.trial
     try:

@@ -126,7 +126,7 @@ class Signal:
                 "source": self.source, "per_network": self.per_network, "params": self.get_params()}  # fmt: skip
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.get_params() == self.get_params()  # type: ignore[attr-defined]
+        return type(other) is type(self) and other.get_params() == self.get_params()
 
     def __hash__(self) -> int:
         return hash((type(self), tuple(sorted((k, repr(v)) for k, v in self.get_params().items()))))

@@ -9,7 +9,7 @@ Each formula follows the gradient torch computes for the family's forward pass i
 from __future__ import annotations
 
 import math
-from typing import Callable, Union
+from typing import Callable
 
 import torch
 from torch import Tensor
@@ -18,7 +18,7 @@ from ..activations import get_family
 
 __all__ = ["derivative"]
 
-Alpha = Union[float, Tensor]
+Alpha = float | Tensor
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946

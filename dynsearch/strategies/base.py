@@ -213,7 +213,7 @@ class Strategy:
         return type(self)(**self.get_params())
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.get_params() == self.get_params()  # type: ignore[attr-defined]
+        return type(other) is type(self) and other.get_params() == self.get_params()
 
     def __hash__(self) -> int:
         return hash((type(self), tuple(sorted((k, repr(v)) for k, v in self.get_params().items()))))

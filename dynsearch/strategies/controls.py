@@ -147,7 +147,7 @@ class FinalFixed(Strategy):
             self.families = _family(owner, "families", families)
         self.n_sites = max(len(family_list or []), len(alpha_list or []))  # 0: the same for every site
         if alpha_list is not None:
-            self.alphas = [_alpha_for(owner, f"alphas[{i}]", a, self._family_at(i)) for i, a in enumerate(alpha_list)]
+            self.alphas: float | list[float] | None = [_alpha_for(owner, f"alphas[{i}]", a, self._family_at(i)) for i, a in enumerate(alpha_list)]
         elif alphas is not None:
             for family in family_list or [self.families]:  # one α for every site: inside every family's range
                 _alpha_for(owner, "alphas", alphas, family)

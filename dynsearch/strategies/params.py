@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence, Union
+from typing import Any, Callable, ClassVar, Literal, Mapping, Sequence
 
 from ..activations import family_names, get_family
 
 __all__ = ["Float", "Int", "Choice", "Param", "Family", "Setting"]
 
-Setting = Union[tuple[float, float], tuple[int, int], tuple[Any, ...]]
+Setting = tuple[float, float] | tuple[int, int] | tuple[Any, ...]
 # (values sampled so far in this trial, the study's settings of this strategy) -> narrowed (low, high) or None (skip)
 Bounds = Callable[[Mapping[str, Any], Mapping[str, Setting]], "tuple[float, float] | None"]
 # the study's settings of this strategy -> an error message, or None when they are consistent
@@ -69,7 +69,7 @@ class Float:
     doc: str = ""
     bounds: Bounds | None = field(default=None, compare=False, repr=False)
     check: Check | None = field(default=None, compare=False, repr=False)
-    kind = "float"
+    kind: ClassVar[Literal["float"]] = "float"
 
     def default_setting(self) -> tuple[float, float] | None:
         if not self.searched:
@@ -93,7 +93,7 @@ class Int:
     aliases: tuple[str, ...] = ()
     doc: str = ""
     check: Check | None = field(default=None, compare=False, repr=False)
-    kind = "int"
+    kind: ClassVar[Literal["int"]] = "int"
 
     def default_setting(self) -> tuple[int, int] | None:
         if not self.searched:
@@ -132,7 +132,7 @@ class Choice:
     accepts_text: str = ""
     implies: Callable[[Any], Mapping[str, Any]] | None = field(default=None, compare=False, repr=False)
     check: Check | None = field(default=None, compare=False, repr=False)
-    kind = "choice"
+    kind: ClassVar[Literal["choice"]] = "choice"
 
     def allowed(self) -> tuple[Any, ...]:
         return tuple(self.choices() if callable(self.choices) else self.choices)
@@ -153,7 +153,7 @@ class Choice:
         return tuple(v for v in values if self.accepts is None or self.accepts(v))
 
 
-Param = Union[Float, Int, Choice]
+Param = Float | Int | Choice
 
 
 def _family_or_none(name: Any) -> str | None:

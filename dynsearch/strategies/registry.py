@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Mapping, TypeVar
 
-from .base import ROLES, Strategy
 from ..plugins import load_entry_point_plugins
+from .base import ROLES, Strategy
 
 __all__ = ["register_strategy", "get_strategy_class", "strategy_names", "make_strategy", "strategy_from_config"]
 

@@ -24,8 +24,8 @@ def check_search_space(cls: type[Strategy] | str, *, trials: int = 30, seed: int
     from ..search.space import suggest_strategy
 
     cls = get_strategy_class(cls) if isinstance(cls, str) else cls
-    settings = {p.name: p.default_setting() for p in cls.declared_params()}
-    settings = {k: v for k, v in settings.items() if v is not None}
+    defaults = {p.name: p.default_setting() for p in cls.declared_params()}
+    settings = {k: v for k, v in defaults.items() if v is not None}
     for name, setting in settings.items():
         if not setting:
             raise AssertionError(f"{cls.__name__}: the declared default of {name!r} offers no value.")

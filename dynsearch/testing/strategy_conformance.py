@@ -266,7 +266,7 @@ def check_training(strategy: Strategy, *, epochs: int = 3, batches: int = 4) -> 
             records = adjust(model, epoch)
             if [rec.get("site") for rec in records] != names:
                 _fail(f"{variant!r}: adjust returned records for {[rec.get('site') for rec in records]}, expected {names}.")
-            for rec, (name, site) in zip(records, found):
+            for rec, (_name, site) in zip(records, found):
                 _check_record(variant, epoch, rec, site)
 
 

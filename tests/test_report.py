@@ -18,16 +18,16 @@ import numpy as np
 import optuna
 import pytest
 import torch
-from scipy import stats as scipy_stats
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState, create_trial
+from scipy import stats as scipy_stats
 
 from dynsearch.cli import main
 from dynsearch.config import parse_study
 from dynsearch.report import (
     RetrainRun,
-    choose_baseline,
     build_report,
+    choose_baseline,
     collect,
     compare,
     retrain_seeds,

@@ -43,8 +43,8 @@ def measure_activity(history: Sequence[Any], strategy: dict[str, Any], activatio
     family's range, and the start family and α.
     """
     family0, alpha0 = _start(strategy, activation)
-    epochs = [getattr(e, "sites", None) if not isinstance(e, dict) else e.get("sites") for e in history]
-    epochs = [e for e in epochs if e]
+    found = [getattr(e, "sites", None) if not isinstance(e, dict) else e.get("sites") for e in history]
+    epochs: list[Any] = [e for e in found if e]
     n_sites = max((len(e) for e in epochs), default=0)
     prev = [(family0, alpha0)] * n_sites
     changed_sites: set[int] = set()

@@ -140,7 +140,7 @@ class _Writer:
 
 def _study_of(trials: list[FrozenTrial], directions: list[str]) -> optuna.Study:
     """An in-memory study holding ``trials`` (to plot a subset with Optuna's functions)."""
-    study = optuna.create_study(directions=directions, storage=optuna.storages.InMemoryStorage())
+    study = optuna.create_study(directions=[optuna.study.StudyDirection[d.upper()] for d in directions], storage=optuna.storages.InMemoryStorage())
     study.add_trials(trials)
     return study
 

@@ -45,7 +45,7 @@ def draw_parallel(trials: list[FrozenTrial], params: list[str], metric: str) -> 
     low, high = min(values), max(values)
     with plt.style.context("default"):
         fig, ax = plt.subplots(figsize=(max(8, 1.7 * len(names)), 6))
-        for i, t in enumerate(trials):
+        for i in range(len(trials)):
             color = cmap((values[i] - low) / ((high - low) or 1.0))
             for j in range(len(names) - 1):  # only between neighbouring axes the trial has
                 a, b = columns[j][0][i], columns[j + 1][0][i]

@@ -70,7 +70,7 @@ def cliques(result: RankResult) -> list[tuple[int, int]]:
     if math.isnan(result.cd):
         return []
     order = sorted(result.mean_ranks)
-    spans = []
+    spans: list[tuple[int, int]] = []
     for i in range(len(order)):
         j = i
         while j + 1 < len(order) and order[j + 1] - order[i] < result.cd:

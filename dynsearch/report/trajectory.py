@@ -23,7 +23,7 @@ def trajectory_figure(w: _Writer, arm: str, trial: FrozenTrial, labels: list[str
     signal = _signal_of(strategy)
     measured = {"io": "the Pearson r between each site's input and output",
                 "target": "the Pearson r between the network's output and the target (one value for all sites)"}
-    r_text = measured.get(signal, "r: not measured (this strategy does not read r)")
+    r_text = measured.get(signal or "", "r: not measured (this strategy does not read r)")
     caption = (
         f"Per activation site and epoch: {r_text}"
         + (", measured during the epoch" if signal else "")
@@ -75,7 +75,7 @@ def _draw_guides(axes: Any, rows: list[tuple[str, Any]], params: dict[str, Any],
     from ..activations import get_family
 
     families = sorted({s[1] for _, h in rows for e in h["epochs"] for s in e[2]})
-    bounds = sorted({b for f in families if get_family(f).alpha_range for b in get_family(f).alpha_range})
+    bounds = sorted({b for f in families for b in (get_family(f).alpha_range or ())})
     for row in range(len(rows)):
         ax_r, ax_a = axes[row][0], axes[row][1]
         if signal is None:
@@ -96,8 +96,7 @@ def _draw_guides(axes: Any, rows: list[tuple[str, Any]], params: dict[str, Any],
                 ax_a.axhline(b, color="#7f8c8d", linestyle="--", linewidth=0.9)
                 low, high = min(low, b - 0.05 * span), max(high, b + 0.05 * span)
         ax_a.set_ylim(low, high)
-    ranges = [f"{f} [{get_family(f).alpha_range[0]:g}, {get_family(f).alpha_range[1]:g}]"
-              for f in families if get_family(f).alpha_range]
+    ranges = [f"{f} [{r[0]:g}, {r[1]:g}]" for f in families if (r := get_family(f).alpha_range) is not None]
     axes[0][1].set_title("α (family parameter)" + (f"\nrange: {'; '.join(ranges)}" if ranges else ""), fontsize=9)
     axes[0][0].set_title(_R_TITLES.get(signal, "r"), fontsize=10)
 

@@ -174,6 +174,7 @@ CASES = [
     Case("export-study-not-found", ("export", "nosuch"), ("nosuch",)),
     Case("export-family-misspelled", ("export", "x", "--family", "treshold"),
          ("--family: unknown strategy 'treshold' (did you mean 'threshold'?)",)),
+    Case("plan-study-file-missing", ("plan", "gone.toml", "--effect", "0.01"), ("gone.toml", "no such file")),
 
 ]
 

@@ -116,7 +116,7 @@ def test_report_compares_the_plugin_strategy(searched: tuple[Path, str]) -> None
     damped = [r for key, r in runs.items() if key.startswith("damped-layer/")]
     assert len(damped) == 2 and all(r["status"] == "ok" and math.isfinite(r["test_metric"]) for r in damped)
     report = (out / "report.md").read_text()
-    paired = report[report.index("against the best fixed activation"):]
+    paired = report[report.index("Candidates against the baseline"):]
     assert "damped-layer" in paired and "fixed-relu" in paired
 
 

@@ -227,6 +227,10 @@ def export(args: argparse.Namespace) -> int:
         raise UsageError(f"--scope: expected one of {', '.join(SCOPES)}, got {args.scope!r}")
     if args.output is not None and args.output.is_dir():
         raise UsageError(f"-o: {args.output} is a folder; give a file name such as best.json")
+    hint = did_you_mean(args.family, strategy_names()) if args.family is not None else ""
+    if args.family is not None and args.family not in strategy_names() and hint:
+        # One typo from a registered name: say so before the study is read (its plugins add only new names).
+        raise UsageError(f"--family: unknown strategy {args.family!r}{hint}; expected one of {', '.join(strategy_names())}")
     study, url = open_study(args.name, args.storage)
     try:
         spec = load_spec(study)

@@ -69,7 +69,7 @@ def paired_groups(candidate: Mapping[str, RunScores], baseline: Mapping[str, Run
 
     Example:
         >>> e = paired_groups({"iris": {(0, 1): 0.9, (0, 2): 0.8}}, {"iris": {(0, 1): 0.85, (0, 2): 0.8}})
-        >>> [round(x, 3) for x in e.effects]
+        >>> [round(float(x), 3) for x in e.effects]
         [0.025]
     """
     datasets, groups = [], []

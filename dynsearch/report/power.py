@@ -40,7 +40,7 @@ def detectable_effect(sd: float, n: int, alpha: float = 0.05, power: float = POW
 
     Example:
         >>> round(detectable_effect(0.02, 10), 4)
-        0.0208
+        0.0204
     """
     level = alpha / max(tests, 1)
     if n < 2 or not math.isfinite(sd):

@@ -1,8 +1,8 @@
 """How a worker packs trials: the pack size K, the pack engine's options, and a warm-up before timing.
 
 ``--pack N`` (or the study key ``pack = N``) trains up to N trials of the same model shape together;
-``auto`` picks N with ``dynsearch.packed.auto_pack_size``: on the CPU, as many members as keep a
-training step's activations in cache; on a GPU, from its free memory. ``run`` resolves it once, prints it, and
+``auto`` picks N from the device: on the CPU, as many members as keep one batch's activations
+within a cache budget; on a GPU, from its free memory. ``run`` resolves it once, prints it, and
 hands the number to its workers.
 """
 
@@ -18,8 +18,15 @@ from ..config import StudySpec
 if TYPE_CHECKING:
     from .objective import Objective
 
-__all__ = ["PackChoice", "choose_pack", "auto_pack_size", "warm_up"]
+__all__ = ["PackChoice", "choose_pack", "auto_pack_size", "warm_up", "CPU_CACHE_BYTES", "MAX_AUTO_PACK"]
 
+# A batch's activations (input, output and gradient of every hidden layer, float32) of all members
+# of a CPU pack should fit about one core's share of cache.
+CPU_CACHE_BYTES = 2 * 1024 * 1024
+# On a GPU, the share of free memory a pack's activations may take.
+GPU_MEMORY_SHARE = 0.25
+MAX_AUTO_PACK = 64
+MAX_AUTO_PACK_GPU = 1024
 
 
 @dataclass(frozen=True)
@@ -31,23 +38,25 @@ class PackChoice:
     train_options: dict[str, Any] = field(default_factory=dict)
 
 
-def auto_pack_size(spec: StudySpec, device: str = "cpu") -> tuple[int, str]:
-    """K for ``pack = "auto"`` and a line saying why: ``dynsearch.packed.auto_pack_size`` for the
-    study's widest model on each of its datasets (the smallest K wins), capped by its trial budget."""
-    from ..data import load_dataset
-    from ..packed import auto_pack_size as engine_pack_size
-
-    config = spec.train
+def _member_bytes(spec: StudySpec) -> int:
+    """Bytes of one member's activations for one batch: z, f(z) and the gradient of each hidden unit."""
+    widths = list(spec.train.hidden) or [64]
     if spec.search.width is not None:
-        widest = spec.search.width[1]  # the widest model the search may draw
-        config = dataclasses.replace(config, hidden=tuple(widest for _ in config.hidden) or (widest,))
-    sizes = []
-    for ds in spec.datasets:
-        splits = load_dataset(ds.name, split_seed=spec.split_seed, device=device, **dict(ds.options))
-        sizes.append(engine_pack_size(splits, config, device=device, trials_left=spec.n_trials))
-    k = max(1, min(sizes))
-    where = "free GPU memory" if device.startswith("cuda") else "the CPU cache"
-    return k, f"{k} (auto: from {where}, the model's shape and {spec.n_trials} trials)"
+        widths = [spec.search.width[1]] * len(widths)  # the widest the search may draw
+    return spec.train.batch_size * sum(widths) * 4 * 3
+
+
+def auto_pack_size(spec: StudySpec, device: str = "cpu") -> tuple[int, str]:
+    """K for ``pack = "auto"`` and a line saying why."""
+    per_member = _member_bytes(spec)
+    if device.startswith("cuda"):
+        import torch
+
+        free, _ = torch.cuda.mem_get_info()
+        k = max(1, min(MAX_AUTO_PACK_GPU, int(free * GPU_MEMORY_SHARE) // per_member))
+        return k, f"{k} (auto: {per_member / 1024:.0f} KiB of activations per member, {free / 2**30:.1f} GiB free)"
+    k = max(1, min(MAX_AUTO_PACK, CPU_CACHE_BYTES // per_member))
+    return k, f"{k} (auto: {per_member / 1024:.0f} KiB of activations per member, {CPU_CACHE_BYTES // 2**20} MiB cache budget)"
 
 
 def _engine_options(spec: StudySpec) -> dict[str, Any]:

@@ -24,7 +24,6 @@ Example:
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, Callable, ClassVar, Mapping, Sequence, TypeVar
 
 from torch import Tensor
@@ -103,15 +102,9 @@ class Signal:
 
     @classmethod
     def param_names(cls) -> list[str]:
-        names: list[str] = []
-        for klass in reversed(cls.__mro__):
-            init = klass.__dict__.get("__init__")
-            if init is None or klass is object:
-                continue
-            for p in inspect.signature(init).parameters.values():
-                if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in names:
-                    names.append(p.name)
-        return names
+        from ..strategies.base import keyword_params
+
+        return keyword_params(cls)
 
     def get_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.param_names()}

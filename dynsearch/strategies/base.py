@@ -87,6 +87,20 @@ def _check_choice(owner: str, name: str, value: Any, choices: tuple[str, ...]) -
     return value
 
 
+def keyword_params(cls: type) -> list[str]:
+    """Keyword-only ``__init__`` parameters of ``cls`` and its bases, base parameters first (the
+    constructor parameters that ``get_params`` and config round trips read, for strategies and signals)."""
+    names: list[str] = []
+    for klass in reversed(cls.__mro__):
+        init = klass.__dict__.get("__init__")
+        if init is None or klass is object:
+            continue
+        for p in inspect.signature(init).parameters.values():
+            if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in names:
+                names.append(p.name)
+    return names
+
+
 class Strategy:
     """Base class of all adjustment strategies.
 
@@ -190,15 +204,7 @@ class Strategy:
     @classmethod
     def param_names(cls) -> list[str]:
         """Keyword-only parameters of this class and its bases, base parameters first."""
-        names: list[str] = []
-        for klass in reversed(cls.__mro__):
-            init = klass.__dict__.get("__init__")
-            if init is None or klass is object:
-                continue
-            for p in inspect.signature(init).parameters.values():
-                if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in names:
-                    names.append(p.name)
-        return names
+        return keyword_params(cls)
 
     def get_params(self) -> dict[str, Any]:
         """The constructor parameters, as stored (JSON-safe for the built-in strategies)."""

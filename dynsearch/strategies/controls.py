@@ -11,24 +11,15 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Sequence
 
-from ..activations import family_names, get_family
+from ..activations import get_family
 from .base import SiteState, Strategy
+from .builtin import _family_name
 from .registry import register_strategy
 
 if TYPE_CHECKING:
     from ..sites import ActivationSite
 
 __all__ = ["ScheduledSwitch", "FinalFixed"]
-
-
-def _family(owner: str, name: str, value: object) -> str:
-    try:
-        return get_family(str(value)).name
-    except ValueError:
-        raise ValueError(
-            f"The {name!r} parameter of {owner} must be an activation family ({', '.join(family_names())}). "
-            f"Got {value!r} instead."
-        ) from None
 
 
 def _alpha_for(owner: str, name: str, value: object, family: str) -> float:
@@ -77,7 +68,7 @@ class ScheduledSwitch(Strategy):
         if isinstance(at, bool) or not isinstance(at, int) or at < 1:
             raise ValueError(f"The 'at' parameter of {owner} must be an integer >= 1. Got {at!r} instead.")
         self.at = at
-        self.to = None if to is None else _family(owner, "to", to)
+        self.to = None if to is None else _family_name(owner, "to", to)
         if to is None and alpha is None:
             raise ValueError(f"{owner} needs a family 'to' or an 'alpha' to set; both are None.")
         # Without a target family, α is clipped to each site's family when the switch happens.
@@ -142,9 +133,9 @@ class FinalFixed(Strategy):
                 f"Got {len(family_list)} families and {len(alpha_list)} alphas."
             )
         if family_list is not None:
-            self.families: str | list[str] = [_family(owner, f"families[{i}]", f) for i, f in enumerate(family_list)]
+            self.families: str | list[str] = [_family_name(owner, f"families[{i}]", f) for i, f in enumerate(family_list)]
         else:
-            self.families = _family(owner, "families", families)
+            self.families = _family_name(owner, "families", families)
         self.n_sites = max(len(family_list or []), len(alpha_list or []))  # 0: the same for every site
         if alpha_list is not None:
             self.alphas: float | list[float] | None = [_alpha_for(owner, f"alphas[{i}]", a, self._family_at(i)) for i, a in enumerate(alpha_list)]

@@ -18,6 +18,7 @@ from dynsearch.data import load_dataset
 from dynsearch.packed import PackMember, train_packed
 from dynsearch.packed._run import engine_unsupported, train_engine
 from dynsearch.strategies import SiteState, Strategy, register_strategy, strategy_from_config
+from dynsearch.strategies.registry import _REGISTRY
 from dynsearch.testing import check_strategy
 from dynsearch.train import TrainConfig, TrainResult, train
 
@@ -168,6 +169,34 @@ def test_a_diverging_member_fails_alone_and_one_stops_early(iris) -> None:
     runs = [alone.epochs_run for _, alone in pairs]
     assert statuses[1] == "diverged" and statuses[0] == statuses[3] == "ok", statuses
     assert runs[2] < 8 == runs[0] == runs[3], runs  # the early stopper left, the others went on
+
+
+class NanAlphaRule(Strategy):
+    """A broken rule: α becomes NaN at the first adjustment (the member must diverge alone)."""
+
+    def decide(self, r: float, state: SiteState) -> SiteState:
+        return state.replace(alpha=math.nan)
+
+
+@pytest.fixture
+def nan_alpha_rule():
+    """Registered for one test only: the conformance suite iterates over every registered strategy."""
+    register_strategy("packed_test_nan_alpha")(NanAlphaRule)
+    yield
+    _REGISTRY.pop("packed_test_nan_alpha", None)
+
+
+def test_a_member_whose_rule_sets_nan_alpha_diverges_alone(iris, nan_alpha_rule) -> None:
+    # Members share α values at a site, so each family runs at one float α; NaN equals no value.
+    members = [
+        PackMember({"name": name, "params": {}}, TrainConfig(epochs=4, seed=seed, lr=0.02, hidden=(8,), patience=0))
+        for name, seed in (("fixed", 0), ("packed_test_nan_alpha", 1), ("fixed", 2), ("packed_test_nan_alpha", 3))
+    ]
+    pairs = run_both(iris, members)
+    for member, (packed, alone) in zip(members, pairs):
+        assert_same(packed, alone, str(member.strategy))
+    assert [alone.status for _, alone in pairs] == ["ok", "diverged", "ok", "diverged"]
+    assert [packed.epochs_run for packed, _ in pairs] == [4, 1, 4, 1]
 
 
 @register_strategy("packed_test_sign")

@@ -233,8 +233,6 @@ class _StopsOnSecondDataset(Strategy):
         return state
 
 
-@pytest.mark.xfail(strict=True, reason="with the vectorized engine the diverged member is not yet settled (PRUNED) "
-                   "when the interrupt lands, so it is re-queued; to fix with the engine's divergence path")
 def test_an_interrupt_tells_members_the_pack_had_settled_and_requeues_the_rest(tmp_path: Path) -> None:
     register_strategy("test_diverges")(_DivergesAtOnce)
     register_strategy("test_stops")(_StopsOnSecondDataset)

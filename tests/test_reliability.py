@@ -119,8 +119,6 @@ name = "none"
 # --- NaN / inf ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="packed engine: a NaN α from a strategy raises IndexError in the pack instead of "
-                   "failing that member as diverged (train() prunes it); to fix in dynsearch/packed")
 def test_nan_alpha_prunes_its_trials_with_the_reason_and_the_study_goes_on(tmp_path: Path) -> None:
     name, url = _study(tmp_path, "nan_alpha", TWO_ARMS.format(other="test_nan_alpha"), n_trials=4)
     result = _run(name, url)

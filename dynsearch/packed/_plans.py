@@ -9,6 +9,7 @@ member's, which the compiler fuses and which keeps the graph the same while memb
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -78,7 +79,8 @@ def _groups(families: Sequence[str], alphas: Sequence[float] | None, learned: Se
     out: list[tuple[str, float | None, list[int]]] = []
     for name in dict.fromkeys(families):
         rows = [i for i, f in enumerate(families) if f == name]
-        if alphas is None or learned is None or any(learned[i] for i in rows):
+        if alphas is None or learned is None or any(learned[i] or math.isnan(alphas[i]) for i in rows):
+            # NaN α (a diverging member, about to leave) never equals itself: the tensor α keeps its row.
             out.append((name, None, rows))
             continue
         values = list(dict.fromkeys(alphas[i] for i in rows))

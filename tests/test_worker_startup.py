@@ -77,6 +77,7 @@ def test_a_worker_on_cached_splits_trains_without_scikit_learn(tmp_path: Path) -
         "from dynsearch.cli import main\nassert main(['worker', '--study', 'w', '--quiet', '--pack', '1']) == 0", env
     )
     assert _heavy(modules) == []
+    assert "torch._dynamo" not in modules  # an eager pack never needs torch's compiler stack (about 2 s to import)
     trials = optuna.load_study(study_name="w", storage=open_storage(url)).get_trials()
     assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE]
     # ... on the same data: its value is what train() gives on the dataset loaded the usual way.

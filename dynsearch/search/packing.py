@@ -86,8 +86,12 @@ def choose_pack(requested: int | str | None, spec: StudySpec, device: str = "cpu
 def warm_up(objective: Objective) -> None:
     """Load the study's datasets and train one short, untimed run of its model, so the first trial
     of a process does not carry torch's one-off start-up cost in its ``wall_time`` (nor in a
-    multi-objective study's time objective)."""
-    from ..train import train
+    multi-objective study's time objective).
+
+    It trains through the pack engine, as the trials do: ``train()``'s ``torch.optim`` optimizers
+    would import torch's compiler stack (about 2 s) that an eager pack never needs.
+    """
+    from ..packed import PackMember, train_packed
 
     spec = objective.spec
     config = dataclasses.replace(spec.train, epochs=1, patience=0)
@@ -95,6 +99,7 @@ def warm_up(objective: Objective) -> None:
         for index in range(len(spec.datasets)):
             objective.dataset(index)
         arm = spec.arm(spec.arms[0])  # any strategy warms torch up; the first arm's is a valid one
-        train(objective.dataset(0), {"name": arm.strategy, "params": arm.params}, config, should_stop=objective.should_stop)
+        member = PackMember({"name": arm.strategy, "params": arm.params}, config)
+        train_packed(objective.dataset(0), [member], should_stop=objective.should_stop, compile=False)
     except Exception:  # noqa: BLE001 - a dataset that fails to load fails its trials, with the reason, later
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -55,6 +56,19 @@ def test_every_strategy_scope_signal(capsys, strategy: str, scope: str, signal: 
                               "--scope", scope, "--signal", signal, *FAST)
     assert code == 0, err
     assert f"scope={scope}" in out and f"signal={signal}" in out
+
+
+@pytest.mark.parametrize(("strategy", "measured"), [("fixed", False), ("learned", False), ("threshold", True)])
+def test_summary_says_not_measured_where_no_r_was_read(capsys, strategy: str, measured: bool) -> None:
+    code, out, err = run_main(capsys, "train", "--dataset", "iris", "--strategy", strategy, *FAST)
+    assert code == 0, err
+    site_lines = out.split("sites at the end:\n", 1)[1].splitlines()
+    assert site_lines, out
+    for line in site_lines:
+        if measured:
+            assert re.search(r"r=[+-]\d\.\d{3}", line) and "not measured" not in line, line
+        else:  # no measurement is not a measurement of zero
+            assert line.endswith("r not measured") and "r=" not in line, line
 
 
 def test_csv_dataset(capsys, tmp_path: Path) -> None:

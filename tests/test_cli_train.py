@@ -184,6 +184,26 @@ def test_unknown_command_suggests_the_nearest(capsys) -> None:
     assert err.startswith("dynsearch: error: unknown command 'reprot' (did you mean 'report'?)") and err.count("\n") == 1
 
 
+def test_errors_raised_inside_a_command_name_it_once_and_point_to_its_help(capsys, tmp_path: Path,
+                                                                          monkeypatch) -> None:
+    code, out, err = run_main(capsys, "train", "--dataset", "irs", *FAST)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("dynsearch: error: train: Unknown dataset 'irs' (did you mean 'iris'?)"), err
+    assert err.rstrip().endswith("or 'parquet:PATH'; see 'dynsearch train --help'"), err
+    assert err.count("dynsearch: error:") == 1 and err.count("train: ") == 1
+    # A message that already names its command is not prefixed twice.
+    code, out, err = run_main(capsys, "train", "--config", "x.json", "--strategy", "fixed")
+    assert code == 2 and err.startswith("dynsearch: error: train: --strategy cannot be combined") and \
+        err.count("train: ") == 1 and err.rstrip().endswith("see 'dynsearch train --help'"), err
+    # A study file that does not exist: its absolute path, the nearest file beside it, no help pointer.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mystudy.toml").write_text("")
+    code, out, err = run_main(capsys, "run", "mystudi.toml")
+    assert code == 2
+    assert err == (f"dynsearch: error: run: mystudi.toml: (file): no such file ({tmp_path / 'mystudi.toml'}) "
+                   '(did you mean "mystudy.toml"?)\n'), err
+
+
 def test_a_command_module_that_fails_to_import_is_named_not_dropped(capsys, monkeypatch) -> None:
     import dynsearch.cli as cli
 

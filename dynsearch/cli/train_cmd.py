@@ -173,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             exported = read_export(args.config)
         except ExportError as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(str(exc), about_file=True) from None
     strategy = _strategy(args, exported)
     base_settings = exported.train if exported is not None else {}
     try:

@@ -96,7 +96,7 @@ def load_study_file(path: str | os.PathLike[str]) -> StudySpec:
     try:
         raw = p.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(shown, FILE_KEY, "no such file") from None
+        raise ConfigError(shown, FILE_KEY, f"no such file ({p.absolute()}){_nearest_file(p)}") from None
     except IsADirectoryError:
         raise ConfigError(shown, FILE_KEY, "is a directory, expected a .toml study file") from None
     except OSError as exc:
@@ -113,6 +113,14 @@ def load_study_file(path: str | os.PathLike[str]) -> StudySpec:
     # Data files are named relative to the study file, not to wherever the command runs.
     datasets = tuple(DatasetSpec(resolve_file_name(d.name, p.parent), d.options) for d in spec.datasets)
     return dataclasses.replace(spec, datasets=datasets)
+
+
+def _nearest_file(path: Path) -> str:
+    """A close study file in the same folder, as a suggestion, when the named one does not exist."""
+    folder = path.parent
+    if not folder.is_dir():
+        return ""
+    return suggest(str(path), sorted(str(folder / f.name) for f in folder.glob("*.toml")))
 
 
 def parse_study(data: Mapping[str, Any], path: str) -> StudySpec:

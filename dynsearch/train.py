@@ -260,67 +260,23 @@ def train(
     strategy = strategy_from_config(strategy)
     started = time.perf_counter()
     model = build(splits, strategy, config)
-    optimizer = _optimizer(model, config)
-    generator = torch.Generator(device="cpu").manual_seed(config.seed)
-    watch_target = needs_target_signal(model)
-    task = splits.task
-
-    history: list[EpochRecord] = []
-    best_metric, best_epoch, best_state = -math.inf, -1, None
-    status, diverged_epoch, message = "ok", None, ""
-    for epoch in range(config.epochs):
-        model.train()
-        loss_sum = torch.zeros((), dtype=torch.float64, device=splits.x_train.device)
-        n_batches = 0
-        for xb, yb in iter_batches(splits.x_train, splits.y_train, config.batch_size, generator=generator):
-            if should_stop is not None and should_stop():
-                raise TrainingInterrupted(f"stopped during epoch {epoch}")
-            optimizer.zero_grad(set_to_none=True)
-            output = model(xb)
-            loss = batch_loss(output, yb, task)
-            loss.backward()
-            optimizer.step()
-            if watch_target:
-                observe_output(model, output, yb)
-            loss_sum += loss.detach()  # summed on the device: no host sync per step
-            n_batches += 1
-        train_loss = float(loss_sum) / max(n_batches, 1)
-        records = adjust(model, epoch)
-        if not math.isfinite(train_loss) or any(not math.isfinite(r["alpha"]) for r in records):
-            status, diverged_epoch = "diverged", epoch
-            message = f"training loss became {train_loss} at epoch {epoch}"
-            history.append(EpochRecord(epoch, train_loss, math.nan, math.nan, records))
-            break
-        val_loss, val_metric = evaluate(model, splits.x_val, splits.y_val, task)
-        if not math.isfinite(val_metric):
-            status, diverged_epoch = "diverged", epoch
-            message = f"validation metric became {val_metric} at epoch {epoch}"
-            history.append(EpochRecord(epoch, train_loss, val_loss, val_metric, records))
-            break
-        history.append(EpochRecord(epoch, train_loss, val_loss, val_metric, records))
-        if val_metric > best_metric:
-            best_metric, best_epoch = val_metric, epoch
-            best_state = _snapshot(model)
-        if on_epoch is not None:
-            on_epoch(epoch, val_metric)
-        if config.patience and epoch - best_epoch >= config.patience:
-            break
-
+    fit = _fit(model, splits, config, on_epoch=on_epoch, should_stop=should_stop)
+    history, best_state = fit.history, fit.best_state
     n_switches = sum(site.n_switches_ for _, site in sites(model))  # over the whole run
     if best_state is not None:
         model.load_state_dict(best_state)
     test_loss = test_metric = None
     if evaluate_test and best_state is not None:
-        test_loss, test_metric = evaluate(model, splits.x_test, splits.y_test, task)
+        test_loss, test_metric = evaluate(model, splits.x_test, splits.y_test, splits.task)
     final_val = history[-1].val_metric if history else math.nan
     return TrainResult(
-        status=status,
+        status=fit.status,
         dataset=splits.name,
-        task=task,
-        metric=_metric_name(task),
+        task=splits.task,
+        metric=_metric_name(splits.task),
         strategy=strategy.to_config(),
-        best_val_metric=best_metric if best_state is not None else math.nan,
-        best_epoch=best_epoch,
+        best_val_metric=fit.best_metric if best_state is not None else math.nan,
+        best_epoch=fit.best_epoch,
         final_val_metric=final_val,
         epochs_run=len(history),
         wall_time=time.perf_counter() - started,
@@ -328,6 +284,90 @@ def train(
         history=history,
         test_metric=test_metric,
         test_loss=test_loss,
-        diverged_epoch=diverged_epoch,
-        message=message,
+        diverged_epoch=fit.diverged_epoch,
+        message=fit.message,
     )
+
+
+@dataclass
+class _Fit:
+    """What the epoch loop leaves: the history, the best epoch and its weights, and how it ended."""
+
+    history: list[EpochRecord] = field(default_factory=list)
+    best_metric: float = -math.inf
+    best_epoch: int = -1
+    best_state: dict[str, Any] | None = None
+    status: str = "ok"
+    diverged_epoch: int | None = None
+    message: str = ""
+
+    def diverge(self, record: EpochRecord, message: str) -> None:
+        self.status, self.diverged_epoch, self.message = "diverged", record.epoch, message
+        self.history.append(record)
+
+
+def _fit(
+    model: nn.Module,
+    splits: DatasetSplits,
+    config: TrainConfig,
+    *,
+    on_epoch: Callable[[int, float], None] | None,
+    should_stop: Callable[[], bool] | None,
+) -> _Fit:
+    """The epoch loop: train, let the strategy adjust, validate, keep the best weights, stop early."""
+    optimizer = _optimizer(model, config)
+    generator = torch.Generator(device="cpu").manual_seed(config.seed)
+    watch_target = needs_target_signal(model)
+    fit = _Fit()
+    for epoch in range(config.epochs):
+        train_loss = _train_epoch(model, optimizer, splits, config.batch_size, generator, epoch,
+                                  watch_target=watch_target, should_stop=should_stop)  # fmt: skip
+        records = adjust(model, epoch)
+        if not math.isfinite(train_loss) or any(not math.isfinite(r["alpha"]) for r in records):
+            fit.diverge(EpochRecord(epoch, train_loss, math.nan, math.nan, records),
+                        f"training loss became {train_loss} at epoch {epoch}")  # fmt: skip
+            break
+        val_loss, val_metric = evaluate(model, splits.x_val, splits.y_val, splits.task)
+        if not math.isfinite(val_metric):
+            fit.diverge(EpochRecord(epoch, train_loss, val_loss, val_metric, records),
+                        f"validation metric became {val_metric} at epoch {epoch}")  # fmt: skip
+            break
+        fit.history.append(EpochRecord(epoch, train_loss, val_loss, val_metric, records))
+        if val_metric > fit.best_metric:
+            fit.best_metric, fit.best_epoch = val_metric, epoch
+            fit.best_state = _snapshot(model)
+        if on_epoch is not None:
+            on_epoch(epoch, val_metric)
+        if config.patience and epoch - fit.best_epoch >= config.patience:
+            break
+    return fit
+
+
+def _train_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    splits: DatasetSplits,
+    batch_size: int,
+    generator: torch.Generator,
+    epoch: int,
+    *,
+    watch_target: bool,
+    should_stop: Callable[[], bool] | None,
+) -> float:
+    """One pass over the training split; returns the mean training loss."""
+    model.train()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=splits.x_train.device)
+    n_batches = 0
+    for xb, yb in iter_batches(splits.x_train, splits.y_train, batch_size, generator=generator):
+        if should_stop is not None and should_stop():
+            raise TrainingInterrupted(f"stopped during epoch {epoch}")
+        optimizer.zero_grad(set_to_none=True)
+        output = model(xb)
+        loss = batch_loss(output, yb, splits.task)
+        loss.backward()
+        optimizer.step()
+        if watch_target:
+            observe_output(model, output, yb)
+        loss_sum += loss.detach()  # summed on the device: no host sync per step
+        n_batches += 1
+    return float(loss_sum) / max(n_batches, 1)

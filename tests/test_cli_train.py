@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -55,6 +56,19 @@ def test_every_strategy_scope_signal(capsys, strategy: str, scope: str, signal: 
                               "--scope", scope, "--signal", signal, *FAST)
     assert code == 0, err
     assert f"scope={scope}" in out and f"signal={signal}" in out
+
+
+@pytest.mark.parametrize(("strategy", "measured"), [("fixed", False), ("learned", False), ("threshold", True)])
+def test_summary_says_not_measured_where_no_r_was_read(capsys, strategy: str, measured: bool) -> None:
+    code, out, err = run_main(capsys, "train", "--dataset", "iris", "--strategy", strategy, *FAST)
+    assert code == 0, err
+    site_lines = out.split("sites at the end:\n", 1)[1].splitlines()
+    assert site_lines, out
+    for line in site_lines:
+        if measured:
+            assert re.search(r"r=[+-]\d\.\d{3}", line) and "not measured" not in line, line
+        else:  # no measurement is not a measurement of zero
+            assert line.endswith("r not measured") and "r=" not in line, line
 
 
 def test_csv_dataset(capsys, tmp_path: Path) -> None:
@@ -168,6 +182,26 @@ def test_unknown_command_suggests_the_nearest(capsys) -> None:
     code, out, err = run_main(capsys, "reprot", "quickstart")
     assert code == 2 and out == ""
     assert err.startswith("dynsearch: error: unknown command 'reprot' (did you mean 'report'?)") and err.count("\n") == 1
+
+
+def test_errors_raised_inside_a_command_name_it_once_and_point_to_its_help(capsys, tmp_path: Path,
+                                                                          monkeypatch) -> None:
+    code, out, err = run_main(capsys, "train", "--dataset", "irs", *FAST)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("dynsearch: error: train: Unknown dataset 'irs' (did you mean 'iris'?)"), err
+    assert err.rstrip().endswith("or 'parquet:PATH'; see 'dynsearch train --help'"), err
+    assert err.count("dynsearch: error:") == 1 and err.count("train: ") == 1
+    # A message that already names its command is not prefixed twice.
+    code, out, err = run_main(capsys, "train", "--config", "x.json", "--strategy", "fixed")
+    assert code == 2 and err.startswith("dynsearch: error: train: --strategy cannot be combined") and \
+        err.count("train: ") == 1 and err.rstrip().endswith("see 'dynsearch train --help'"), err
+    # A study file that does not exist: its absolute path, the nearest file beside it, no help pointer.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mystudy.toml").write_text("")
+    code, out, err = run_main(capsys, "run", "mystudi.toml")
+    assert code == 2
+    assert err == (f"dynsearch: error: run: mystudi.toml: (file): no such file ({tmp_path / 'mystudi.toml'}) "
+                   '(did you mean "mystudy.toml"?)\n'), err
 
 
 def test_a_command_module_that_fails_to_import_is_named_not_dropped(capsys, monkeypatch) -> None:

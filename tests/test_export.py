@@ -260,6 +260,6 @@ def test_bad_config_files(study_url: str, tmp_path: Path, capsys, case: str) -> 
         main(["train", "--config", str(path), "--json", str(result)])
     assert exc.value.code == 2
     captured = capsys.readouterr()
-    assert captured.err == f"dynsearch: error: {message}\n"
+    assert captured.err == f"dynsearch: error: train: {message}\n"  # a file's own message: no help pointer
     assert captured.out == ""
     assert not result.parent.exists()

@@ -123,3 +123,24 @@ def test_run_and_export_warn_about_the_tie(tie_study: tuple[Path, str], capsys) 
                  "--quiet"]) == 0
     err = capsys.readouterr().err
     assert err.startswith("warning: within") and "fixed-relu (2 trials at" in err and TIE_BREAK in err
+    # The report file itself says so, and how the tie was broken, not only the console.
+    for name in ("report.md", "index.html"):
+        text = (report_dir / name).read_text()
+        assert "Ties and saturation." in text, name
+        assert f"fixed-relu (2 trials at {study.trials[fixed[0]].values[0]:.4f}" in text, name
+        assert f"each arm&#x27;s best is {TIE_BREAK}" in text or f"each arm's best is {TIE_BREAK}" in text, name
+
+
+def test_report_says_when_nothing_ties() -> None:
+    from types import SimpleNamespace
+
+    from dynsearch.report.blocks import Para
+    from dynsearch.report.sections import _ties
+
+    data = SimpleNamespace(name="s", trials=[_trial(0, 0.8), _trial(1, 0.9, "linear-layer"), _trial(2, 0.85)])
+    (block,) = _ties(data)  # type: ignore[arg-type]
+    assert isinstance(block, Para) and block.text.startswith("Ties: no best validation value is tied")
+    tied = SimpleNamespace(name="s", trials=[_trial(0, 0.9), _trial(1, 0.9, "linear-layer"), _trial(2, 0.8)])
+    (block,) = _ties(tied)  # type: ignore[arg-type]
+    assert "2 trials tie at the best mean validation metric 0.9000 (trials 0, 1" in block.text
+    assert "`dynsearch export s` without `--family` takes trial 0" in block.text

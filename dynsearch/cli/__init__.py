@@ -81,7 +81,7 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         return handlers[args.command](args)
     except UsageError as exc:
-        fail(str(exc))
+        fail(exc.line(args.command))
     except KeyboardInterrupt:
         print("dynsearch: interrupted", file=sys.stderr)
         return 130

@@ -13,7 +13,30 @@ EXIT_USAGE = 2
 
 
 class UsageError(Exception):
-    """Bad input from the user: printed as one line, exit code 2, nothing written."""
+    """Bad input from the user: printed as one line, exit code 2, nothing written.
+
+    The line names the command and ends with a pointer to its help; ``about_file`` drops the pointer
+    for what is wrong inside a file (a study file, an export), whose message already says where.
+    """
+
+    def __init__(self, message: str, *, about_file: bool = False) -> None:
+        super().__init__(message)
+        self.about_file = about_file
+
+    def line(self, command: str) -> str:
+        """``"<command>: <message>; see 'dynsearch <command> --help'"`` (the command named once).
+
+        Example:
+            >>> UsageError("--epochs: expected an integer >= 1, got 0.").line("train")
+            "train: --epochs: expected an integer >= 1, got 0; see 'dynsearch train --help'"
+            >>> UsageError("s.toml: n_trials: expected an integer", about_file=True).line("run")
+            'run: s.toml: n_trials: expected an integer'
+        """
+        message = str(self)
+        text = message if message.startswith(f"{command}: ") else f"{command}: {message}"
+        if self.about_file or "--help'" in message:
+            return text
+        return f"{text.rstrip('.')}; see 'dynsearch {command} --help'"
 
 
 def fail(message: str) -> NoReturn:

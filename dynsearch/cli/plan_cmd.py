@@ -52,7 +52,7 @@ def plan(args: argparse.Namespace) -> int:
     try:
         spec = load_study_file(args.study_file)
     except ConfigError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(str(exc), about_file=True) from None
     _quiet_optuna()
     study, _ = open_study(spec.name, args.storage or spec.storage)
     data = collect(study)

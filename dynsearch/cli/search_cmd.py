@@ -91,7 +91,7 @@ def _load_spec(path: Path):
     try:
         return load_study_file(path)
     except ConfigError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(str(exc), about_file=True) from None
 
 
 def _check_datasets(spec: Any) -> None:
@@ -102,7 +102,7 @@ def _check_datasets(spec: Any) -> None:
         try:
             load_dataset(ds.name, split_seed=spec.split_seed, **dict(ds.options))
         except DatasetError as exc:
-            raise UsageError(f"{spec.path}: datasets: {exc}") from None
+            raise UsageError(f"{spec.path}: datasets: {exc}", about_file=True) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -246,7 +246,7 @@ def worker(args: argparse.Namespace) -> int:
             announce=not args.quiet,
         )
     except ConfigError as exc:  # the stored study names a plugin this machine cannot import, or similar
-        raise UsageError(f"worker: study {args.study!r}: {exc}") from None
+        raise UsageError(f"worker: study {args.study!r}: {exc}", about_file=True) from None
     if not args.quiet:
         print(f"worker {os.getpid()}: ran {result.ran} trial(s): {result.complete} complete, "
               f"{result.pruned} pruned, {result.failed} failed", file=sys.stderr)

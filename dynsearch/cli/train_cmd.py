@@ -173,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             exported = read_export(args.config)
         except ExportError as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(str(exc), about_file=True) from None
     strategy = _strategy(args, exported)
     base_settings = exported.train if exported is not None else {}
     try:
@@ -234,9 +234,15 @@ def summary(result: Any) -> str:
     if result.history:
         lines.append("sites at the end:")
         for site in result.history[-1].sites:
-            flag = " (zero variance)" if site["degenerate"] else ""
-            lines.append(f"  {site['site']:<12} {site['family']:<10} α={site['alpha']:.4g}  r={site['r']:+.3f}{flag}")
+            lines.append(f"  {site['site']:<12} {site['family']:<10} α={site['alpha']:.4g}  {_r_text(site)}")
     return "\n".join(lines)
+
+
+def _r_text(site: dict[str, Any]) -> str:
+    # Nothing measured (fixed and learned strategies read no r): a printed r = 0 would look like a measurement.
+    if not site.get("n"):
+        return "r not measured"
+    return f"r={site['r']:+.3f}" + (" (zero variance)" if site["degenerate"] else "")
 
 
 COMMANDS = {"train": ("train one model under one strategy and print a summary", configure)}

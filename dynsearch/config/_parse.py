@@ -96,7 +96,7 @@ def load_study_file(path: str | os.PathLike[str]) -> StudySpec:
     try:
         raw = p.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(shown, FILE_KEY, "no such file") from None
+        raise ConfigError(shown, FILE_KEY, f"no such file ({p.absolute()}){_nearest_file(p)}") from None
     except IsADirectoryError:
         raise ConfigError(shown, FILE_KEY, "is a directory, expected a .toml study file") from None
     except OSError as exc:
@@ -113,6 +113,14 @@ def load_study_file(path: str | os.PathLike[str]) -> StudySpec:
     # Data files are named relative to the study file, not to wherever the command runs.
     datasets = tuple(DatasetSpec(resolve_file_name(d.name, p.parent), d.options) for d in spec.datasets)
     return dataclasses.replace(spec, datasets=datasets)
+
+
+def _nearest_file(path: Path) -> str:
+    """A close study file in the same folder, as a suggestion, when the named one does not exist."""
+    folder = path.parent
+    if not folder.is_dir():
+        return ""
+    return suggest(str(path), sorted(str(folder / f.name) for f in folder.glob("*.toml")))
 
 
 def parse_study(data: Mapping[str, Any], path: str) -> StudySpec:
@@ -137,29 +145,8 @@ def parse_study(data: Mapping[str, Any], path: str) -> StudySpec:
     sampler = _sampler(c, data.get("sampler", {}))
     pruner = _pruner(c, data.get("pruner", {}), sampler)
 
-    n_trials = c.integer("n_trials", data.get("n_trials", 24), 1)
-    timeout = data.get("timeout")
-    if timeout is not None:
-        timeout = c.number("timeout", timeout, positive=True)
-    seeds = c.integer("seeds", data.get("seeds", 1), 1)
-    split_seed = c.integer("split_seed", data.get("split_seed", 0), 0)
-    storage = data.get("storage")
-    if storage is not None:
-        storage = c.string("storage", storage).strip()
-    workers = _workers(c, data.get("workers", "auto"))
-    replicates = c.integer("replicates", data.get("replicates", 1), 1)
-    split_seeds = c.int_list("split_seeds", data.get("split_seeds", []), 0, non_empty=False)
-    pack = _pack(c, data.get("pack", "auto"))
-    equivalence_margin = c.number("equivalence_margin", data.get("equivalence_margin", 0.01), positive=True)
-
-    arms = [a.label for a in search.arms]
-    if n_trials < len(arms):
-        raise c.fail(
-            "n_trials",
-            f"got {n_trials}, but the search space has {len(arms)} arms ({', '.join(arms)}) and equal budgets "
-            f"need at least one trial per arm; set n_trials >= {len(arms)} (a multiple of {len(arms)}, e.g. "
-            f"{len(arms) * max(2, math.ceil(n_trials / len(arms)))}, gives every arm the same number of trials)",
-        )
+    settings = _run_settings(c, data)
+    _check_budget(c, settings["n_trials"], [a.label for a in search.arms])
     return StudySpec(
         name=name,
         path=path,
@@ -169,18 +156,41 @@ def parse_study(data: Mapping[str, Any], path: str) -> StudySpec:
         search=search,
         sampler=sampler,
         pruner=pruner,
-        n_trials=n_trials,
-        timeout=timeout,
-        seeds=seeds,
-        split_seed=split_seed,
-        storage=storage,
-        workers=workers,
         plugins=plugins,
-        replicates=replicates,
-        split_seeds=split_seeds,
-        pack=pack,
-        equivalence_margin=equivalence_margin,
+        **settings,
     )
+
+
+def _run_settings(c: Checker, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The top-level settings of how the study runs: budget, seeds, storage, workers, packing, margin."""
+    n_trials = c.integer("n_trials", data.get("n_trials", 24), 1)
+    timeout = data.get("timeout")
+    if timeout is not None:
+        timeout = c.number("timeout", timeout, positive=True)
+    seeds = c.integer("seeds", data.get("seeds", 1), 1)
+    split_seed = c.integer("split_seed", data.get("split_seed", 0), 0)
+    storage = data.get("storage")
+    if storage is not None:
+        storage = c.string("storage", storage).strip()
+    workers = _auto_or_count(c, "workers", data.get("workers", "auto"), "worker processes on this machine")
+    replicates = c.integer("replicates", data.get("replicates", 1), 1)
+    split_seeds = c.int_list("split_seeds", data.get("split_seeds", []), 0, non_empty=False)
+    pack = _auto_or_count(c, "pack", data.get("pack", "auto"), "trials a worker trains together")
+    equivalence_margin = c.number("equivalence_margin", data.get("equivalence_margin", 0.01), positive=True)
+    return dict(
+        n_trials=n_trials, timeout=timeout, seeds=seeds, split_seed=split_seed, storage=storage, workers=workers,
+        replicates=replicates, split_seeds=split_seeds, pack=pack, equivalence_margin=equivalence_margin,
+    )  # fmt: skip
+
+
+def _check_budget(c: Checker, n_trials: int, arms: list[str]) -> None:
+    if n_trials < len(arms):
+        raise c.fail(
+            "n_trials",
+            f"got {n_trials}, but the search space has {len(arms)} arms ({', '.join(arms)}) and equal budgets "
+            f"need at least one trial per arm; set n_trials >= {len(arms)} (a multiple of {len(arms)}, e.g. "
+            f"{len(arms) * max(2, math.ceil(n_trials / len(arms)))}, gives every arm the same number of trials)",
+        )
 
 
 _MISSING = object()
@@ -390,17 +400,9 @@ def _pruner(c: Checker, value: Any, sampler: SamplerSpec) -> PrunerSpec:
     return PrunerSpec(name=name, n_startup_trials=n_startup, n_warmup_steps=n_warmup)
 
 
-def _workers(c: Checker, value: Any) -> str | int:
+def _auto_or_count(c: Checker, key: str, value: Any, what: str) -> str | int:
     if value == "auto" and isinstance(value, str):
         return "auto"
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
         return int(value)
-    raise c.fail("workers", f'expected "auto" or an integer >= 1 (worker processes on this machine), {got(value)}')
-
-
-def _pack(c: Checker, value: Any) -> str | int:
-    if value == "auto" and isinstance(value, str):
-        return "auto"
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-        return int(value)
-    raise c.fail("pack", f'expected "auto" or an integer >= 1 (trials a worker trains together), {got(value)}')
+    raise c.fail(key, f'expected "auto" or an integer >= 1 ({what}), {got(value)}')

@@ -15,11 +15,12 @@ import optuna
 
 from .._version import __version__
 from ._io import atomic_write_text
+from .blocks import Block
 from .compare import Comparison, compare
 from .figures import Figure, make_figures
 from .provenance import provenance
 from .render import render_html, render_markdown
-from .retrain import DEFAULT_SEEDS, ProgressBar, RetrainStore, plan_jobs, retrain_seeds, run_jobs
+from .retrain import DEFAULT_SEEDS, ProgressBar, RetrainRun, RetrainStore, plan_jobs, retrain_seeds, run_jobs
 from .sections import ReportMeta, build_blocks
 from .trials import StudyData, collect
 from .trials_table import trials_csv
@@ -82,6 +83,35 @@ def build_report(
     out_dir.mkdir(parents=True, exist_ok=True)
 
     seed_list = retrain_seeds(seeds)
+    runs, trained, planned = _retrain(data, out_dir, seed_list, device=device, refresh=refresh, jobs=jobs,
+                                      progress=progress, say=say)  # fmt: skip
+    comparison = compare(data, runs, seed_list, data.spec.equivalence_margin)
+    figures = make_figures(data, study, out_dir, comparison)
+
+    devices = sorted({r.device for r in runs.values()}) or [device]
+    meta = ReportMeta(
+        command=command or f"dynsearch report {data.name}",
+        provenance=provenance(data.spec.to_dict(), devices),
+        version=__version__,
+        storage=storage_label or "(not given)",
+        device=", ".join(devices),
+        trained_now=trained,
+        reused=planned - trained,
+    )
+    _write_files(out_dir, study, data, build_blocks(data, comparison, figures, meta))
+    if say is not None:
+        say(f"report written to {out_dir / 'index.html'} (and report.md, trials.csv, retrain.json, figures/)")
+    return ReportResult(out_dir, data, comparison, figures, trained, planned - trained)
+
+
+def _retrain(
+    data: StudyData, out_dir: Path, seed_list: list[int], *, device: str, refresh: bool, jobs: int | None,
+    progress: bool, say: Callable[[str], None] | None,
+) -> tuple[dict[str, RetrainRun], int, int]:  # fmt: skip
+    """Re-train each arm's best trial on the test comparison's seeds (cached in retrain.json).
+
+    Returns the runs, how many were trained now, and how many the report needs in all.
+    """
     store = RetrainStore.load(out_dir / "retrain.json", data.name)
     jobs_to_run = plan_jobs(data, seed_list)
     bar = ProgressBar() if progress else None
@@ -94,23 +124,10 @@ def build_report(
             bar.close()
     if store.dirty or not store.path.exists():
         store.save()
-    comparison = compare(data, runs, seed_list, data.spec.equivalence_margin)
-    figures = make_figures(data, study, out_dir, comparison)
+    return runs, trained, len(jobs_to_run)
 
-    devices = sorted({r.device for r in runs.values()}) or [device]
-    meta = ReportMeta(
-        command=command or f"dynsearch report {data.name}",
-        provenance=provenance(data.spec.to_dict(), devices),
-        version=__version__,
-        storage=storage_label or "(not given)",
-        device=", ".join(devices),
-        trained_now=trained,
-        reused=len(jobs_to_run) - trained,
-    )
-    blocks = build_blocks(data, comparison, figures, meta)
+
+def _write_files(out_dir: Path, study: optuna.Study, data: StudyData, blocks: list[Block]) -> None:
     atomic_write_text(out_dir / "trials.csv", trials_csv(study, data))
     atomic_write_text(out_dir / "report.md", render_markdown(blocks))
     atomic_write_text(out_dir / "index.html", render_html(blocks, f"dynsearch report: {data.name}"))
-    if say is not None:
-        say(f"report written to {out_dir / 'index.html'} (and report.md, trials.csv, retrain.json, figures/)")
-    return ReportResult(out_dir, data, comparison, figures, trained, len(jobs_to_run) - trained)

@@ -45,6 +45,15 @@ def slice_params(data: StudyData) -> list[str]:
 _DPI = 100
 
 
+def arm_colors(arms: list[str]) -> dict[str, str]:
+    """One colour per arm, in the study's arm order, the same in every figure that colours by arm."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    cmap = colormaps["tab10"]  # ten distinct colours; ggplot's cycle repeats after seven
+    return {arm: to_hex(cmap(k % 10)) for k, arm in enumerate(arms)}
+
+
 @dataclass
 class Figure:
     """One figure of the report; ``png``/``html`` are paths relative to the report folder."""
@@ -127,6 +136,9 @@ class _Writer:
                 return figure
         ax = result.flat[0] if hasattr(result, "flat") else result
         fig = ax.figure
+        legend = ax.get_legend()
+        if legend is not None and len(legend.get_texts()) <= 1:  # one objective's name: the axis says it already
+            legend.remove()
         fig.set_size_inches(*size)
         for loc in ("left", "center", "right"):  # Optuna's own title would repeat the report's
             ax.set_title("", loc=loc)
@@ -183,6 +195,7 @@ def _history_figure(w: _Writer, data: StudyData, complete: list[FrozenTrial]) ->
     import plotly.graph_objects as go
 
     arms = [a for a in data.arms if any((trial_arm(t) or "") == a for t in complete)]
+    colors = arm_colors(data.arms)
     best, running = [], -math.inf
     for t in complete:
         running = max(running, t.values[0])
@@ -190,7 +203,8 @@ def _history_figure(w: _Writer, data: StudyData, complete: list[FrozenTrial]) ->
     pfig = go.Figure()
     for arm in arms:
         mine = [t for t in complete if (trial_arm(t) or "") == arm]
-        pfig.add_trace(go.Scatter(x=[t.number for t in mine], y=[t.values[0] for t in mine], mode="markers", name=arm))
+        pfig.add_trace(go.Scatter(x=[t.number for t in mine], y=[t.values[0] for t in mine], mode="markers", name=arm,
+                                  marker={"color": colors[arm]}))
     pfig.add_trace(go.Scatter(x=[t.number for t in complete], y=best, mode="lines", name="best so far",
                               line={"color": "black", "shape": "hv"}))
     pfig.update_layout(xaxis_title="trial number", yaxis_title=w.metric_name)
@@ -199,14 +213,14 @@ def _history_figure(w: _Writer, data: StudyData, complete: list[FrozenTrial]) ->
         plt = _pyplot()
         with plt.style.context("ggplot"):  # explicit: Optuna's plots change the global style once drawn
             fig, ax = plt.subplots()
-            colors = plt.get_cmap("tab10")  # ten distinct colours; ggplot's cycle repeats after seven
-            for k, arm in enumerate(arms):
+            for arm in arms:
                 mine = [t for t in complete if (trial_arm(t) or "") == arm]
-                ax.scatter([t.number for t in mine], [t.values[0] for t in mine], s=18, label=arm, color=colors(k % 10))
+                ax.scatter([t.number for t in mine], [t.values[0] for t in mine], s=18, label=arm, color=colors[arm])
             ax.step([t.number for t in complete], best, where="post", color="black", linewidth=1, label="best so far")
             ax.set_xlabel("trial number")
             ax.set_ylabel(w.metric_name)
-            ax.legend(fontsize=8, loc="lower right", ncol=2)
+            # Beside the axes: inside, it hid the trials in its corner.
+            ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
         return ax
 
     return w.optuna_figure(name, title, caption, lambda: pfig, mpl)
@@ -263,7 +277,7 @@ def _search_figures(w: _Writer, data: StudyData, study: optuna.Study, complete: 
         figures.append(w.optuna_figure(
             "slice", "Slice: λ and thresholds", slice_caption,
             lambda: pv.plot_slice(study, params=present, target=_target, target_name=metric_name),
-            lambda: draw_slice(complete, present, metric_name, ARM_PARAM),
+            lambda: draw_slice(complete, present, metric_name, ARM_PARAM, arm_colors(data.arms)),
             size=(4 * len(present), 4),
         ))
     else:

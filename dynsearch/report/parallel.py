@@ -5,7 +5,7 @@ top); the parameters every trial has come first, and a line stops where its arm'
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Mapping
 
 from optuna.trial import FrozenTrial
 
@@ -67,20 +67,23 @@ def draw_parallel(trials: list[FrozenTrial], params: list[str], metric: str) -> 
     return ax
 
 
-def draw_slice(trials: list[FrozenTrial], params: list[str], metric: str, arm_param: str) -> Any:
-    """The value against each parameter, one panel per parameter, coloured by arm (with a legend)."""
+def draw_slice(
+    trials: list[FrozenTrial], params: list[str], metric: str, arm_param: str, colors: Mapping[str, str]
+) -> Any:
+    """The value against each parameter, one panel per parameter, coloured by arm (``colors``, the
+    report's colour of each arm, in the order of its keys) with a legend."""
     import matplotlib.pyplot as plt
 
-    arms = sorted({str(t.params.get(arm_param)) for t in trials if any(p in t.params for p in params)})
-    colors = plt.get_cmap("tab10")
+    shown = {str(t.params.get(arm_param)) for t in trials if any(p in t.params for p in params)}
+    arms = [a for a in colors if a in shown] + sorted(shown - set(colors))
     with plt.style.context("ggplot"):
         fig, axes = plt.subplots(1, len(params), figsize=(4 * len(params), 4), sharey=True, squeeze=False)
         for ax, param in zip(axes[0], params):
-            for k, arm in enumerate(arms):
+            for arm in arms:
                 mine = [t for t in trials if param in t.params and str(t.params.get(arm_param)) == arm]
                 if mine:
                     ax.scatter([t.params[param] for t in mine], [t.values[0] for t in mine], s=22,
-                               color=colors(k % 10), label=arm, edgecolor="white", linewidth=0.5)
+                               color=colors.get(arm, "#777777"), label=arm, edgecolor="white", linewidth=0.5)
             ax.set_xlabel(param)
         axes[0][0].set_ylabel(metric)
         handles = {h.get_label(): h for ax in axes[0] for h in ax.collections}

@@ -279,7 +279,28 @@ def _configs(data: StudyData) -> list[Block]:
     return [Heading(2, "Best configuration per arm", "best"),
             Table(["arm", "trial", "search value (val)", "parameters"], rows, css="configs", key="configs",
                   row_keys=list(data.arms)),
-            Para("Export one with `dynsearch export " + data.name + " --family NAME -o best.json`.")]
+            Para("Export one with `dynsearch export " + data.name + " --family NAME -o best.json`."),
+            *_ties(data)]
+
+
+def _ties(data: StudyData) -> list[Block]:
+    """Say when validation could not pick a best trial (a tie or the metric's maximum), and how it was picked."""
+    from ..search.ties import TIE_BREAK, find_tie, find_ties_per_arm, per_arm_message
+
+    def sentence(line: str) -> str:
+        line = line.removeprefix("warning: ")
+        return line[:1].upper() + line[1:] + "."
+
+    per_arm = per_arm_message(find_ties_per_arm(data.trials))
+    overall = find_tie(data.trials)
+    if per_arm is None and overall is None:
+        return [Para("Ties: no best validation value is tied or at the metric's maximum, so validation alone picked "
+                     f"every trial above; a tie would go to {TIE_BREAK}.")]
+    lines = [sentence(per_arm)] if per_arm is not None else []
+    if overall is not None:
+        lines.append(sentence(overall.message()) + f" `dynsearch export {data.name}` without `--family` takes trial "
+                     f"{overall.trials[0]}; the test comparison above, not this order, says which arm does better.")
+    return [Para("**Ties and saturation.** " + " ".join(lines))]
 
 
 def _settings(data: StudyData, c: Comparison, meta: ReportMeta) -> list[Block]:

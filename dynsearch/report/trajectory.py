@@ -147,7 +147,8 @@ def _draw_trajectories(fig: Any, axes: Any, rows: list[tuple[str, Any]], title: 
         if row == 0:
             ax_f.set_title("active family", fontsize=10)
             ax_v.set_title("validation metric", fontsize=10)
-            ax_a.legend(fontsize=7, loc="best")
+            # One legend for the figure, in the title band: inside a panel it hid the curves.
+            fig.legend(*ax_a.get_legend_handles_labels(), loc="upper right", fontsize=8, ncol=min(len(sites), 6))
         if row == len(rows) - 1:
             for ax in axes[row]:
                 ax.set_xlabel("epoch")

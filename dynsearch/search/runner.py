@@ -8,6 +8,7 @@ on a command line where ``ps`` would show its password.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,6 +165,59 @@ def _spawn(
     return subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
 
 
+class _Workers:
+    """The worker processes of one run: started once per slot, reaped, and respawned when they die."""
+
+    def __init__(self, slots: list[WorkerSlot], spawn: Callable[[WorkerSlot], subprocess.Popen],
+                 study: optuna.Study, deadline: float | None, finished: int) -> None:  # fmt: skip
+        self.slots, self.spawn, self.study, self.deadline = slots, spawn, study, deadline
+        self.procs: dict[int, subprocess.Popen] = {}
+        self.restarts = 0
+        self.exit_codes: list[int] = []
+        # Restarts since the study last made progress: a worker that crashes on start must not be respawned
+        # forever, but workers killed now and then over a long study (preemption, OOM killer) always are.
+        self.unproductive, self.last_finished = 0, finished
+
+    def start(self) -> None:
+        for slot in self.slots:
+            self.procs[slot.index] = self.spawn(slot)
+
+    def reap(self) -> None:
+        """Collect the workers that exited; a dead one's trial goes back to the queue and a new worker takes over."""
+        for slot in self.slots:
+            proc = self.procs.get(slot.index)
+            if proc is None or proc.poll() is None:
+                continue
+            del self.procs[slot.index]
+            self.exit_codes.append(proc.returncode)
+            if proc.returncode != 0:
+                recover_dead_local_workers(self.study, dead_pids=[proc.pid])
+                if self.unproductive < 3 * len(self.slots) and (self.deadline is None or time.time() < self.deadline):
+                    self.restarts += 1
+                    self.unproductive += 1
+                    self.procs[slot.index] = self.spawn(slot)
+
+    def progressed(self, counts: StudyCounts) -> None:
+        if counts.finished > self.last_finished:
+            self.unproductive, self.last_finished = 0, counts.finished
+
+
+@contextlib.contextmanager
+def _stop_requests() -> Iterator[dict[str, bool]]:
+    """Ctrl-C and SIGTERM set a flag (the supervisor then stops its workers) instead of raising."""
+    stop = {"requested": False}
+
+    def request_stop(signum: int, frame: Any) -> None:
+        stop["requested"] = True
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def run_study(
     spec: StudySpec,
     storage_url: str,
@@ -188,61 +243,43 @@ def run_study(
     split_cache = _split_cache(spec)
     deadline = time.time() + timeout if timeout else None
     started = time.time()
-    stop = {"requested": False}
-
-    def request_stop(signum: int, frame: Any) -> None:
-        stop["requested"] = True
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    procs: dict[int, subprocess.Popen] = {}
-    restarts, exit_codes = 0, []
-    # Restarts since the study last made progress: a worker that crashes on start must not be respawned
-    # forever, but workers killed now and then over a long study (preemption, OOM killer) always are.
-    unproductive, last_finished = 0, count_trials(study.get_trials(deepcopy=False)).finished
-    bar = _Progress(n_trials * spec.replicates, progress, last_finished)
 
     def spawn(slot: WorkerSlot) -> subprocess.Popen:
         return _spawn(slot, spec.name, storage_url, deadline, verbose, pack_arg, len(slots), split_cache)
 
-    try:
-        for slot in slots:
-            procs[slot.index] = spawn(slot)
-        while procs and not stop["requested"]:
-            time.sleep(POLL_SECONDS)
-            for slot in slots:
-                proc = procs.get(slot.index)
-                if proc is None or proc.poll() is None:
-                    continue
-                del procs[slot.index]
-                exit_codes.append(proc.returncode)
-                if proc.returncode != 0:
-                    # A worker died (killed, crashed): its trial goes back to the queue, a new worker takes over.
-                    recover_dead_local_workers(study, dead_pids=[proc.pid])
-                    if unproductive < 3 * len(slots) and (deadline is None or time.time() < deadline):
-                        restarts += 1
-                        unproductive += 1
-                        procs[slot.index] = spawn(slot)
-            counts = count_trials(study.get_trials(deepcopy=False))
-            if counts.finished > last_finished:
-                unproductive, last_finished = 0, counts.finished
-            bar.update(counts)
-        if stop["requested"]:
-            _stop_workers(procs, study)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        shutil.rmtree(split_cache, ignore_errors=True)
-        bar.update(count_trials(study.get_trials(deepcopy=False)))
-        bar.close()
+    with _stop_requests() as stop:
+        try:
+            pool = _Workers(slots, spawn, study, deadline, count_trials(study.get_trials(deepcopy=False)).finished)
+            bar = _Progress(n_trials * spec.replicates, progress, pool.last_finished)
+            _supervise(pool, bar, stop)
+        finally:
+            shutil.rmtree(split_cache, ignore_errors=True)
     return RunSummary(
         study=study,
         counts=count_trials(study.get_trials(deepcopy=False)),
         slots=slots,
         interrupted=stop["requested"],
-        restarts=restarts,
+        restarts=pool.restarts,
         elapsed=time.time() - started,
-        worker_exit_codes=exit_codes,
+        worker_exit_codes=pool.exit_codes,
     )
+
+
+def _supervise(pool: _Workers, bar: _Progress, stop: dict[str, bool]) -> None:
+    """Poll the workers and the storage until every worker has exited or a stop is requested."""
+    try:
+        pool.start()
+        while pool.procs and not stop["requested"]:
+            time.sleep(POLL_SECONDS)
+            pool.reap()
+            counts = count_trials(pool.study.get_trials(deepcopy=False))
+            pool.progressed(counts)
+            bar.update(counts)
+        if stop["requested"]:
+            _stop_workers(pool.procs, pool.study)
+    finally:
+        bar.update(count_trials(pool.study.get_trials(deepcopy=False)))
+        bar.close()
 
 
 def _split_cache(spec: StudySpec) -> str:

@@ -163,6 +163,14 @@ def run_worker(
     study, objective, choice = _join(study_name, storage_url, device, worker_index, pack, stop)
     if announce and (objective.spec.pack if pack is None else pack) == "auto":
         print(f"pack: up to {choice.reason} trials of the same shape", file=sys.stderr)
+    return _serve(study, objective, choice, share=share, stop=stop, deadline=deadline)
+
+
+def _serve(
+    study: optuna.Study, objective: Objective, choice: PackChoice, *, share: int, stop: StopFlag,
+    deadline: float | None,
+) -> WorkerResult:  # fmt: skip
+    """Claim and run packs of queued trials until the queue is empty and nothing else runs."""
     result = WorkerResult(pack_size=choice.size)
     warmed = False
     while not stop.requested:

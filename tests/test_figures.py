@@ -1,0 +1,43 @@
+"""Report figures drawn from hand-made trials: every figure that colours by arm gives an arm the same
+colour, and legends stay clear of the data."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from matplotlib.colors import to_hex  # noqa: E402
+from optuna.distributions import CategoricalDistribution, FloatDistribution  # noqa: E402
+from optuna.trial import create_trial  # noqa: E402
+
+from dynsearch.report.figures import arm_colors  # noqa: E402
+from dynsearch.report.parallel import draw_slice  # noqa: E402
+
+ARMS = ["fixed-relu", "threshold-layer-io", "linear-layer-io", "linear-target"]
+
+
+def _trial(arm: str, lam: float, value: float):
+    return create_trial(
+        params={"arm": arm, "linear.lam": lam},
+        distributions={"arm": CategoricalDistribution(ARMS), "linear.lam": FloatDistribution(-1, 1)},
+        value=value,
+    )
+
+
+def test_arm_colours_follow_the_study_order_and_are_distinct() -> None:
+    colors = arm_colors(ARMS)
+    assert list(colors) == ARMS
+    assert len(set(colors.values())) == len(ARMS)
+    # The same study gives the same colours in every figure and every run.
+    assert arm_colors(ARMS) == colors
+
+
+def test_slice_colours_each_arm_with_the_report_colour() -> None:
+    trials = [_trial("linear-target", 0.5, 0.9), _trial("linear-layer-io", -0.2, 0.8), _trial("linear-target", 0.1, 0.7)]
+    colors = arm_colors(ARMS)
+    ax = draw_slice(trials, ["linear.lam"], "metric", "arm", colors)
+    drawn = {c.get_label(): to_hex(c.get_facecolor()[0]) for c in ax.collections}
+    # Not tab10's first two colours by position among the plotted arms: the study's colour of each arm.
+    assert drawn == {"linear-layer-io": colors["linear-layer-io"], "linear-target": colors["linear-target"]}
+    assert list(drawn) == ["linear-layer-io", "linear-target"]  # legend in the study's arm order

@@ -22,7 +22,16 @@ from torch import Tensor, nn
 from .activations import family_names, get_family
 from .data import DatasetSplits, iter_batches
 from .models import build_model
-from .sites import adjust, apply, needs_target_signal, observe_output, parameter_groups, sites
+from .sites import (
+    adjust,
+    apply,
+    needs_input_signal,
+    needs_target_signal,
+    observe_input,
+    observe_output,
+    parameter_groups,
+    sites,
+)
 from .strategies import Strategy, strategy_from_config
 
 __all__ = [
@@ -263,6 +272,7 @@ def train(
     optimizer = _optimizer(model, config)
     generator = torch.Generator(device="cpu").manual_seed(config.seed)
     watch_target = needs_target_signal(model)
+    watch_input = needs_input_signal(model)  # the data signal: a constant of the dataset, measured all the same
     task = splits.task
 
     history: list[EpochRecord] = []
@@ -282,6 +292,8 @@ def train(
             optimizer.step()
             if watch_target:
                 observe_output(model, output, yb)
+            if watch_input:
+                observe_input(model, xb, yb)
             loss_sum += loss.detach()  # summed on the device: no host sync per step
             n_batches += 1
         train_loss = float(loss_sum) / max(n_batches, 1)

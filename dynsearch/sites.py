@@ -36,7 +36,7 @@ __all__ = [
     "observe_input",
     "needs_target_signal",
     "needs_input_signal",
-    "packs_signal",
+    "meter_signal",
     "network_stats",
     "site_stats",
     "target_stats",
@@ -213,18 +213,13 @@ def apply(model: nn.Module, strategy: Strategy | Mapping[str, Any], *, keep_acti
     first.target_stats = PearsonStats()
     if device is not None:
         first.target_stats.to(device)
-    signal = _meter_signal(strategy)
+    signal = meter_signal(strategy)
     if signal is not None and signal.per_network:
         first.network_meter = SignalMeter(signal)
     return model
 
 
-def packs_signal(strategy: Strategy) -> bool:
-    """Whether the packed engine measures what ``strategy`` reads: nothing, or io / target pooled."""
-    return _meter_signal(strategy) is None
-
-
-def _meter_signal(strategy: Strategy) -> Signal | None:
+def meter_signal(strategy: Strategy) -> Signal | None:
     """The signal a ``SignalMeter`` measures for ``strategy``; None when it reads none, or reads io or
     target pooled, which the sites keep in ``PearsonStats`` (the sums the packed engine shares)."""
     signal = strategy.signal_object() if strategy.uses_signal else None
@@ -249,7 +244,7 @@ def _replace_activations(module: nn.Module, strategy: Strategy, device: torch.de
         if device is not None:
             site.to(device)
         # Only a per-site signal needs a site's own statistics; the rest would pay for them every batch.
-        signal = _meter_signal(strategy)
+        signal = meter_signal(strategy)
         if signal is None:
             site.measure = strategy.uses_signal and strategy.signal == "io"
         else:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from ..data import DatasetSplits
-from ..sites import packs_signal, sites
+from ..sites import sites
 from ..strategies import LearnedAlpha, Strategy, strategy_from_config
 from ..train import EpochRecord, TrainConfig, TrainResult, build
 from ._engine import PackEngine
@@ -33,8 +33,6 @@ def engine_unsupported(strategies: Sequence[Strategy], configs: Sequence[TrainCo
         if hook is not Strategy.setup_site and not isinstance(strategy, LearnedAlpha):
             # An arbitrary hook may change a site in ways the pack's per-member rows cannot mirror.
             return f"strategy {strategy.name!r} overrides setup_site"
-        if not packs_signal(strategy):
-            return f"strategy {strategy.name!r} reads the {strategy.signal!r} signal ({strategy.reduction}), which the engine does not measure"
     if configs[0].dropout > 0:
         # Dropout masks come from the global generator in each run's own order; a pack cannot replay them.
         return "dropout"

@@ -14,8 +14,8 @@ from .activations import Family, family_names, get_family
 from .export import load_config
 from .plugins import PluginError, load_plugins
 from .signal import PearsonResult, PearsonStats
-from .signals import Signal, make_signal, register_signal, signal_names
-from .sites import ActivationSite, adjust, apply, observe_output, parameter_groups, sites
+from .signals import Signal, SignalMeter, SignalRecorder, make_signal, register_signal, signal_names
+from .sites import ActivationSite, adjust, apply, observe_input, observe_output, parameter_groups, sites
 from .strategies import (
     Arm,
     FixedActivation,
@@ -42,6 +42,7 @@ __all__ = [
     "adjust",
     "sites",
     "observe_output",
+    "observe_input",
     "parameter_groups",
     "Strategy",
     "SiteState",
@@ -58,6 +59,8 @@ __all__ = [
     "make_signal",
     "register_signal",
     "signal_names",
+    "SignalMeter",
+    "SignalRecorder",
     "Arm",
     "load_plugins",
     "PluginError",

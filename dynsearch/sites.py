@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from .activations import ACTIVATION_MODULE_TYPES, family_from_module, family_index, family_names, get_family
 from .signal import PearsonResult, PearsonStats
+from .signals import Signal, SignalMeter, get_signal_class
 from .strategies import SiteState, Strategy, strategy_from_config
 
 __all__ = [
@@ -32,7 +33,12 @@ __all__ = [
     "adjust",
     "adjust_sites",
     "observe_output",
+    "observe_input",
     "needs_target_signal",
+    "needs_input_signal",
+    "meter_signal",
+    "network_stats",
+    "site_stats",
     "target_stats",
     "target_pairs",
     "parameter_groups",
@@ -46,7 +52,9 @@ class ActivationSite(nn.Module):
 
     The family code and α are buffers (they follow ``.to(device)`` and the state_dict); a
     Python mirror of both drives the forward pass, so it never reads a tensor back to the host.
-    While training, each forward adds (input, output) pairs to ``stats``.
+    While training, each forward adds (input, output) pairs to ``stats`` (the io signal, pooled),
+    or feeds ``signal_meter`` when the strategy reads another signal (``gradient`` through a hook
+    on the input z, whose gradient arrives in the backward pass).
     """
 
     # The buffers registered in __init__, declared for the type checker.
@@ -61,8 +69,12 @@ class ActivationSite(nn.Module):
         self.register_buffer("alpha", torch.tensor(alpha, dtype=torch.float32))
         self.alpha_param: nn.Parameter | None = None
         self.stats = PearsonStats()
-        # The network's target-signal statistics live on its first site (set by `apply`).
+        # Any other signal the strategy reads (dead, saturation, gradient, io per unit, ...): set by `apply`.
+        self.signal_meter: SignalMeter | None = None
+        # The network's target-signal statistics live on its first site (set by `apply`), and so does
+        # the meter of another per-network signal (data, or target per unit).
         self.target_stats: PearsonStats | None = None
+        self.network_meter: SignalMeter | None = None
         self.measure = True
         # Measure one training batch in k: the statistics' per-op cost matters on tiny CPU models.
         self.measure_every = 1
@@ -116,7 +128,13 @@ class ActivationSite(nn.Module):
         if self.training and self.measure:
             # Counted per epoch (adjust restarts it), so every epoch measures its first batch.
             if self._forward_calls % self.measure_every == 0:
-                self.stats.update(x, y)
+                meter = self.signal_meter
+                if meter is None:
+                    self.stats.update(x, y)
+                elif meter.signal.source == "site":
+                    meter.update(x, y, family=self._family.name, alpha=alpha)
+                elif x.requires_grad:  # "site_gradient": ∂L/∂z arrives in the backward pass
+                    x.register_hook(_gradient_hook(meter, x.detach()))
             self._forward_calls += 1
         return y
 
@@ -149,6 +167,13 @@ class ActivationSite(nn.Module):
     def extra_repr(self) -> str:
         learned = ", learned" if self.alpha_param is not None else ""
         return f"family={self.family}, alpha={self.alpha_value:.4g}{learned}"
+
+
+def _gradient_hook(meter: SignalMeter, z: Tensor) -> Any:
+    def hook(grad: Tensor) -> None:
+        meter.update(z, grad)
+
+    return hook
 
 
 def sites(model: nn.Module) -> list[tuple[str, ActivationSite]]:
@@ -188,7 +213,19 @@ def apply(model: nn.Module, strategy: Strategy | Mapping[str, Any], *, keep_acti
     first.target_stats = PearsonStats()
     if device is not None:
         first.target_stats.to(device)
+    signal = meter_signal(strategy)
+    if signal is not None and signal.per_network:
+        first.network_meter = SignalMeter(signal)
     return model
+
+
+def meter_signal(strategy: Strategy) -> Signal | None:
+    """The signal a ``SignalMeter`` measures for ``strategy``; None when it reads none, or reads io or
+    target pooled, which the sites keep in ``PearsonStats`` (the sums the packed engine shares)."""
+    signal = strategy.signal_object() if strategy.uses_signal else None
+    if signal is None or (signal.name in ("io", "target") and signal.reduction == "pooled"):
+        return None
+    return signal
 
 
 def _replace_activations(module: nn.Module, strategy: Strategy, device: torch.device | None) -> int:
@@ -206,8 +243,13 @@ def _replace_activations(module: nn.Module, strategy: Strategy, device: torch.de
             site = ActivationSite(family, alpha, strategy=strategy)
         if device is not None:
             site.to(device)
-        # Only the io signal needs a site's own statistics; the rest would pay for them every batch.
-        site.measure = strategy.uses_signal and strategy.signal == "io"
+        # Only a per-site signal needs a site's own statistics; the rest would pay for them every batch.
+        signal = meter_signal(strategy)
+        if signal is None:
+            site.measure = strategy.uses_signal and strategy.signal == "io"
+        else:
+            site.measure = signal.source in ("site", "site_gradient")
+            site.signal_meter = SignalMeter(signal) if site.measure else None
         strategy.setup_site(site)
         module._modules[child_name] = site  # keeps the key, so ModuleDict/ModuleList order is unchanged
         count += 1
@@ -220,19 +262,63 @@ def target_stats(model: nn.Module) -> PearsonStats | None:
     return found[0][1].target_stats if found else None
 
 
+def network_stats(model: nn.Module) -> PearsonStats | SignalMeter | None:
+    """The statistics of the network's per-network signal: a ``SignalMeter`` for ``data`` (or ``target``
+    per unit), else the ``target`` statistics; None for a model without sites."""
+    found = sites(model)
+    if not found:
+        return None
+    first = found[0][1]
+    return first.network_meter if first.network_meter is not None else first.target_stats
+
+
+def site_stats(site: Any) -> Any:
+    """The statistics a site's strategy reads: its ``signal_meter``, else its io ``stats``."""
+    meter = getattr(site, "signal_meter", None)
+    return meter if meter is not None else site.stats
+
+
+def _reads_source(model: nn.Module, source: str) -> bool:
+    return any(
+        s.strategy is not None and s.strategy.uses_signal and get_signal_class(s.strategy.signal).source == source
+        for _, s in sites(model)
+    )
+
+
 def needs_target_signal(model: nn.Module) -> bool:
-    """Whether any site's strategy reads the network-level ``target`` signal."""
-    return any(s.strategy is not None and s.strategy.uses_signal and s.strategy.signal == "target" for _, s in sites(model))
+    """Whether any site's strategy reads a signal of the network's output (``target``): then
+    ``observe_output`` must see every training batch."""
+    return _reads_source(model, "network")
+
+
+def needs_input_signal(model: nn.Module) -> bool:
+    """Whether any site's strategy reads a signal of the network's input (``data``): then
+    ``observe_input`` must see every training batch."""
+    return _reads_source(model, "input")
 
 
 @torch.no_grad()
 def observe_output(model: nn.Module, output: Tensor, target: Tensor) -> None:
     """Feed one batch to the ``target`` signal: softmax probabilities vs one-hot targets for
     classification (integer targets), prediction vs target for regression."""
-    stats = target_stats(model)
+    stats = network_stats(model)
     if stats is None:
         raise ValueError("observe_output needs a model prepared by dynsearch.apply.")
+    if isinstance(stats, SignalMeter):
+        if stats.signal.source == "network":
+            stats.update(output.detach(), target)
+        return
     stats.update(*target_pairs(output.detach(), target))
+
+
+@torch.no_grad()
+def observe_input(model: nn.Module, x: Tensor, target: Tensor) -> None:
+    """Feed one training batch's input and target to the ``data`` signal (a no-op for other signals)."""
+    stats = network_stats(model)
+    if stats is None:
+        raise ValueError("observe_input needs a model prepared by dynsearch.apply.")
+    if isinstance(stats, SignalMeter) and stats.signal.source == "input":
+        stats.update(x.detach(), target)
 
 
 def target_pairs(output: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
@@ -255,7 +341,7 @@ def adjust(model: nn.Module, epoch: int) -> list[dict[str, Any]]:
         ``r`` is the value the decision used (the pooled one for global scope).
     """
     all_sites = sites(model)
-    target = target_stats(model)
+    target = network_stats(model)
     _warn_unobserved_target(model, all_sites, target, epoch)
     records = adjust_sites(all_sites, target, epoch)
     for _, site in all_sites:
@@ -266,9 +352,11 @@ def adjust(model: nn.Module, epoch: int) -> list[dict[str, Any]]:
 def adjust_sites(all_sites: Sequence[tuple[str, Any]], target: Any, epoch: int) -> list[dict[str, Any]]:
     """The end-of-epoch adjustment of one network, on anything shaped like its sites.
 
-    Each site offers ``strategy``, ``stats`` (``compute``/``moments``/``reset``), ``family``,
+    Each site offers ``strategy``, ``stats`` (``compute``/``moments``/``reset``) or a
+    ``signal_meter`` (``compute``/``reset``, read instead when set), ``family``,
     ``alpha_value``, ``learned``, ``initial_family``, ``initial_alpha``, ``last_switch_epoch``,
-    ``n_switches_`` and ``set_state``; ``target`` offers ``compute``/``reset``. ``ActivationSite``
+    ``n_switches_`` and ``set_state``; ``target`` (the per-network signal's statistics) offers
+    ``compute``/``reset``. ``ActivationSite``
     is one such site; the packed trainer's per-member views are another, so both follow this
     one rule.
     """
@@ -285,8 +373,8 @@ def adjust_sites(all_sites: Sequence[tuple[str, Any]], target: Any, epoch: int) 
             if strategy.uses_signal and results[name].n == 0:
                 continue  # nothing measured since the last adjustment: no evidence to act on
             _decide(strategy, results[name].r, site, epoch)
-            site.stats.reset()
-        if strategy.signal == "target" and target is not None:
+            site_stats(site).reset()
+        if strategy.uses_signal and get_signal_class(strategy.signal).per_network and target is not None:
             target.reset()
     return [
         {
@@ -303,18 +391,22 @@ def adjust_sites(all_sites: Sequence[tuple[str, Any]], target: Any, epoch: int) 
 
 
 def _warn_unobserved_target(
-    model: nn.Module, all_sites: Sequence[tuple[str, Any]], target: PearsonStats | None, epoch: int
+    model: nn.Module, all_sites: Sequence[tuple[str, Any]], target: PearsonStats | SignalMeter | None, epoch: int
 ) -> None:
-    # A target-signal strategy acts only on what observe_output fed it: say so once, not silently do nothing.
+    # A per-network signal acts only on what observe_output/observe_input fed it: say so once, not silently do nothing.
     if getattr(model, _WARNED_ATTR, False) or (target is not None and target.compute().n > 0):
         return
     for _, site in all_sites:
         strategy = site.strategy
-        if strategy is not None and strategy.uses_signal and strategy.signal == "target" and strategy.should_adjust(epoch):
+        if strategy is None or not strategy.uses_signal or not strategy.should_adjust(epoch):
+            continue
+        signal = get_signal_class(strategy.signal)
+        if signal.per_network:
+            call = "observe_input(model, x, target)" if signal.source == "input" else "observe_output(model, output, target)"
             object.__setattr__(model, _WARNED_ATTR, True)
             warnings.warn(
-                "dynsearch.adjust: the strategy reads the 'target' signal but dynsearch.observe_output(model, "
-                "output, target) was not called since the last adjustment, so no site changes; call it after "
+                f"dynsearch.adjust: the strategy reads the {strategy.signal!r} signal but dynsearch.{call} was not "
+                "called since the last adjustment, so no site changes; call it after "
                 "each training step",
                 UserWarning,
                 stacklevel=3,
@@ -344,13 +436,15 @@ def _decide(strategy: Strategy, r: float, site: Any, epoch: int) -> None:
 
 
 def _group_signal(target: Any, strategy: Strategy | None, group: list[tuple[str, Any]]) -> dict[str, PearsonResult]:
-    if strategy is not None and strategy.signal == "target":
+    if strategy is not None and get_signal_class(strategy.signal).per_network:
         pooled = target.compute() if target is not None else PearsonResult(0.0, 0, True)
         return {name: pooled for name, _ in group}
     if strategy is not None and strategy.effective_scope == "global":
-        pooled = PearsonStats.pooled(site.stats for _, site in group)
+        stats = [site_stats(site) for _, site in group]
+        pool = type(stats[0]).pooled if hasattr(type(stats[0]), "pooled") else PearsonStats.pooled
+        pooled = pool(stats)
         return {name: pooled for name, _ in group}
-    return {name: site.stats.compute() for name, site in group}
+    return {name: site_stats(site).compute() for name, site in group}
 
 
 def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:

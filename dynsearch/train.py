@@ -22,7 +22,16 @@ from torch import Tensor, nn
 from .activations import family_names, get_family
 from .data import DatasetSplits, iter_batches
 from .models import build_model
-from .sites import adjust, apply, needs_target_signal, observe_output, parameter_groups, sites
+from .sites import (
+    adjust,
+    apply,
+    needs_input_signal,
+    needs_target_signal,
+    observe_input,
+    observe_output,
+    parameter_groups,
+    sites,
+)
 from .strategies import Strategy, strategy_from_config
 
 __all__ = [
@@ -318,10 +327,12 @@ def _fit(
     optimizer = _optimizer(model, config)
     generator = torch.Generator(device="cpu").manual_seed(config.seed)
     watch_target = needs_target_signal(model)
+    watch_input = needs_input_signal(model)  # the data signal: a constant of the dataset, measured all the same
     fit = _Fit()
     for epoch in range(config.epochs):
         train_loss = _train_epoch(model, optimizer, splits, config.batch_size, generator, epoch,
-                                  watch_target=watch_target, should_stop=should_stop)  # fmt: skip
+                                  watch_target=watch_target, watch_input=watch_input,
+                                  should_stop=should_stop)  # fmt: skip
         records = adjust(model, epoch)
         if not math.isfinite(train_loss) or any(not math.isfinite(r["alpha"]) for r in records):
             fit.diverge(EpochRecord(epoch, train_loss, math.nan, math.nan, records),
@@ -352,6 +363,7 @@ def _train_epoch(
     epoch: int,
     *,
     watch_target: bool,
+    watch_input: bool,
     should_stop: Callable[[], bool] | None,
 ) -> float:
     """One pass over the training split; returns the mean training loss."""
@@ -368,6 +380,8 @@ def _train_epoch(
         optimizer.step()
         if watch_target:
             observe_output(model, output, yb)
+        if watch_input:
+            observe_input(model, xb, yb)
         loss_sum += loss.detach()  # summed on the device: no host sync per step
         n_batches += 1
     return float(loss_sum) / max(n_batches, 1)

@@ -55,7 +55,7 @@ def test_a_searched_float_needs_a_finite_default_range() -> None:
 
 def test_a_subclass_declaration_replaces_the_common_one_in_place() -> None:
     names = [p.name for p in get_strategy_class("linear").declared_params()]
-    assert names[:5] == ["base", "scope", "signal", "every", "warmup"]
+    assert names[:6] == ["base", "scope", "signal", "reduction", "every", "warmup"]
     base = get_strategy_class("linear").declared_params()[0]
     assert base.accepts is not None and not base.accepts("gelu") and base.accepts("relu")
     assert [p.name for p in get_strategy_class("fixed").declared_params()] == ["base"]

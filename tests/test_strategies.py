@@ -278,7 +278,9 @@ def test_fixed_and_learned_never_change_the_state() -> None:
     [
         ({"scope": "local"}, r"The 'scope' parameter of {cls} must be one of layer, global\. Got 'local' instead\."),
         ({"scope": None}, r"The 'scope' parameter of {cls} must be one of layer, global\. Got None instead\."),
-        ({"signal": "grad"}, r"The 'signal' parameter of {cls} must be one of io, target\. Got 'grad' instead\."),
+        ({"signal": "grad"}, r"The 'signal' parameter of {cls} must be one of io, target, dead, saturation, gradient, "
+                             r"data\. Got 'grad' instead\."),
+        ({"reduction": "mean"}, r"The 'reduction' parameter of {cls} must be one of pooled, unit_mean\. Got 'mean' instead\."),
         ({"every": 0}, r"The 'every' parameter of {cls} must be an integer >= 1\. Got 0 instead\."),
         ({"every": 1.5}, r"The 'every' parameter of {cls} must be an integer >= 1\. Got 1\.5 instead\."),
         ({"every": True}, r"The 'every' parameter of {cls} must be an integer >= 1\. Got True instead\."),
@@ -450,11 +452,11 @@ def test_make_strategy() -> None:
     assert make_strategy("linear") == LinearUpdate()
     with pytest.raises(
         ValueError,
-        match=r"Unknown parameter 'lam' for strategy 'threshold'; allowed: base, scope, signal, every, warmup, "
-        r"lower, upper, below, above, cooldown\.",
+        match=r"Unknown parameter 'lam' for strategy 'threshold'; allowed: base, scope, signal, reduction, every, "
+        r"warmup, lower, upper, below, above, cooldown\.",
     ):
         make_strategy("threshold", lower=-0.2, lam=0.1)
-    with pytest.raises(ValueError, match=r"Unknown parameter 'lower' for strategy 'fixed'; allowed: base, scope, signal, every, warmup\."):
+    with pytest.raises(ValueError, match=r"Unknown parameter 'lower' for strategy 'fixed'; allowed: base, scope, signal, reduction, every, warmup\."):
         make_strategy("fixed", lower=0.0)
     # parameter values are still validated by the class
     with pytest.raises(ValueError, match="The 'every' parameter of LinearUpdate"):
@@ -487,7 +489,7 @@ def test_config_round_trips() -> None:
     assert cfg == {
         "name": "threshold",
         "params": {
-            "base": None, "scope": "global", "signal": "io", "every": 2, "warmup": 1,
+            "base": None, "scope": "global", "signal": "io", "reduction": "pooled", "every": 2, "warmup": 1,
             "lower": -0.3, "upper": 0.6, "below": "silu", "above": "sigmoid", "cooldown": 2,
         },
     }
@@ -512,10 +514,11 @@ def test_equality_and_clone() -> None:
 
 
 def test_param_names_base_first() -> None:
-    assert ThresholdSwitch.param_names() == ["base", "scope", "signal", "every", "warmup", "lower", "upper", "below", "above", "cooldown"]
-    assert LinearUpdate.param_names()[5:] == ["lam", "alpha0", "cumulative"]
-    assert LearnedAlpha.param_names() == FixedActivation.param_names() == ["base", "scope", "signal", "every", "warmup"]
-    assert GainAboveCut.param_names()[5:] == ["cut", "gain"]
+    common = ["base", "scope", "signal", "reduction", "every", "warmup"]
+    assert ThresholdSwitch.param_names() == [*common, "lower", "upper", "below", "above", "cooldown"]
+    assert LinearUpdate.param_names()[6:] == ["lam", "alpha0", "cumulative"]
+    assert LearnedAlpha.param_names() == FixedActivation.param_names() == common
+    assert GainAboveCut.param_names()[6:] == ["cut", "gain"]
 
 
 # --- a user strategy through dynsearch.apply --------------------------------------------------
@@ -556,8 +559,9 @@ def test_user_strategy_through_apply_and_config() -> None:
 
     # The exported config rebuilds the same rule in a fresh model, and the trained state loads into it.
     cfg = json.loads(json.dumps(rule.to_config()))
-    assert cfg == {"name": "test_user_rule", "params": {"base": None, "scope": "layer", "signal": "io", "every": 1,
-                                                       "warmup": 0, "cut": -1.0, "gain": 2.5}}
+    assert cfg == {"name": "test_user_rule", "params": {"base": None, "scope": "layer", "signal": "io",
+                                                       "reduction": "pooled", "every": 1, "warmup": 0,
+                                                       "cut": -1.0, "gain": 2.5}}
     fresh = dynsearch.apply(nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 1)), cfg)
     assert all(site.strategy == rule for _, site in dynsearch.sites(fresh))
     fresh.load_state_dict(model.state_dict())

@@ -44,7 +44,7 @@ TOP_KEYS = (
     "workers", "replicates", "split_seeds", "pack", "equivalence_margin", "model", "training", "search", "sampler", "pruner",
 )  # fmt: skip
 MODEL_KEYS = tuple(MODEL_FIELD_KEYS.values())  # "kind", "hidden", …: defined once, in _spec
-SEARCH_KEYS = ("strategies", "bases", "scopes", "signals", "every", "warmup", "lr", "width")  # and each strategy's
+SEARCH_KEYS = ("strategies", "bases", "scopes", "signals", "reductions", "every", "warmup", "lr", "width")  # and each strategy's
 SAMPLER_KEYS = ("name", "seed", "objectives")
 PRUNER_KEYS = ("name", "n_startup_trials", "n_warmup_steps")
 
@@ -63,7 +63,7 @@ _HINTS: dict[str, dict[str, str]] = {
               '(to search a width, use "search.width")'},  # fmt: skip
     "training": {"seed": 'training seeds are 0 .. seeds-1; set the top-level "seeds" for how many'},
     "search": {"lam": 'did you mean "lambda"?', "strategy": 'did you mean "strategies"?',
-               "base": 'did you mean "bases"?', "scope": 'did you mean "scopes"?', "signal": 'did you mean "signals"?'},
+               "base": 'did you mean "bases"?', "scope": 'did you mean "scopes"?', "signal": 'did you mean "signals"?', "reduction": 'did you mean "reductions"?'},
     "sampler": {"sampler": 'did you mean "name"?', "objective": 'did you mean "objectives"?'},
     "pruner": {"pruner": 'did you mean "name"?'},
 }  # fmt: skip

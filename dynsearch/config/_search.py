@@ -25,7 +25,7 @@ from ._spec import SearchSpace, StrategySpace
 __all__ = ["parse_search", "PLURAL_KEYS", "SHARED_KEYS"]
 
 # The [search] spelling of the common choices.
-PLURAL_KEYS = {"bases": "base", "scopes": "scope", "signals": "signal"}
+PLURAL_KEYS = {"bases": "base", "scopes": "scope", "signals": "signal", "reductions": "reduction"}
 # [search] keys that are not strategy parameters.
 SHARED_KEYS = ("strategies", "lr", "width")
 LEGACY_KEY = "legacy_arms"  # set only on specs stored by dynsearch 0.1 (see StudySpec.from_dict)
@@ -57,6 +57,11 @@ def parse_search(c: Checker, value: Any) -> SearchSpace:
     defaults = [n for n in BUILTIN_STRATEGIES if n in registered]
     names = c.choices("search.strategies", s["strategies"], registered, what="strategy") if "strategies" in s \
         else tuple(defaults)  # fmt: skip
+    signal_ranges: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+    if isinstance(s.get("signals"), Mapping):
+        # signals = { io = { lower = [...], upper = [...] }, dead = {...} }: the signals, each with its ranges.
+        signal_ranges = _signal_ranges(c, s["signals"], names)
+        s["signals"] = [name for name, _ in signal_ranges]
     for key in s:
         if key in registered and key not in names:
             raise c.fail(f"search.{key}", f'settings for strategy "{key}", which the study does not search; '
@@ -65,7 +70,46 @@ def parse_search(c: Checker, value: Any) -> SearchSpace:
     spaces = tuple(_strategy_space(c, s, name) for name in names)
     lr = None if s.get("lr") is None else c.float_range("search.lr", s["lr"], positive=True)
     width = None if s.get("width") is None else c.int_range("search.width", s["width"], 1)
-    return SearchSpace(strategies=spaces, lr=lr, width=width, legacy_arms=legacy)
+    space = SearchSpace(strategies=spaces, lr=lr, width=width, legacy_arms=legacy, signal_ranges=signal_ranges)
+    _check_signal_ranges(c, space)
+    return space
+
+
+def _signal_ranges(c: Checker, table: Mapping[str, Any], names: tuple[str, ...]) -> tuple[Any, ...]:
+    """``[search.signals]``: each registered signal with the ranges of the searched parameters compared with it."""
+    from ..signals import get_signal_class, signal_names
+
+    known = signal_names()
+    params: dict[str, Param] = {}
+    for name in names:
+        for p in _declared(name).values():
+            if getattr(p, "on_signal", False):
+                params.setdefault(p.name, p)
+    out = []
+    for signal, value in table.items():
+        key = join_key("search.signals", signal)
+        if signal not in known:
+            raise c.fail(key, f"unknown signal {show(signal)}; registered signals: {', '.join(known)}")
+        ranges = c.table(key, value)
+        c.known_keys(key, ranges, list(params))
+        low, high = get_signal_class(signal).value_range
+        within = (low, high) if all(abs(v) < float("inf") for v in (low, high)) else None
+        out.append((signal, tuple((k, c.float_range(join_key(key, k), v, within=within)) for k, v in ranges.items())))
+    if not out:
+        raise c.fail("search.signals", "expected at least one signal, got {}")
+    return tuple(out)
+
+
+def _check_signal_ranges(c: Checker, space: SearchSpace) -> None:
+    """Every signal's ranges leave each strategy that reads it a valid draw (a threshold pair lower < upper)."""
+    for strategy in space.strategies:
+        signals = strategy.as_dict().get("signal") or ()
+        for signal in signals:
+            settings = space.settings_for(strategy.name, signal)
+            for p in _declared(strategy.name).values():
+                problem = p.check(settings) if p.check is not None and p.name in settings else None
+                if problem:
+                    raise c.fail(join_key("search.signals", signal), f"for {strategy.name}: {problem}")
 
 
 def _check_shared(c: Checker, s: Mapping[str, Any], registered: list[str]) -> None:

@@ -81,6 +81,8 @@ class SearchSpace:
     lr: tuple[float, float] | None = None
     width: tuple[int, int] | None = None
     legacy_arms: bool = False  # a study stored by dynsearch 0.1: the signal was not an arm axis
+    #: ``[search.signals.<name>]`` ranges: ``((signal, ((param, (low, high)), ...)), ...)``
+    signal_ranges: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -102,9 +104,39 @@ class SearchSpace:
         arms = [a for s in self.strategies for a in strategy_arms(s.name, s.as_dict(), skip_axes=skip)]
         return tuple([a for a in arms if a.role == "baseline"] + [a for a in arms if a.role != "baseline"])
 
+    def settings_for(self, strategy: str, signal: str | None) -> dict[str, Any]:
+        """The settings of ``strategy``'s trials that read ``signal``.
+
+        A parameter compared with the signal's value (``on_signal``: threshold ``lower``/``upper``)
+        takes the signal's own range from ``[search.signals.<signal>]``; without one, its range
+        (given in units of [-1, 1]) maps linearly onto the signal's declared range, so a share
+        signal in [0, 1] gets thresholds inside [0, 1]. For io, target, gradient and data the
+        map is the identity.
+        """
+        from ..signals import get_signal_class
+        from ..strategies import get_strategy_class
+
+        settings = self.strategy(strategy).as_dict()
+        if signal is None:
+            return settings
+        own = dict(dict(self.signal_ranges).get(signal, ()))
+        low, high = get_signal_class(signal).value_range
+        mapped = (low, high) != (-1.0, 1.0) and abs(low) < float("inf") and abs(high) < float("inf")
+        for p in get_strategy_class(strategy).declared_params():
+            if not getattr(p, "on_signal", False):
+                continue
+            if p.name in own:
+                settings[p.name] = own[p.name]
+            elif mapped and p.name in settings:
+                a, b = settings[p.name]
+                settings[p.name] = (low + (a + 1.0) / 2.0 * (high - low), low + (b + 1.0) / 2.0 * (high - low))
+        return settings
+
     def to_dict(self) -> dict[str, Any]:
         """The ``[search]`` table with every strategy's resolved ``[search.<strategy>]`` table."""
         out: dict[str, Any] = {"strategies": list(self.names), "lr": _pairs(self.lr), "width": _pairs(self.width)}
+        if self.signal_ranges:
+            out["signals"] = {name: {k: list(v) for k, v in ranges} for name, ranges in self.signal_ranges}
         for s in self.strategies:
             out[s.name] = s.to_dict()
         if self.legacy_arms:

@@ -16,12 +16,13 @@ import torch
 from torch import Tensor
 
 from ..data import DatasetSplits, iter_batches
-from ..sites import adjust_sites, needs_target_signal, sites
+from ..sites import adjust_sites, meter_signal, needs_target_signal, sites
 from ..train import TrainingInterrupted, split_metrics
 from ._members import MemberSite, MemberStats
 from ._net import Op, packed_forward
 from ._optim import PackedOptimizer
 from ._plans import SitePlan, site_plan
+from ._signals import PackSignals
 from ._step import PackedStep
 
 __all__ = ["PackEngine"]
@@ -50,7 +51,11 @@ class PackEngine:
         self.members: list[int | None] = list(members)  # each row's original index (None: it left)
         self.site_names = [name for name, _ in sites(models[0])]
         self.views = [[MemberSite(site, s) for _, site in sites(m)] for m, s in zip(models, strategies)]
-        self.targets = [MemberStats(needs_target_signal(m)) for m in models]
+        # Signals other than io/target pooled: meters over all members (rows), read through per-member views.
+        meter_signals = [meter_signal(s) for s in strategies]
+        self.signals = PackSignals(self.views, meter_signals, splits.x_train.device)
+        self.signals.plan(self.views)
+        self.targets = [MemberStats(needs_target_signal(m) and sig is None) for m, sig in zip(models, meter_signals)]
         self.generators = [torch.Generator().manual_seed(c.seed) for c in configs]
         k, n_sites = len(configs), len(self.site_names)
         self.measure_io = any(v.stats.measured for row in self.views for v in row)
@@ -106,6 +111,8 @@ class PackEngine:
         """Compile the step (dry run on the first batch); False if compilation failed."""
         x, y, batch = self.splits.x_train, self.splits.y_train, self.configs[0].batch_size
         k = len(self.members)
+        if self.signals.active:
+            return False  # the meters' updates and gradient hooks run eagerly only
         # Batches are slices of each member's shuffled split: the dry run's have the same strides.
         xb = x.expand(k, *x.shape).contiguous()[:, :batch]
         yb = y.expand(k, *y.shape).contiguous()[:, :batch]
@@ -131,14 +138,17 @@ class PackEngine:
         loss_sum = torch.zeros(len(self.members), dtype=torch.float64, device=self.device)
         fresh = self._fresh() if self.measure_io or self.measure_target else None
         n_batches = 0
+        meters = self.signals if self.signals.active else None
         for b, start in enumerate(range(0, n, batch)):
             if should_stop is not None and should_stop():
                 raise TrainingInterrupted(f"stopped during epoch {epoch}")
+            measured = b % self.configs[0].measure_every == 0
             loss = self.step(
                 self.params, self.alphas, self.site_plans, self.optimizer, self._trainable(),
                 xs[:, start : start + batch], ys[:, start : start + batch],
                 sums=self.grams, shifts=self.shifts, fresh=fresh if b == 0 else None,
-                io=self.measure_io and b % self.configs[0].measure_every == 0, target=self.measure_target,
+                io=self.measure_io and measured, target=self.measure_target,
+                taps=meters.site_taps(self.alphas) if meters is not None and measured else None, signals=meters,
             )
             loss_sum += loss
             n_batches += 1
@@ -176,13 +186,16 @@ class PackEngine:
                 alpha.copy_(self._alpha_tensor(s))
                 for row in self.views:
                     row[s].changed = False
+        self.signals.apply_resets(self.views)
+        self.signals.plan(self.views)
         self.site_plans = self._site_plans()
 
     def adjust(self, epoch: int) -> list[list[dict[str, Any]]]:
         self._read_state()
         records = [
-            adjust_sites(list(zip(self.site_names, row)), target, epoch) if index is not None else []
-            for row, target, index in zip(self.views, self.targets, self.members)
+            adjust_sites(list(zip(self.site_names, row)), target if meter is None else meter, epoch)
+            if index is not None else []
+            for row, target, meter, index in zip(self.views, self.targets, self.signals.network_views, self.members)
         ]
         self._write_state()
         return records
@@ -224,6 +237,7 @@ class PackEngine:
         self.optimizer.select(keep)
         for name in ("members", "views", "targets", "generators"):
             setattr(self, name, [getattr(self, name)[i] for i in kept])
+        self.signals.compact(kept, self.views)
         self.site_plans = self._site_plans()
 
     def snapshot(self, position: int) -> tuple[list[Tensor], list[Tensor], list[str]]:

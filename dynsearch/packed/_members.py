@@ -7,6 +7,8 @@ one member's row of a packed site: its strategy, family and α mirrors, switch c
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..activations import get_family
 from ..signal import PearsonMoments, PearsonResult, moments_from_gram, pearson_from_moments
 from ..sites import ActivationSite
@@ -52,7 +54,8 @@ class MemberSite:
         self.initial_alpha = site.initial_alpha
         self.last_switch_epoch: int | None = None
         self.n_switches_ = 0
-        self.stats = MemberStats(site.measure)
+        self.stats = MemberStats(site.measure and site.signal_meter is None)
+        self.signal_meter: Any = None  # a MemberMeter when the strategy reads another signal (set by PackSignals)
         self.changed = False  # set_state ran since the pack last wrote α to the device
 
     @property

@@ -9,7 +9,7 @@ member keeps its own activation family and α per site (see ``_plans``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -89,12 +89,14 @@ def packed_forward(
     *,
     shifts: Sequence[Tensor] | None = None,
     fresh: Sequence[Tensor] | None = None,
+    taps: Sequence[Callable[[Tensor, Tensor], None] | None] | None = None,
 ) -> tuple[Tensor, list[Tensor]]:
     """Output ``[K, B, n_outputs]`` for inputs ``x`` ``[K, B, features]``.
 
     With ``shifts`` (one ``[K, 3, 1]`` per site), each site's ``shifted_gram`` of (input, output)
     per member is returned too. With ``fresh`` (one bool ``[K, 1, 1]`` per site), the members
     whose sums start afresh first take their shift from this batch, as ``PearsonStats`` does.
+    With ``taps`` (one callback or None per site), ``tap(z, f(z))`` feeds the site's other signals.
     """
     k = x.shape[0]
     grams: list[Tensor] = []
@@ -112,6 +114,8 @@ def packed_forward(
             if shifts is not None:
                 grams.append(observe(z.detach().reshape(k, -1), x.detach().reshape(k, -1), shifts[op.index],
                                      None if fresh is None else fresh[op.index]))
+            if taps is not None and taps[op.index] is not None:
+                taps[op.index](z, x)  # type: ignore[misc]
         elif op.kind == "pool":
             pooled = F.adaptive_avg_pool2d(x.flatten(0, 1), op.args[0])
             x = pooled.view(k, -1, *pooled.shape[1:])

@@ -33,7 +33,7 @@ def suggest_plan(trial: optuna.Trial, spec: StudySpec) -> tuple[dict[str, Any], 
     """Sample (or read back, for a queued or retried trial) the trial's strategy config and training."""
     label = trial.suggest_categorical(ARM_PARAM, list(spec.arms))
     arm = spec.arm(label)
-    params = suggest_strategy(trial, arm, spec.search.strategy(arm.strategy).as_dict())
+    params = suggest_strategy(trial, arm, spec.search.settings_for(arm.strategy, arm.get("signal")))
     train = spec.train
     changes: dict[str, Any] = {}
     if spec.search.lr is not None:

@@ -27,6 +27,7 @@ from ._base import (
 )
 from ._builtin import DataSignal, DeadSignal, GradientSignal, IOSignal, SaturationSignal, TargetSignal
 from ._derivatives import derivative
+from ._meter import SignalMeter
 from ._recorder import NETWORK, SignalRecorder
 from ._stats import (
     REDUCTIONS,
@@ -59,6 +60,7 @@ __all__ = [
     "DataSignal",
     "derivative",
     "SignalRecorder",
+    "SignalMeter",
     "NETWORK",
     "as_members",
     "copy_state_",

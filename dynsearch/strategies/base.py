@@ -21,21 +21,23 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..activations import get_family
+from ..signals import REDUCTIONS
 from .params import Choice, Family, Int, Param
-from .signals import get_signal, signal_names
+from .signals import get_signal, implied_scope, signal_names
 
 if TYPE_CHECKING:
+    from ..signals import Signal
     from ..sites import ActivationSite
 
-__all__ = ["Strategy", "SiteState", "SCOPES", "SIGNALS", "ROLES", "COMMON_PARAMS"]
+__all__ = ["Strategy", "SiteState", "SCOPES", "SIGNALS", "REDUCTIONS", "ROLES", "COMMON_PARAMS"]
 
 SCOPES = ("layer", "global")
-SIGNALS = ("io", "target")  # the built-in signals; ``signal_names()`` lists every declared one
+SIGNALS = ("io", "target")  # the signals strategies read before dynsearch.signals; ``signal_names()`` lists all
 ROLES = ("candidate", "baseline", "control")
 
 
 def _signal_implies(name: Any) -> dict[str, Any]:
-    scope = get_signal(name).implied_scope
+    scope = implied_scope(name)
     return {} if scope is None else {"scope": scope}
 
 
@@ -45,7 +47,9 @@ COMMON_PARAMS: tuple[Param, ...] = (
     Family("base", ("relu", "tanh"), doc="family every site starts from"),
     Choice("scope", SCOPES, what="scope", doc="layer: each site its own r; global: one pooled r"),
     Choice("signal", signal_names, default=("io",), what="signal", implies=_signal_implies,
-           doc="what r is measured between"),
+           doc="what the rule reads (a registered signal: dynsearch.signals)"),
+    Choice("reduction", REDUCTIONS, searched=False, what="reduction",
+           doc="pooled (default): one value over all elements; unit_mean: per unit, averaged"),
     Int("every", 1, default=(1, 1), doc="adjust every k epochs"),
     Int("warmup", 0, default=(0, 0), doc="epochs before the first adjustment"),
 )
@@ -111,8 +115,12 @@ class Strategy:
     Args:
         base: family every site starts from; None keeps each activation module's own family.
         scope: "layer" (each site uses its own r) or "global" (one pooled r for all sites).
-        signal: "io" (r between a site's input and output) or "target" (r between the network's
-            output and the target; one value per network, so it implies global scope).
+        signal: the registered signal the rule reads (``dynsearch.signals.signal_names()``): "io" (r
+            between a site's input and output), "target" (r between the network's output and the
+            target; one value per network, so it implies global scope), "dead", "saturation",
+            "gradient", "data", or one of your own.
+        reduction: "pooled" (one value over all elements of a site, as the write-up's r) or
+            "unit_mean" (the value per unit — feature or channel — averaged over units).
         every: adjust every k epochs.
         warmup: epochs to train before the first adjustment.
     """
@@ -138,6 +146,7 @@ class Strategy:
         base: str | None = None,
         scope: str = "layer",
         signal: str = "io",
+        reduction: str = "pooled",
         every: int = 1,
         warmup: int = 0,
     ) -> None:
@@ -147,6 +156,7 @@ class Strategy:
         self.base = base
         self.scope = _check_choice(owner, "scope", scope, SCOPES)
         self.signal = _check_choice(owner, "signal", signal, tuple(signal_names()))
+        self.reduction = _check_choice(owner, "reduction", reduction, REDUCTIONS)
         self.every = _check_int(owner, "every", every, 1)
         self.warmup = _check_int(owner, "warmup", warmup, 0)
 
@@ -172,8 +182,14 @@ class Strategy:
 
     @property
     def effective_scope(self) -> str:
-        """The target signal is one value per network, so it always acts globally."""
-        return get_signal(self.signal).implied_scope or self.scope
+        """A per-network signal (target, data) is one value per network, so it always acts globally."""
+        return implied_scope(self.signal) or self.scope
+
+    def signal_object(self) -> Signal | None:
+        """The signal this strategy reads, with its reduction (``None`` for a strategy that reads none)."""
+        if not self.uses_signal:
+            return None
+        return get_signal(self.signal)(reduction=self.reduction)
 
     def should_adjust(self, epoch: int) -> bool:
         """Whether the adjustment runs after 0-based ``epoch`` (past warmup, every k epochs)."""

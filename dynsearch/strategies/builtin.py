@@ -9,6 +9,7 @@ from ..activations import family_names, get_family
 from .base import SiteState, Strategy
 from .params import Choice, Family, Float, Int, Setting
 from .registry import register_strategy
+from .signals import get_signal
 
 if TYPE_CHECKING:
     from ..sites import ActivationSite
@@ -44,7 +45,7 @@ class FixedActivation(Strategy):
 
     Example:
         >>> FixedActivation(base="tanh").to_config()
-        {'name': 'fixed', 'params': {'base': 'tanh', 'scope': 'layer', 'signal': 'io', 'every': 1, 'warmup': 0}}
+        {'name': 'fixed', 'params': {'base': 'tanh', 'scope': 'layer', 'signal': 'io', 'reduction': 'pooled', 'every': 1, 'warmup': 0}}
     """
 
     uses_signal = False
@@ -63,8 +64,8 @@ class ThresholdSwitch(Strategy):
     A switch resets α to the new family's default (the base family gets its starting α back).
 
     Args:
-        lower: lower threshold in [-1, 1].
-        upper: upper threshold in [-1, 1], greater than ``lower``.
+        lower: lower threshold, inside the signal's range ([-1, 1] for r; [0, 1] for dead and saturation).
+        upper: upper threshold, inside the signal's range, greater than ``lower``.
         below: family used when r < lower.
         above: family used when r > upper.
         cooldown: minimum epochs between two switches of the same site (against oscillation).
@@ -77,9 +78,9 @@ class ThresholdSwitch(Strategy):
     """
 
     search_space = (
-        Float("lower", -1.0, 1.0, default=(-0.9, 0.0), bounds=lambda v, s: _lower_bounds(s),
+        Float("lower", -1.0, 1.0, default=(-0.9, 0.0), bounds=lambda v, s: _lower_bounds(s), on_signal=True,
               doc="lower threshold"),
-        Float("upper", -1.0, 1.0, default=(0.0, 0.9), bounds=lambda v, s: _upper_bounds(v, s),
+        Float("upper", -1.0, 1.0, default=(0.0, 0.9), bounds=lambda v, s: _upper_bounds(v, s), on_signal=True,
               check=lambda s: _pair_exists(s), doc="upper threshold, sampled above lower"),
         Family("below", ("tanh",), doc="family when r < lower"),
         Family("above", ("sigmoid",), doc="family when r > upper"),
@@ -100,9 +101,13 @@ class ThresholdSwitch(Strategy):
         owner = type(self).__name__
         self.lower = _finite(owner, "lower", lower)
         self.upper = _finite(owner, "upper", upper)
+        low, high = get_signal(self.signal).value_range
         for name, value in (("lower", self.lower), ("upper", self.upper)):
-            if not -1.0 <= value <= 1.0:
-                raise ValueError(f"The {name!r} parameter of {owner} must be a float in [-1, 1]. Got {value!r} instead.")
+            if not low <= value <= high:
+                where = "" if (low, high) == (-1.0, 1.0) else f" (the range of the {self.signal!r} signal)"
+                raise ValueError(
+                    f"The {name!r} parameter of {owner} must be a float in [{low:g}, {high:g}]{where}. Got {value!r} instead."
+                )
         if self.lower >= self.upper:
             raise ValueError(
                 f"The 'lower' parameter of {owner} must be less than 'upper'. Got lower={self.lower!r}, upper={self.upper!r}."

@@ -57,6 +57,9 @@ class Float:
         aliases: other study-file keys accepted for it.
         bounds: narrows the range per trial from values sampled before it (None skips the parameter).
         check: rejects inconsistent study settings (e.g. no lower < upper pair possible).
+        on_signal: the value is compared with the signal's (a threshold): a study gives its range per
+            signal (``[search.signals.<name>]``), and a range given for all signals, in units of
+            [-1, 1], maps onto each signal's declared range.
     """
 
     name: str
@@ -69,6 +72,7 @@ class Float:
     doc: str = ""
     bounds: Bounds | None = field(default=None, compare=False, repr=False)
     check: Check | None = field(default=None, compare=False, repr=False)
+    on_signal: bool = False
     kind: ClassVar[Literal["float"]] = "float"
 
     def default_setting(self) -> tuple[float, float] | None:

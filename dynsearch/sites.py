@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .activations import ACTIVATION_MODULE_TYPES, family_from_module, family_index, family_names, get_family
+from .activations import ACTIVATION_MODULE_TYPES, Params, family_from_module, family_index, family_names, get_family
 from .learned import alpha_rows, channel_counts, initial_learned, learned_params
 from .signal import PearsonResult, PearsonStats
 from .strategies import SiteState, Strategy, strategy_from_config
@@ -129,9 +129,13 @@ class ActivationSite(nn.Module):
         self.alpha.fill_(value)
         self._set_mirror(self.family, value)
 
+    def fn_params(self, x: Tensor) -> Params:
+        """What the family's fn takes for input ``x``: the float α, or the learned parameter shaped for ``x``
+        (per channel on axis 1; ACON-C's (β, p1, p2) as a tuple)."""
+        return learned_params(self.alpha_param, self._family, x) if self.alpha_param is not None else self._alpha
+
     def forward(self, x: Tensor) -> Tensor:
-        alpha = learned_params(self.alpha_param, self._family, x) if self.alpha_param is not None else self._alpha
-        y = self._family.fn(x, alpha)
+        y = self._family.fn(x, self.fn_params(x))
         if self.training and self.measure:
             # Counted per epoch (adjust restarts it), so every epoch measures its first batch.
             if self._forward_calls % self.measure_every == 0:

@@ -4,7 +4,9 @@ learning rate; learned Swish-β, per-channel PReLU and ACON-C through the learne
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -247,3 +249,109 @@ def test_packs_keep_per_channel_and_acon_c_apart_and_train_them_alone(iris, name
         alone = train(iris, member.strategy, member.config)
         assert_same(packed, alone, name)
         assert packed.history[-1].sites == alone.history[-1].sites
+
+
+LEARNED_STUDY = """\
+name = "learned"
+datasets = [{ name = "moons", n_samples = 240, noise = 0.2 }]
+n_trials = 8
+split_seed = 2
+[model]
+kind = "mlp"
+hidden = [12]
+[training]
+epochs = 3
+batch_size = 32
+patience = 0
+lr = 0.02
+[search]
+strategies = ["fixed", "learned", "threshold"]
+scopes = ["layer"]
+bases = ["relu", "acon_c"]
+[search.learned]
+base = ["silu", "acon_c", "relu"]
+per_channel = [false, true]
+[search.threshold]
+lower = [-0.9, 0.6]
+upper = [0.6, 0.99]
+[sampler]
+name = "random"
+seed = 0
+[pruner]
+name = "none"
+"""
+
+
+@pytest.mark.slow
+def test_learned_baselines_run_export_retrain_and_report_as_baselines(tmp_path: Path) -> None:
+    """A real study: the learned arms finish, an export re-trains to the same validation metric, and the
+    report lists them with the baseline role."""
+    from dynsearch.cli import main
+    from dynsearch.export import read_export
+
+    (tmp_path / "learned.toml").write_text(LEARNED_STUDY)
+    journal = tmp_path / "learned.journal"
+    env = {k: v for k, v in os.environ.items() if k != "DYNSEARCH_STORAGE"}
+    proc = subprocess.run([sys.executable, "-m", "dynsearch", "run", "learned.toml", "--storage", f"journal:{journal}",
+                           "--workers", "1", "--quiet"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    storage = JournalStorage(JournalFileBackend(str(journal)))
+    trials = optuna.load_study(study_name="learned", storage=storage).get_trials()
+    arms = ["fixed-relu", "learned-silu", "learned-silu-per_channel", "learned-acon_c", "learned-acon_c-per_channel",
+            "learned-relu", "learned-relu-per_channel", "threshold-layer"]  # fmt: skip
+    assert sorted(t.params["arm"] for t in trials) == sorted(arms)
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    label = "moons(n_samples=240, noise=0.2)"
+    for arm in ("learned-acon_c-per_channel", "learned-relu-per_channel"):
+        out = tmp_path / f"{arm}.json"
+        assert main(["export", "learned", "--storage", f"journal:{journal}", "--arm", arm, "-o", str(out)]) == 0
+        record = read_export(out)
+        assert record.strategy["params"]["per_channel"] is True
+        result = tmp_path / f"{arm}-result.json"
+        assert main(["train", "--config", str(out), "--json", str(result), "--quiet"]) == 0
+        trained = json.loads(result.read_text())
+        stored = next(t for t in trials if t.number == record.trial)
+        assert trained["best_val_metric"] == stored.user_attrs["datasets"][label]["val_metrics"][0], arm
+        assert [s[2] for s in stored.user_attrs["history"][label]["epochs"][-1][2]] == \
+            [round(s["alpha"], 5) for s in trained["history"][-1]["sites"]]  # fmt: skip
+    report = tmp_path / "report"
+    assert main(["report", "learned", "--storage", f"journal:{journal}", "--out", str(report), "--seeds", "2",
+                 "--quiet"]) == 0  # fmt: skip
+    text = (report / "report.md").read_text()
+    for arm in arms[:-1]:
+        assert re.search(rf"^\| {re.escape(arm)} \| baseline \|", text, flags=re.M), arm
+    assert re.search(r"^\| threshold-layer \| candidate \|", text, flags=re.M)
+
+
+def test_signals_read_a_per_channel_and_an_acon_c_site_as_it_computes() -> None:
+    from dynsearch.signals import SignalRecorder
+
+    torch.manual_seed(0)
+    model = dynsearch.apply(nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(64, 3), nn.ReLU()),
+                            LearnedAlpha(per_channel=True))  # fmt: skip
+    conv_site = dynsearch.sites(model)[0][1]
+    with torch.no_grad():
+        conv_site.alpha_param.copy_(torch.tensor([0.0, 0.2, 0.0, 0.7]))
+    recorder = SignalRecorder(model, ["dead"])
+    model.train()
+    x = torch.randn(16, 1, 6, 6)
+    z = model[0](x).detach().numpy()
+    model(x)
+    (value, n, _) = recorder.epoch_values()["1"]["dead"]
+    # Dead: z < 0 in the channels whose slope is 0 (channels 0 and 2), never in the others.
+    expected = ((z < 0) & np.array([True, False, True, False]).reshape(1, 4, 1, 1)).mean()
+    assert (value, n) == (pytest.approx(expected), z.size) and 0 < expected < 0.5
+    acon = dynsearch.apply(nn.Sequential(nn.Linear(2, 3), nn.ReLU()), LearnedAlpha(base="acon_c"))
+    recorder = SignalRecorder(acon, [{"name": "saturation", "params": {"eps": 0.3}}])
+    acon.train()
+    beta, p1, p2 = 1.0, 2.0, 0.1
+    with torch.no_grad():
+        dynsearch.sites(acon)[0][1].alpha_param.copy_(torch.tensor([beta, p1, p2]))
+    z = torch.linspace(-6, 6, 121).view(-1, 1).expand(-1, 3)
+    acon[1](z)
+    (share, _, _) = recorder.epoch_values()["1"]["saturation"]
+    u = beta * (p1 - p2) * z.numpy()
+    sig = 1 / (1 + np.exp(-u))
+    slope = (p1 - p2) * (sig + u * sig * (1 - sig)) + p2  # ACON-C's f′, by hand
+    assert share == pytest.approx((np.abs(slope) < 0.3).mean()) and 0 < share < 1

@@ -355,3 +355,20 @@ def test_signals_read_a_per_channel_and_an_acon_c_site_as_it_computes() -> None:
     sig = 1 / (1 + np.exp(-u))
     slope = (p1 - p2) * (sig + u * sig * (1 - sig)) + p2  # ACON-C's f′, by hand
     assert share == pytest.approx((np.abs(slope) < 0.3).mean()) and 0 < share < 1
+
+
+def test_train_command_takes_per_channel_and_acon_c(tmp_path: Path, capsys) -> None:
+    from dynsearch.cli import main
+
+    out = tmp_path / "r.json"
+    assert main(["train", "--dataset", "iris", "--strategy", "learned", "--base", "acon_c", "--per-channel",
+                 "--epochs", "2", "--hidden", "6", "--json", str(out), "--quiet"]) == 0  # fmt: skip
+    result = json.loads(out.read_text())
+    assert result["strategy"]["params"]["per_channel"] is True and result["strategy"]["params"]["base"] == "acon_c"
+    assert {s["family"] for s in result["history"][-1]["sites"]} == {"acon_c"}
+    # A config stored before per_channel existed loads as one α per site.
+    assert strategy_from_config({"name": "learned", "params": {"base": "silu"}}).per_channel is False
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--dataset", "iris", "--strategy", "linear", "--base", "acon_c", "--json", str(tmp_path / "x")])
+    assert exit_info.value.code == 2 and "needs the learned strategy" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

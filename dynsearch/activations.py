@@ -4,6 +4,11 @@ A family is a function ``f(x, α)`` plus what α means, its default and its vali
 α is a Python float on the fast path (set once per adjustment, so the forward pass needs no
 host sync) or a tensor when it is trained by gradient (the ``learned`` strategy).
 
+A family may learn further parameters besides α (``extra_params``: ACON-C learns p1 and p2
+besides β). Such a family is *learned only*: the ``learned`` strategy trains all of them, and
+its ``fn`` then takes α as a tuple ``(α, *extras)``; given a plain α it uses the extras' initial
+values (ACON-C at p1 = 1, p2 = 0 is Swish-β).
+
 Example:
     >>> from dynsearch.activations import get_family
     >>> get_family("swish").name
@@ -13,13 +18,15 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 Alpha = float | Tensor
+# What a family's fn takes: α, or for a learned-only family the tuple (α, *extras).
+Params = Alpha | tuple[Tensor, ...]
 
 __all__ = [
     "Family",
@@ -37,17 +44,25 @@ class Family:
     """One activation family: ``fn(x, alpha)`` and the meaning, default and range of α.
 
     Families without a parameter have ``alpha_range=None``; α is ignored for them.
+    ``extra_params`` names the further learned parameters with their initial values (never
+    clipped); a family with any is learned only.
     """
 
     name: str
-    fn: Callable[[Tensor, Alpha], Tensor]
+    fn: Callable[[Tensor, Any], Tensor]  # (x, α) -> f(x); see ``Params``
     alpha_meaning: str | None
     alpha_default: float
     alpha_range: tuple[float, float] | None
+    extra_params: tuple[tuple[str, float], ...] = ()
 
     @property
     def has_alpha(self) -> bool:
         return self.alpha_range is not None
+
+    @property
+    def learned_only(self) -> bool:
+        """Whether the family learns parameters besides α, so only the ``learned`` strategy can use it."""
+        return bool(self.extra_params)
 
     def clip(self, alpha: float) -> float:
         """Clip α into this family's range (families without α return the default)."""
@@ -56,7 +71,7 @@ class Family:
         low, high = self.alpha_range
         return float(min(max(alpha, low), high))
 
-    def __call__(self, x: Tensor, alpha: Alpha | None = None) -> Tensor:
+    def __call__(self, x: Tensor, alpha: Params | None = None) -> Tensor:
         return self.fn(x, self.alpha_default if alpha is None else alpha)
 
 
@@ -78,6 +93,13 @@ def _elu(x: Tensor, alpha: Alpha) -> Tensor:
 
 def _silu(x: Tensor, alpha: Alpha) -> Tensor:
     return F.silu(x) if _is_one(alpha) else x * torch.sigmoid(alpha * x)
+
+
+def _acon_c(x: Tensor, alpha: Params) -> Tensor:
+    # ACON-C (Ma et al., CVPR 2021): (p1 − p2)·x·σ(β(p1 − p2)x) + p2·x; a plain α is β at p1 = 1, p2 = 0.
+    beta, p1, p2 = alpha if isinstance(alpha, tuple) else (alpha, 1.0, 0.0)
+    scaled = (p1 - p2) * x
+    return scaled * torch.sigmoid(beta * scaled) + p2 * x
 
 
 def _tanh(x: Tensor, alpha: Alpha) -> Tensor:
@@ -109,6 +131,9 @@ _FAMILIES: dict[str, Family] = {
         Family("sigmoid", _sigmoid, "gain α in σ(αx)", 1.0, (0.1, 10.0)),
         Family("softplus", _softplus, "β in log(1 + exp(βx))/β", 1.0, (0.1, 20.0)),
         Family("identity", lambda x, a: x, None, 1.0, None),
+        # Appended last: a family's index is stored in the sites' state_dicts.
+        Family("acon_c", _acon_c, "β in ACON-C's (p1 − p2)·x·σ(β(p1 − p2)x) + p2·x; p1, p2 learned too", 1.0,
+               (-10.0, 10.0), extra_params=(("p1", 1.0), ("p2", 0.0))),
     )
 }
 
@@ -184,6 +209,10 @@ def activation_module(name: str) -> nn.Module:
     can turn its activations into sites.
     """
     family = get_family(name)
+    if family.learned_only:
+        extras = ", ".join(n for n, _ in family.extra_params)
+        raise ValueError(f"{family.name} has no plain torch module: its α and its {extras} are learned; build "
+                         f"the model with another activation and apply the learned strategy with base = {family.name!r}.")
     for module_type, family_name in ACTIVATION_MODULE_TYPES.items():
         if family_name == family.name:
             if module_type is nn.LeakyReLU:

@@ -21,7 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .activations import ACTIVATION_MODULE_TYPES, family_from_module, family_index, family_names, get_family
+from .activations import ACTIVATION_MODULE_TYPES, Params, family_from_module, family_index, family_names, get_family
+from .learned import alpha_rows, channel_counts, initial_learned, learned_params
 from .signal import PearsonResult, PearsonStats
 from .signals import Signal, SignalMeter, get_signal_class
 from .strategies import SiteState, Strategy, strategy_from_config
@@ -68,6 +69,8 @@ class ActivationSite(nn.Module):
         self.register_buffer("family_code", torch.tensor(family_index(fam.name), dtype=torch.long))
         self.register_buffer("alpha", torch.tensor(alpha, dtype=torch.float32))
         self.alpha_param: nn.Parameter | None = None
+        # Channel count of the layer before this site (set by `apply`), for a per-channel learned α.
+        self.channels: int | None = None
         self.stats = PearsonStats()
         # Any other signal the strategy reads (dead, saturation, gradient, io per unit, ...): set by `apply`.
         self.signal_meter: SignalMeter | None = None
@@ -101,9 +104,9 @@ class ActivationSite(nn.Module):
 
     @property
     def alpha_value(self) -> float:
-        """Current α as a float (reads a learned parameter back: one host sync)."""
+        """Current α as a float (reads a learned parameter back: one host sync; the mean of a per-channel α)."""
         if self.alpha_param is not None:
-            return float(self.alpha_param.detach())
+            return float(alpha_rows(self.alpha_param.detach(), self._family).mean())
         return self._alpha
 
     def set_state(self, family: str, alpha: float) -> None:
@@ -114,17 +117,37 @@ class ActivationSite(nn.Module):
         self.alpha.fill_(alpha)
         if self.alpha_param is not None:
             with torch.no_grad():
-                self.alpha_param.fill_(alpha)
+                alpha_rows(self.alpha_param, self._family).fill_(alpha)
         self._set_mirror(fam.name, alpha)
 
-    def make_alpha_learnable(self) -> None:
-        """Turn α into an ``nn.Parameter`` trained with the model (the ``learned`` strategy)."""
-        if self.alpha_param is None:
-            self.alpha_param = nn.Parameter(self.alpha.detach().clone())
+    def make_alpha_learnable(self, per_channel: bool = False) -> None:
+        """Turn α (and a learned-only family's other parameters) into an ``nn.Parameter`` trained with the
+        model (the ``learned`` strategy); ``per_channel``: one value per channel of the layer before the site."""
+        if self.alpha_param is not None:
+            return
+        if per_channel and self.channels is None:
+            raise ValueError("A per-channel learned α needs the site's channel count, but no linear, convolution or "
+                             "batch norm layer comes before this site in the model.")
+        start = initial_learned(self._family, self._alpha, self.channels if per_channel else None)
+        self.alpha_param = nn.Parameter(start.to(self.alpha.device))
+
+    def keep_alpha_in_range(self) -> None:
+        """Clip a learned α into its family's range in place (a learned-only family's other parameters stay free)."""
+        if self.alpha_param is None or self._family.alpha_range is None:
+            return
+        with torch.no_grad():
+            alpha_rows(self.alpha_param, self._family).clamp_(*self._family.alpha_range)
+        value = self.alpha_value
+        self.alpha.fill_(value)
+        self._set_mirror(self.family, value)
+
+    def fn_params(self, x: Tensor) -> Params:
+        """What the family's fn takes for input ``x``: the float α, or the learned parameter shaped for ``x``
+        (per channel on axis 1; ACON-C's (β, p1, p2) as a tuple)."""
+        return learned_params(self.alpha_param, self._family, x) if self.alpha_param is not None else self._alpha
 
     def forward(self, x: Tensor) -> Tensor:
-        alpha = self.alpha_param if self.alpha_param is not None else self._alpha
-        y = self._family.fn(x, alpha)
+        y = self._family.fn(x, self.fn_params(x))
         if self.training and self.measure:
             # Counted per epoch (adjust restarts it), so every epoch measures its first batch.
             if self._forward_calls % self.measure_every == 0:
@@ -152,8 +175,9 @@ class ActivationSite(nn.Module):
         self.last_switch_epoch = state["last_switch_epoch"]
 
     def _load_from_state_dict(self, state_dict: Mapping[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
-        if prefix + "alpha_param" in state_dict:
-            self.make_alpha_learnable()
+        learned = state_dict.get(prefix + "alpha_param")
+        if learned is not None and (self.alpha_param is None or self.alpha_param.shape != learned.shape):
+            self.alpha_param = nn.Parameter(torch.zeros_like(learned, device=self.alpha.device))  # per channel, or several
         if prefix + "target_stats.gram" in state_dict and self.target_stats is None:
             self.target_stats = PearsonStats().to(self.alpha.device)
         if prefix + "_extra_state" not in state_dict:
@@ -204,7 +228,7 @@ def apply(model: nn.Module, strategy: Strategy | Mapping[str, Any], *, keep_acti
     if isinstance(model, ActivationSite) or family_from_module(model) is not None:
         raise ValueError(f"dynsearch.apply needs a model that contains activations; got a bare {type(model).__name__}.")
     device = next((p.device for p in model.parameters()), None)
-    replaced = _replace_activations(model, strategy, device)
+    replaced = _replace_activations(model, strategy, device, channel_counts(model))
     if replaced == 0:
         kinds = ", ".join(f"nn.{t.__name__}" for t in ACTIVATION_MODULE_TYPES if t is not nn.Identity)
         raise ValueError(f"{type(model).__name__} has no activation module to make dynamic (looked for {kinds}).")
@@ -228,7 +252,9 @@ def meter_signal(strategy: Strategy) -> Signal | None:
     return signal
 
 
-def _replace_activations(module: nn.Module, strategy: Strategy, device: torch.device | None) -> int:
+def _replace_activations(
+    module: nn.Module, strategy: Strategy, device: torch.device | None, channels: dict[int, int | None]
+) -> int:
     count = 0
     for child_name, child in list(module.named_children()):
         if isinstance(child, ActivationSite):
@@ -237,10 +263,11 @@ def _replace_activations(module: nn.Module, strategy: Strategy, device: torch.de
         else:
             found = family_from_module(child)
             if found is None:
-                count += _replace_activations(child, strategy, device)
+                count += _replace_activations(child, strategy, device, channels)
                 continue
             family, alpha = strategy.initial_state(*found)
             site = ActivationSite(family, alpha, strategy=strategy)
+        site.channels = channels.get(id(child))
         if device is not None:
             site.to(device)
         # Only a per-site signal needs a site's own statistics; the rest would pay for them every batch.
@@ -355,8 +382,8 @@ def adjust_sites(all_sites: Sequence[tuple[str, Any]], target: Any, epoch: int) 
     Each site offers ``strategy``, ``stats`` (``compute``/``moments``/``reset``) or a
     ``signal_meter`` (``compute``/``reset``, read instead when set), ``family``,
     ``alpha_value``, ``learned``, ``initial_family``, ``initial_alpha``, ``last_switch_epoch``,
-    ``n_switches_`` and ``set_state``; ``target`` (the per-network signal's statistics) offers
-    ``compute``/``reset``. ``ActivationSite``
+    ``n_switches_``, ``set_state`` and ``keep_alpha_in_range``; ``target`` (the per-network signal's
+    statistics) offers ``compute``/``reset``. ``ActivationSite``
     is one such site; the packed trainer's per-member views are another, so both follow this
     one rule.
     """
@@ -432,7 +459,7 @@ def _decide(strategy: Strategy, r: float, site: Any, epoch: int) -> None:
         site.set_state(new.family, new.alpha)
     elif site.learned:
         # A learned α may wander out of its family's range: keep it inside.
-        site.set_state(site.family, alpha)
+        site.keep_alpha_in_range()
 
 
 def _group_signal(target: Any, strategy: Strategy | None, group: list[tuple[str, Any]]) -> dict[str, PearsonResult]:

@@ -112,11 +112,14 @@ class TrainConfig:
             if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in sizes):
                 raise ValueError(f"{name}: expected positive integer sizes, got {list(sizes)!r}.")
         try:
-            get_family(self.activation)
+            family = get_family(self.activation)
         except ValueError:
             raise ValueError(
                 f"activation: expected an activation family ({', '.join(family_names())}), got {self.activation!r}."
             ) from None
+        if family.learned_only:
+            raise ValueError(f"activation: {family.name} is learned only (no plain module); use another activation and "
+                             f"the learned strategy with base = {family.name!r}.")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

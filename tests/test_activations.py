@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -20,7 +21,8 @@ from dynsearch.activations import (
     get_family,
 )
 
-ALL_FAMILIES = ["relu", "leaky_relu", "elu", "selu", "gelu", "silu", "tanh", "sigmoid", "softplus", "identity"]
+ALL_FAMILIES = ["relu", "leaky_relu", "elu", "selu", "gelu", "silu", "tanh", "sigmoid", "softplus", "identity", "acon_c"]
+MODULE_FAMILIES = ALL_FAMILIES[:-1]  # acon_c is learned only: no plain torch module computes it
 WITH_ALPHA = [n for n in ALL_FAMILIES if get_family(n).has_alpha]
 
 # What each family's α means, its default and its range, as DESIGN.md §2 fixes them.
@@ -32,6 +34,7 @@ EXPECTED_ALPHA = {
     "tanh": ("gain", 1.0, (0.1, 10.0)),
     "sigmoid": ("gain", 1.0, (0.1, 10.0)),
     "softplus": ("β", 1.0, (0.1, 20.0)),
+    "acon_c": ("β", 1.0, (-10.0, 10.0)),
 }
 
 
@@ -168,6 +171,7 @@ def test_parametrised_families_match_torch(name: str, x: torch.Tensor) -> None:
         "tanh": lambda: torch.tanh(a * x),
         "sigmoid": lambda: torch.sigmoid(a * x),
         "softplus": lambda: F.softplus(x, beta=a),
+        "acon_c": lambda: x * torch.sigmoid(a * x),  # a plain α is β at p1 = 1, p2 = 0
     }[name]()
     torch.testing.assert_close(fam(x, a), reference)
 
@@ -233,7 +237,7 @@ def test_every_module_type_maps_to_a_known_family() -> None:
         assert get_family(name).name == name, module_type
 
 
-@pytest.mark.parametrize("name", ALL_FAMILIES + ["swish"])
+@pytest.mark.parametrize("name", MODULE_FAMILIES + ["swish"])
 def test_activation_module_round_trips(name: str, x: torch.Tensor) -> None:
     module = activation_module(name)
     fam = get_family(name)
@@ -243,3 +247,44 @@ def test_activation_module_round_trips(name: str, x: torch.Tensor) -> None:
         found = family_from_module(module)
         assert found == (fam.name, fam.alpha_default)
         assert math.isfinite(found[1])
+
+
+def test_a_learned_only_family_has_no_plain_module() -> None:
+    assert get_family("acon_c").learned_only and not get_family("silu").learned_only
+    with pytest.raises(ValueError, match=r"acon_c has no plain torch module: its α and its p1, p2 are learned"):
+        activation_module("acon_c")
+
+
+def _acon_c_reference(x: np.ndarray, beta: np.ndarray, p1: np.ndarray, p2: np.ndarray) -> np.ndarray:
+    # Ma et al. (CVPR 2021), eq. for ACON-C, written out in numpy.
+    d = (p1 - p2) * x
+    return d / (1.0 + np.exp(-beta * d)) + p2 * x
+
+
+def test_acon_c_matches_a_numpy_reference_per_site_and_per_channel() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 5)) * 3
+    acon = get_family("acon_c")
+    for beta, p1, p2 in [(1.0, 1.0, 0.0), (0.3, 1.5, -0.2), (-2.0, 0.25, 0.8), (4.0, -0.5, 0.5)]:
+        params = tuple(torch.tensor(v, dtype=torch.float64) for v in (beta, p1, p2))
+        got = acon(torch.from_numpy(x), params).numpy()
+        np.testing.assert_allclose(got, _acon_c_reference(x, beta, p1, p2), rtol=1e-12, atol=1e-12)
+    per_channel = [rng.normal(size=5) for _ in range(3)]
+    got = acon(torch.from_numpy(x), tuple(torch.from_numpy(v) for v in per_channel)).numpy()
+    np.testing.assert_allclose(got, _acon_c_reference(x, *per_channel), rtol=1e-12, atol=1e-12)
+    # At its initial p1 = 1, p2 = 0 it is Swish-β; β → large approaches max(p1·x, p2·x).
+    torch.testing.assert_close(acon(torch.from_numpy(x), 1.0), F.silu(torch.from_numpy(x)))
+    big = tuple(torch.tensor(v, dtype=torch.float64) for v in (200.0, 1.2, 0.1))
+    np.testing.assert_allclose(acon(torch.from_numpy(x), big).numpy(), np.maximum(1.2 * x, 0.1 * x), atol=1e-3)
+
+
+def test_acon_c_gradients_reach_beta_p1_and_p2() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(64, 4, dtype=torch.float64)
+    params = tuple(torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (1.0, 1.0, 0.0))
+    get_family("acon_c")(x, params).pow(2).sum().backward()
+    for name, p in zip(("β", "p1", "p2"), params):
+        assert p.grad is not None and torch.isfinite(p.grad) and p.grad != 0, name
+    assert torch.autograd.gradcheck(lambda b, a, c: get_family("acon_c")(x, (b, a, c)),
+                                    tuple(torch.tensor(v, dtype=torch.float64, requires_grad=True)
+                                          for v in (0.7, 1.3, -0.4)))

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from dynsearch.activations import ACTIVATION_MODULE_TYPES, family_names
+from dynsearch.activations import ACTIVATION_MODULE_TYPES, family_names, get_family
 from dynsearch.data import load_dataset
 from dynsearch.models import SmallCNN, build_model, mlp, small_cnn
 
@@ -42,13 +42,18 @@ def test_activation_modules_are_distinct_instances() -> None:
     assert len({id(m) for m in acts}) == 3
 
 
-@pytest.mark.parametrize("family", family_names())
+@pytest.mark.parametrize("family", [f for f in family_names() if not get_family(f).learned_only])
 def test_every_family_builds_ordinary_modules(family: str) -> None:
     model = mlp(3, (5, 5), 2, activation=family)
     module_types = {t for t, name in ACTIVATION_MODULE_TYPES.items() if name == family}
     acts = [m for m in model.modules() if type(m) in module_types]
     assert len(acts) == 2
     assert torch.isfinite(model(torch.randn(4, 3))).all()
+
+
+def test_a_learned_only_family_is_no_model_activation() -> None:
+    with pytest.raises(ValueError, match=r"acon_c has no plain torch module.*learned strategy with base = 'acon_c'"):
+        mlp(3, (5,), 2, activation="acon_c")
 
 
 def test_cnn_on_digits() -> None:

@@ -28,7 +28,9 @@ from dynsearch.strategies import registry as registry_module
 from dynsearch.testing import check_strategy, strategy_names_for_tests
 
 BUILTIN = [FixedActivation, ThresholdSwitch, LinearUpdate, LearnedAlpha]
-WITH_ALPHA = ", ".join(n for n in family_names() if get_family(n).has_alpha)
+WITH_ALPHA = ", ".join(n for n in family_names() if get_family(n).has_alpha)  # what learned may train
+# What linear may adjust: not acon_c, whose parameters only the learned strategy trains.
+ADJUSTABLE = ", ".join(n for n in family_names() if get_family(n).has_alpha and not get_family(n).learned_only)
 
 
 # --- a user's own strategy, registered the way the docs tell users to --------------------------
@@ -237,7 +239,7 @@ def test_linear_alpha0_outside_the_base_range() -> None:
 @pytest.mark.parametrize("family", ["gelu", "selu", "identity", "linear"])
 def test_linear_refuses_families_without_alpha(family: str) -> None:
     canonical = get_family(family).name
-    message = rf"LinearUpdate adjusts a family's α, but '{canonical}' has none; families with α: {WITH_ALPHA}\."
+    message = rf"LinearUpdate adjusts a family's α, but '{canonical}' has none; families with α: {ADJUSTABLE}\."
     with pytest.raises(ValueError, match=message):
         LinearUpdate(base=family)
     with pytest.raises(ValueError, match=message):
@@ -517,7 +519,8 @@ def test_param_names_base_first() -> None:
     common = ["base", "scope", "signal", "reduction", "every", "warmup"]
     assert ThresholdSwitch.param_names() == [*common, "lower", "upper", "below", "above", "cooldown"]
     assert LinearUpdate.param_names()[6:] == ["lam", "alpha0", "cumulative"]
-    assert LearnedAlpha.param_names() == FixedActivation.param_names() == common
+    assert FixedActivation.param_names() == common
+    assert LearnedAlpha.param_names() == [*common, "per_channel"]
     assert GainAboveCut.param_names()[6:] == ["cut", "gain"]
 
 

@@ -83,6 +83,8 @@ def configure(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace],
     strat.add_argument("--lam", "--lambda", dest="lam", type=float, help="linear: λ in α = α₀ + λ·r (default 0.1)")
     strat.add_argument("--alpha0", type=float, help="linear: α₀ (default: the family's default α)")
     strat.add_argument("--cumulative", action="store_true", default=None, help="linear: α ← α + λ·r instead")
+    strat.add_argument("--per-channel", action="store_true", default=None,
+                       help="learned: one α per unit or channel (PReLU-style) instead of one per site")
 
     train = parser.add_argument_group("training")
     train.add_argument("--epochs", type=int, default=None, help="maximum epochs (default 30)")
@@ -133,6 +135,8 @@ def _strategy(args: argparse.Namespace, exported: Any) -> Any:
     given = {param: getattr(args, flag) for flag, (param, _) in _STRATEGY_FLAGS.items() if getattr(args, flag) is not None}
     if args.cumulative:
         given["cumulative"] = True
+    if args.per_channel:
+        given["per_channel"] = True
     try:
         if exported is not None:
             config = dict(exported.strategy)

@@ -22,9 +22,15 @@ class PackMember:
     config: TrainConfig
 
 
-def pack_key(config: TrainConfig) -> tuple[Any, ...]:
+def pack_key(config: TrainConfig, strategy: Strategy | Mapping[str, Any] | None = None) -> tuple[Any, ...]:
     """Settings that must be equal for runs to share a pack; everything else (lr, weight decay,
-    momentum, seed, strategy) may differ per member."""
+    momentum, seed, strategy) may differ per member.
+
+    Given the run's ``strategy``, the key also says whether the vectorized engine can run it: runs it
+    cannot (a learned α per channel, ACON-C, a strategy with its own ``setup_site``) share packs only
+    with each other, where they train one by one with ``train()``, and leave the others' packs vectorized.
+    """
+    sequential = strategy is not None and bool(engine_unsupported([strategy_from_config(strategy)], [config]))
     return (
         config.model,
         tuple(config.hidden),
@@ -35,6 +41,7 @@ def pack_key(config: TrainConfig) -> tuple[Any, ...]:
         config.epochs,
         config.optimizer,
         config.measure_every,
+        sequential,
     )
 
 

@@ -69,6 +69,10 @@ class MemberSite:
         self.alpha = fam.clip(float(alpha))
         self.changed = True
 
+    def keep_alpha_in_range(self) -> None:
+        """As ``ActivationSite.keep_alpha_in_range``: a learned α clipped into its family's range."""
+        self.set_state(self.family, self.alpha)
+
     def snapshot(self) -> tuple[str, float]:
         return self.family, self.alpha
 

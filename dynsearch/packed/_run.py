@@ -33,6 +33,9 @@ def engine_unsupported(strategies: Sequence[Strategy], configs: Sequence[TrainCo
         if hook is not Strategy.setup_site and not isinstance(strategy, LearnedAlpha):
             # An arbitrary hook may change a site in ways the pack's per-member rows cannot mirror.
             return f"strategy {strategy.name!r} overrides setup_site"
+        if isinstance(strategy, LearnedAlpha) and not strategy.one_alpha_per_site:
+            # The pack stacks one α per member and site; per-channel α and ACON-C's p1, p2 are more.
+            return "a learned α per channel or a family with several learned parameters"
     if configs[0].dropout > 0:
         # Dropout masks come from the global generator in each run's own order; a pack cannot replay them.
         return "dropout"

@@ -64,7 +64,7 @@ class TrialPlan:
     @property
     def pack_group(self) -> tuple[Any, ...]:
         """Trials with equal groups can share a pack: the same model shape and the same data split."""
-        return (pack_key(self.config), self.split_seed)
+        return (pack_key(self.config, self.strategy), self.split_seed)
 
 
 class Objective:

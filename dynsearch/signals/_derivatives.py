@@ -64,6 +64,15 @@ def _softplus(z: Tensor, alpha: Alpha) -> Tensor:
     return torch.where(scaled > _SOFTPLUS_THRESHOLD, torch.ones_like(z), torch.sigmoid(scaled))
 
 
+def _acon_c(z: Tensor, alpha: Alpha | tuple[Tensor, ...]) -> Tensor:
+    # f = d·z·σ(β·d·z) + p2·z with d = p1 − p2: f′ = d·(σ(u) + u·σ(u)(1 − σ(u))) + p2, u = β·d·z.
+    beta, p1, p2 = alpha if isinstance(alpha, tuple) else (alpha, 1.0, 0.0)
+    d = p1 - p2
+    u = beta * d * z
+    s = torch.sigmoid(u)
+    return d * (s + u * s * (1.0 - s)) + p2
+
+
 def _identity(z: Tensor, alpha: Alpha) -> Tensor:
     return torch.ones_like(z)
 
@@ -79,6 +88,7 @@ _DERIVATIVES: dict[str, Callable[[Tensor, Alpha], Tensor]] = {
     "sigmoid": _sigmoid,
     "softplus": _softplus,
     "identity": _identity,
+    "acon_c": _acon_c,
 }
 
 

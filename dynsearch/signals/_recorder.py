@@ -73,6 +73,8 @@ class SignalRecorder:
                 return
             z = inputs[0]
             family, alpha = _family_of(module)  # type: ignore[misc]
+            if getattr(module, "learned", False):  # a learned α per channel, or ACON-C's (β, p1, p2), shaped for z
+                alpha = module.fn_params(z)  # type: ignore[operator]
             for signal in self.signals:
                 if signal.source == "site":
                     self._update(site, signal, z, output, family=family, alpha=alpha)

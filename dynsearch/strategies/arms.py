@@ -57,12 +57,18 @@ class Arm:
         return self.label
 
 
+def _labelled(value: Any, shown: bool) -> bool:
+    # A boolean axis names itself when true (learned-relu-per_channel) and stays out of the label when false.
+    return value if isinstance(value, bool) else shown
+
+
 def strategy_arms(name: str, settings: Mapping[str, Setting], skip_axes: tuple[str, ...] = ()) -> list[Arm]:
     """The arms of strategy ``name`` under a study's resolved ``settings`` (param -> allowed values).
 
     Label: the strategy name, then each layout value that is the first axis, varies in the study,
     or forces another value; a value forced by another is left out (``threshold-target``, not
-    ``threshold-layer-target``). Arms whose values are forced come after the others.
+    ``threshold-layer-target``); a boolean axis adds its own name when true, nothing when false
+    (``learned-relu-per_channel``, ``learned-relu``). Arms whose values are forced come after the others.
     ``skip_axes`` reads studies stored before an axis made arms (their trials sample it inside).
     """
     cls = get_strategy_class(name)
@@ -88,9 +94,9 @@ def strategy_arms(name: str, settings: Mapping[str, Setting], skip_axes: tuple[s
             continue
         seen.add(key)
         parts = [name] + [
-            str(values[a])
+            a if values[a] is True else str(values[a])
             for i, a in enumerate(axes)
-            if a not in implied and (i == 0 or len(value_lists[i]) > 1 or a in implying)
+            if a not in implied and _labelled(values[a], i == 0 or len(value_lists[i]) > 1 or a in implying)
         ]
         arm = Arm(name, key, "-".join(parts), cls.role, cls.adjusts)
         (forced if implied else plain).append(arm)

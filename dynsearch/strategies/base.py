@@ -20,6 +20,7 @@ import inspect
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ..activations import Family as ActivationFamily
 from ..activations import get_family
 from ..signals import REDUCTIONS
 from .params import Choice, Family, Int, Param
@@ -79,6 +80,16 @@ class SiteState:
         return dataclasses.replace(self, **changes)
 
 
+def check_learned_only(owner: str, name: str, family: ActivationFamily, learns: bool) -> None:
+    """Refuse a learned-only family (ACON-C) where its parameters would not be learned."""
+    if family.learned_only and not learns:
+        extras = ", ".join(n for n, _ in family.extra_params)
+        raise ValueError(
+            f"The {name!r} parameter of {owner} cannot be {family.name!r}: its α and its {extras} are learned "
+            f"by gradient, so it needs the learned strategy (base = {family.name!r})."
+        )
+
+
 def _check_int(owner: str, name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"The {name!r} parameter of {owner} must be an integer >= {minimum}. Got {value!r} instead.")
@@ -136,6 +147,9 @@ class Strategy:
     adjusts: ClassVar[bool] = True
     #: The strategy's own searchable parameters (see ``dynsearch.strategies.params``).
     search_space: ClassVar[tuple[Param, ...]] = ()
+    #: Whether the strategy trains a site's parameters by gradient (``learned``): only such a strategy
+    #: may use a learned-only family (ACON-C), whose parameters have no fixed value to start from.
+    learns_parameters: ClassVar[bool] = False
     #: Parameters whose values make separate arms (equal budgets, compared on their own); None:
     #: ``("scope", "signal")`` for a strategy that reads the signal, else ``("base",)``.
     arm_axes: ClassVar[tuple[str, ...] | None] = None
@@ -152,7 +166,7 @@ class Strategy:
     ) -> None:
         owner = type(self).__name__
         if base is not None:
-            get_family(base)
+            check_learned_only(owner, "base", get_family(base), type(self).learns_parameters)
         self.base = base
         self.scope = _check_choice(owner, "scope", scope, SCOPES)
         self.signal = _check_choice(owner, "signal", signal, tuple(signal_names()))

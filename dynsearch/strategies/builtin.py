@@ -6,7 +6,7 @@ import math
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ..activations import family_names, get_family
-from .base import SiteState, Strategy
+from .base import SiteState, Strategy, check_learned_only
 from .params import Choice, Family, Float, Int, Setting
 from .registry import register_strategy
 from .signals import get_signal
@@ -31,12 +31,24 @@ def _finite(owner: str, name: str, value: object) -> float:
 
 def _family_name(owner: str, name: str, value: object) -> str:
     try:
-        return get_family(str(value)).name
+        family = get_family(str(value))
     except ValueError:
         raise ValueError(
-            f"The {name!r} parameter of {owner} must be an activation family ({', '.join(family_names())}). "
+            f"The {name!r} parameter of {owner} must be an activation family ({_fixed_families()}). "
             f"Got {value!r} instead."
         ) from None
+    check_learned_only(owner, name, family, learns=False)  # a rule that switches to it would not learn it
+    return family.name
+
+
+def _fixed_families() -> str:
+    """The families a rule may switch to (not a learned-only one), for messages."""
+    return ", ".join(n for n in family_names() if not get_family(n).learned_only)
+
+
+def _with_alpha(learned: bool) -> str:
+    """The families a rule adjusting α may use, for messages."""
+    return ", ".join(n for n in family_names() if get_family(n).has_alpha and (learned or not get_family(n).learned_only))
 
 
 @register_strategy("fixed")
@@ -175,10 +187,10 @@ class LinearUpdate(Strategy):
     def _check_family(self, family: str) -> None:
         fam = get_family(family)
         if not fam.has_alpha:
-            with_alpha = ", ".join(n for n in family_names() if get_family(n).has_alpha)
             raise ValueError(
-                f"LinearUpdate adjusts a family's α, but {fam.name!r} has none; families with α: {with_alpha}."
+                f"LinearUpdate adjusts a family's α, but {fam.name!r} has none; families with α: {_with_alpha(False)}."
             )
+        check_learned_only("LinearUpdate", "base", fam, learns=False)
         if self.alpha0 is not None:
             low, high = fam.alpha_range  # type: ignore[misc]
             if not low <= self.alpha0 <= high:
@@ -199,22 +211,39 @@ class LinearUpdate(Strategy):
 
 @register_strategy("learned")
 class LearnedAlpha(Strategy):
-    """α is an ``nn.Parameter`` trained by the optimizer (no weight decay): PReLU / trainable Swish-β.
+    """α is an ``nn.Parameter`` trained by the optimizer (no weight decay): the learned baselines.
 
-    Ignores r; the trainer clips α into the family's range after each epoch.
+    ``base="relu"`` is PReLU (with ``per_channel``, one slope per unit or channel, as in He et al. 2015),
+    ``base="silu"`` trainable Swish-β (x·σ(βx)), ``base="acon_c"`` ACON-C, whose p1 and p2 are learned
+    too (Ma et al. 2021; they start at p1 = 1, p2 = 0, β = 1, i.e. as Swish). Ignores r; the trainer
+    clips α (ACON-C's β; p1 and p2 stay free) into the family's range after each epoch.
+
+    Args:
+        per_channel: one α per unit (MLP) or channel (CNN), on the input's axis 1 as ``nn.PReLU``,
+            instead of one per site.
 
     Example:
         >>> LearnedAlpha(base="silu").uses_signal
         False
+        >>> LearnedAlpha(base="relu", per_channel=True).to_config()["params"]["per_channel"]
+        True
     """
 
     uses_signal = False
     role = "baseline"
-    arm_axes = ("base",)
-    search_space = (Family("base", ("relu", "tanh"), requires_alpha=True, doc="family whose α is trained"),)
+    learns_parameters = True
+    arm_axes = ("base", "per_channel")
+    search_space = (
+        Family("base", ("relu", "tanh"), requires_alpha=True, learned=True, doc="family whose α is trained"),
+        Choice("per_channel", (False, True), searched=False, what="boolean",
+               doc="one α per unit or channel (PReLU-style) instead of one per site"),
+    )
 
-    def __init__(self, **common) -> None:
+    def __init__(self, *, per_channel: bool = False, **common) -> None:
         super().__init__(**common)
+        if not isinstance(per_channel, bool):
+            raise ValueError(f"The 'per_channel' parameter of LearnedAlpha must be true or false. Got {per_channel!r} instead.")
+        self.per_channel = per_channel
         if self.base is not None:
             self._check_family(self.base)
 
@@ -222,8 +251,14 @@ class LearnedAlpha(Strategy):
     def _check_family(family: str) -> None:
         fam = get_family(family)
         if not fam.has_alpha:
-            with_alpha = ", ".join(n for n in family_names() if get_family(n).has_alpha)
-            raise ValueError(f"LearnedAlpha trains a family's α, but {fam.name!r} has none; families with α: {with_alpha}.")
+            raise ValueError(
+                f"LearnedAlpha trains a family's α, but {fam.name!r} has none; families with α: {_with_alpha(True)}."
+            )
+
+    @property
+    def one_alpha_per_site(self) -> bool:
+        """Whether every site learns one α and nothing else (what a packed engine stacks as one value per member)."""
+        return not self.per_channel and not (self.base is not None and get_family(self.base).learned_only)
 
     def initial_state(self, family: str, alpha: float) -> tuple[str, float]:
         family, alpha = super().initial_state(family, alpha)
@@ -231,7 +266,7 @@ class LearnedAlpha(Strategy):
         return family, alpha
 
     def setup_site(self, site: ActivationSite) -> None:
-        site.make_alpha_learnable()
+        site.make_alpha_learnable(per_channel=self.per_channel)
 
     def decide(self, r: float, state: SiteState) -> SiteState:
         return state

@@ -173,13 +173,29 @@ def _has_alpha(name: Any) -> bool:
     return get_family(name).has_alpha
 
 
+def _family_rule(requires_alpha: bool, learned: bool) -> tuple[Callable[[Any], bool] | None, str]:
+    """What a family must be for a strategy, and that rule in words (for messages)."""
+    needs_fixed_value = not learned  # a learned-only family (ACON-C) works only where it is learned
+
+    def accepts(name: Any) -> bool:
+        fam = get_family(name)
+        return (fam.has_alpha or not requires_alpha) and (not fam.learned_only or not needs_fixed_value)
+
+    if requires_alpha:
+        return accepts, "a family with an α" + ("" if learned else " that works without learning (not acon_c)")
+    return (accepts, "a family that works without learning (not acon_c)") if needs_fixed_value else (None, "")
+
+
 def Family(  # noqa: N802 - reads like the other declarations
-    name: str, default: tuple[str, ...] | None = None, *, requires_alpha: bool = False, doc: str = ""
+    name: str, default: tuple[str, ...] | None = None, *, requires_alpha: bool = False, learned: bool = False,
+    doc: str = "",
 ) -> Choice:
     """A Choice over the activation families (aliases accepted, stored under the canonical name).
 
     With ``requires_alpha``, only families that have an α qualify (what linear and learned adjust).
+    A learned-only family (ACON-C) qualifies only with ``learned`` (the strategy trains its parameters).
     """
+    accepts, accepts_text = _family_rule(requires_alpha, learned)
     return Choice(
         name,
         choices=family_names,
@@ -187,6 +203,6 @@ def Family(  # noqa: N802 - reads like the other declarations
         what="activation family",
         doc=doc,
         canonical=_family_or_none,
-        accepts=_has_alpha if requires_alpha else None,
-        accepts_text="a family with an α" if requires_alpha else "",
+        accepts=accepts,
+        accepts_text=accepts_text,
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -133,6 +133,8 @@ class EpochRecord:
     val_loss: float
     val_metric: float
     sites: list[dict[str, Any]] = field(default_factory=list)
+    # {site: {signal: value}} of the signals ``train(record_signals=...)`` measured (network ones under "(network)")
+    signals: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -234,6 +236,21 @@ def build(splits: DatasetSplits, strategy: Strategy | Mapping[str, Any], config:
     return model
 
 
+def _recorder(model: nn.Module, signals: Sequence[Any]) -> Any:
+    if not signals:
+        return None
+    from .signals import SignalRecorder
+
+    return SignalRecorder(model, list(signals))
+
+
+def _epoch_signals(recorder: Any) -> dict[str, dict[str, float]]:
+    """The epoch's measured values (one host sync per value, once per epoch), then a fresh start."""
+    if recorder is None:
+        return {}
+    return {site: {name: v[0] for name, v in values.items()} for site, values in recorder.epoch_values().items()}
+
+
 def train(
     splits: DatasetSplits,
     strategy: Strategy | Mapping[str, Any],
@@ -242,6 +259,7 @@ def train(
     on_epoch: Callable[[int, float], None] | None = None,
     evaluate_test: bool = False,
     should_stop: Callable[[], bool] | None = None,
+    record_signals: Sequence[Any] = (),
 ) -> TrainResult:
     """Train a model on ``splits`` under ``strategy``; early-stop on the validation metric.
 
@@ -255,6 +273,9 @@ def train(
             sets it, so it never sees the test split.
         should_stop: checked before every batch; when it returns True, ``TrainingInterrupted``
             is raised (a worker's Ctrl-C or SIGTERM stops within one batch).
+        record_signals: signals (names or configs, see ``dynsearch.signals``) to measure on every
+            site through a ``SignalRecorder``, whatever the strategy reads; each epoch's values go
+            to ``EpochRecord.signals``. Measuring changes nothing in the training.
     """
     config = config or TrainConfig()
     strategy = strategy_from_config(strategy)
@@ -264,6 +285,7 @@ def train(
     generator = torch.Generator(device="cpu").manual_seed(config.seed)
     watch_target = needs_target_signal(model)
     task = splits.task
+    recorder = _recorder(model, record_signals)
 
     history: list[EpochRecord] = []
     best_metric, best_epoch, best_state = -math.inf, -1, None
@@ -282,22 +304,26 @@ def train(
             optimizer.step()
             if watch_target:
                 observe_output(model, output, yb)
+            if recorder is not None:
+                recorder.observe_output(output.detach(), yb)
+                recorder.observe_input(xb, yb)
             loss_sum += loss.detach()  # summed on the device: no host sync per step
             n_batches += 1
         train_loss = float(loss_sum) / max(n_batches, 1)
         records = adjust(model, epoch)
+        signals = _epoch_signals(recorder)
         if not math.isfinite(train_loss) or any(not math.isfinite(r["alpha"]) for r in records):
             status, diverged_epoch = "diverged", epoch
             message = f"training loss became {train_loss} at epoch {epoch}"
-            history.append(EpochRecord(epoch, train_loss, math.nan, math.nan, records))
+            history.append(EpochRecord(epoch, train_loss, math.nan, math.nan, records, signals))
             break
         val_loss, val_metric = evaluate(model, splits.x_val, splits.y_val, task)
         if not math.isfinite(val_metric):
             status, diverged_epoch = "diverged", epoch
             message = f"validation metric became {val_metric} at epoch {epoch}"
-            history.append(EpochRecord(epoch, train_loss, val_loss, val_metric, records))
+            history.append(EpochRecord(epoch, train_loss, val_loss, val_metric, records, signals))
             break
-        history.append(EpochRecord(epoch, train_loss, val_loss, val_metric, records))
+        history.append(EpochRecord(epoch, train_loss, val_loss, val_metric, records, signals))
         if val_metric > best_metric:
             best_metric, best_epoch = val_metric, epoch
             best_state = _snapshot(model)
@@ -306,6 +332,8 @@ def train(
         if config.patience and epoch - best_epoch >= config.patience:
             break
 
+    if recorder is not None:
+        recorder.close()
     n_switches = sum(site.n_switches_ for _, site in sites(model))  # over the whole run
     if best_state is not None:
         model.load_state_dict(best_state)

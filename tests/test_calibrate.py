@@ -210,8 +210,10 @@ def _dynsearch(cwd: Path, *args: str, timeout: int = 600) -> subprocess.Complete
 
 
 def test_a_calibrated_threshold_arm_switches_in_re_training(tmp_path: Path) -> None:
-    """The issue's done-when: calibrate, search with calibrated thresholds, report: switches > 0."""
-    study = STUDY.replace("n_trials = 4", "n_trials = 6") + '[search.threshold]\nlower = "calibrated"\nupper = "calibrated"\n'
+    """The issue's done-when: calibrate, search with calibrated thresholds, report: switches > 0; the report
+    also shows where the signals lay and the candidate against its control."""
+    study = STUDY.replace("n_trials = 4", "n_trials = 8").replace('"threshold"]', '"threshold", "schedule"]') + \
+        '[search.threshold]\nlower = "calibrated"\nupper = "calibrated"\n[search.schedule]\nbase = ["relu"]\n'
     (tmp_path / "cal.toml").write_text(study)
     cal = _dynsearch(tmp_path, "calibrate", "cal.toml", "--epochs", "3", "--quiet")
     assert cal.returncode == 0, cal.stderr
@@ -231,3 +233,14 @@ def test_a_calibrated_threshold_arm_switches_in_re_training(tmp_path: Path) -> N
     text = (tmp_path / "reports" / "cal" / "report.md").read_text()
     row = next(line for line in text.splitlines() if line.startswith("| threshold-layer | ") and "adjusted" in line)
     assert float(row.split("|")[3]) > 0  # switches / run in the report's activity table
+    # Signals: recorded on the first re-training seed only, shown per signal and arm.
+    recorded = {key.rsplit("/", 1)[1] for key, r in runs.items() if r["signals"]}
+    assert recorded == {"seed-1000"}
+    assert all(set(r["signals"]) == set(signal_names()) for r in runs.values() if r["signals"])
+    assert "## Where the signals lay" in text and "| io | threshold-layer | " in text
+    assert (tmp_path / "reports" / "cal" / "figures" / "signals.png").is_file()
+    # The candidate beside its control, with a verdict.
+    section = text[text.index("## Candidates against their controls"):text.index("## Ranks of all arms")]
+    pair = next(line for line in section.splitlines() if line.startswith("| threshold-layer | schedule-relu | "))
+    assert pair.split("|")[3].strip() == "schedule" and pair.split("|")[-2].strip() in {
+        "better", "worse", "equivalent", "inconclusive"}

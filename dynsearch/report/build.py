@@ -15,6 +15,7 @@ import optuna
 
 from .._version import __version__
 from ._io import atomic_write_text
+from .added_sections import add_sections
 from .compare import Comparison, compare
 from .figures import Figure, make_figures
 from .provenance import provenance
@@ -107,7 +108,7 @@ def build_report(
         trained_now=trained,
         reused=len(jobs_to_run) - trained,
     )
-    blocks = build_blocks(data, comparison, figures, meta)
+    blocks = add_sections(build_blocks(data, comparison, figures, meta), data, comparison, runs, seed_list, out_dir)
     atomic_write_text(out_dir / "trials.csv", trials_csv(study, data))
     atomic_write_text(out_dir / "report.md", render_markdown(blocks))
     atomic_write_text(out_dir / "index.html", render_html(blocks, f"dynsearch report: {data.name}"))

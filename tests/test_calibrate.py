@@ -225,7 +225,7 @@ def test_a_calibrated_threshold_arm_switches_in_re_training(tmp_path: Path) -> N
     assert "suggested threshold range [" in cal.stdout
     run = _dynsearch(tmp_path, "run", "cal.toml", "--quiet")
     assert run.returncode == 0, run.stderr
-    report = _dynsearch(tmp_path, "report", "cal", "--seeds", "2", "--jobs", "1", "--quiet")
+    report = _dynsearch(tmp_path, "report", "cal", "--seeds", "2", "--jobs", "1", "--quiet", "--final-fixed")
     assert report.returncode == 0, report.stderr
     runs = json.loads((tmp_path / "reports" / "cal" / "retrain.json").read_text())["runs"]
     switches = [r["n_switches"] for key, r in runs.items() if key.startswith("threshold-layer/")]
@@ -244,3 +244,12 @@ def test_a_calibrated_threshold_arm_switches_in_re_training(tmp_path: Path) -> N
     pair = next(line for line in section.splitlines() if line.startswith("| threshold-layer | schedule-relu | "))
     assert pair.split("|")[3].strip() == "schedule" and pair.split("|")[-2].strip() in {
         "better", "worse", "equivalent", "inconclusive"}
+    # --final-fixed: every threshold run that switched is re-trained from its own end state, never adjusting.
+    derived = {key: r for key, r in runs.items() if key.startswith("final_fixed(threshold-layer)/")}
+    changed = [key for key, r in runs.items() if key.startswith("threshold-layer/") and r["activity"]["sites_changed"]]
+    assert len(derived) == len(changed) > 0
+    for key, r in derived.items():
+        own = runs[key.replace("final_fixed(threshold-layer)", "threshold-layer", 1)]
+        assert r["n_switches"] == 0
+        assert [[f, a] for f, a in own["end_state"]] == [[f, a] for f, a in r["end_state"]]
+    assert "| threshold-layer | final_fixed(threshold-layer) | final_fixed (its own end state) |" in section

@@ -128,3 +128,53 @@ def test_sections_go_before_their_anchor() -> None:
     new = [Para("x")]
     assert insert_before(blocks, "ranks", new) == [blocks[0], new[0], blocks[1]]
     assert insert_before(blocks, "missing", new) == blocks + new
+
+
+# --- final_fixed derived from each candidate's own runs ---------------------------------------------------------
+
+
+def test_final_fixed_controls_are_derived_from_the_runs_that_changed_a_site() -> None:
+    from dynsearch.config import DatasetSpec
+    from dynsearch.report.final_fixed import derived_label, final_fixed_jobs
+    from dynsearch.report.retrain import RetrainJob
+
+    ds = DatasetSpec("iris", {})
+    strategy = {"name": "threshold", "params": {"lower": 0.8, "upper": 0.9}}
+
+    def job(arm: str, seed: int) -> RetrainJob:
+        return RetrainJob(arm, 3, ds, seed, strategy, {"epochs": 2}, 0, record_signals=True)
+
+    def run(arm: str, seed: int, changed: int, end=(("tanh", 1.0), ("relu", 0.0))) -> RetrainRun:
+        return RetrainRun(arm, 3, "iris", seed, "ok", "accuracy", 0.9, 0.9, 1, 2, 0.1, changed,
+                          activity={"sites_changed": changed}, end_state=[list(e) for e in end])
+
+    jobs = [job("threshold-layer", 1000), job("threshold-layer", 1001), job("fixed-relu", 1000)]
+    runs = {jobs[0].key: run("threshold-layer", 1000, 1), jobs[1].key: run("threshold-layer", 1001, 0),
+            jobs[2].key: run("fixed-relu", 1000, 1)}
+    [derived] = final_fixed_jobs(jobs, runs, {"threshold-layer"})
+    assert derived.arm == derived_label("threshold-layer") == "final_fixed(threshold-layer)"
+    assert (derived.trial, derived.dataset, derived.seed, derived.train) == (3, ds, 1000, {"epochs": 2})
+    assert derived.strategy == {"name": "final_fixed", "params": {
+        "base": None, "scope": "layer", "signal": "io", "every": 1, "warmup": 0,
+        "families": ["tanh", "relu"], "alphas": [1.0, 0.0]}}
+    assert derived.fingerprint != jobs[0].fingerprint and not derived.record_signals
+
+
+def test_a_derived_control_is_paired_with_its_own_candidate_only() -> None:
+    from dynsearch.report.final_fixed import derived_label
+
+    rng = np.random.default_rng(4)
+    scores = _planted(rng, {"fixed-relu": 0.0, "threshold-layer": 0.05, "linear-layer": 0.0})
+    data, runs = _data(scores)
+    comparison = compare(data, runs, SEEDS, 0.01)
+    derived = {}
+    for key, r in runs.items():
+        if r.arm == "threshold-layer":  # its end state fixed from the start does as well as adjusting
+            derived[key] = RetrainRun(derived_label(r.arm), r.trial, r.dataset, r.seed, "ok", "accuracy",
+                                      r.test_metric + rng.normal(0, 0.002), 0.5, 1, 3, 0.1, 0)
+    [group] = control_groups(comparison, derived)
+    assert [(r.arm, r.baseline) for r in group.rows] == [("threshold-layer", "final_fixed(threshold-layer)")]
+    assert group.rows[0].verdict == "equivalent"
+    blocks = control_section(data, comparison, derived)
+    [table] = [b for b in blocks if isinstance(b, Table)]
+    assert table.rows[0][2] == "final_fixed (its own end state)"

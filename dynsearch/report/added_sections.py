@@ -27,8 +27,9 @@ def insert_before(blocks: list[Block], anchor: str, new: list[Block]) -> list[Bl
 
 def add_sections(
     blocks: list[Block], data: StudyData, comparison: Comparison, runs: Mapping[str, RetrainRun],
-    seeds: Sequence[int], out: Path,
+    seeds: Sequence[int], out: Path, derived: Mapping[str, RetrainRun] | None = None,
 ) -> list[Block]:
-    """``blocks`` with the controls and signals sections added (writes ``figures/signals.png``)."""
-    blocks = insert_before(blocks, "ranks", control_section(data, comparison))
+    """``blocks`` with the controls and signals sections added (writes ``figures/signals.png``);
+    ``derived``: the runs of the final_fixed controls derived from the candidates' runs."""
+    blocks = insert_before(blocks, "ranks", control_section(data, comparison, derived))
     return insert_before(blocks, "budgets", signal_section(data, runs, seeds, out))

@@ -18,6 +18,7 @@ from ._io import atomic_write_text
 from .added_sections import add_sections
 from .compare import Comparison, compare
 from .figures import Figure, make_figures
+from .final_fixed import run_final_fixed
 from .provenance import provenance
 from .render import render_html, render_markdown
 from .retrain import DEFAULT_SEEDS, ProgressBar, RetrainStore, plan_jobs, retrain_seeds, run_jobs
@@ -60,6 +61,7 @@ def build_report(
     command: str | None = None,
     progress: bool = True,
     announce: Callable[[str], None] | None = None,
+    final_fixed: bool = False,
 ) -> ReportResult:
     """Write the report of ``study`` into ``out`` (default ``reports/NAME``).
 
@@ -71,6 +73,7 @@ def build_report(
         jobs: parallel re-training processes (default: one per CPU core on the CPU, 1 on a GPU).
         storage_label: the storage URL to print (mask passwords first).
         progress: a progress bar of the re-training on stderr.
+        final_fixed: also train every candidate run's final_fixed control (``report.final_fixed``).
 
     Raises:
         ValueError: the study was not created by dynsearch, or ``seeds`` < 1.
@@ -93,6 +96,10 @@ def build_report(
     finally:
         if bar is not None:
             bar.close()
+    derived, n_derived, trained_derived = run_final_fixed(
+        data, jobs_to_run, runs, store, enabled=final_fixed, bar=progress, device=device, refresh=refresh,
+        announce=say, processes=jobs)
+    trained += trained_derived
     if store.dirty or not store.path.exists():
         store.save()
     comparison = compare(data, runs, seed_list, data.spec.equivalence_margin)
@@ -106,12 +113,13 @@ def build_report(
         storage=storage_label or "(not given)",
         device=", ".join(devices),
         trained_now=trained,
-        reused=len(jobs_to_run) - trained,
+        reused=len(jobs_to_run) + n_derived - trained,
     )
-    blocks = add_sections(build_blocks(data, comparison, figures, meta), data, comparison, runs, seed_list, out_dir)
+    blocks = add_sections(build_blocks(data, comparison, figures, meta), data, comparison, runs, seed_list, out_dir,
+                          derived)
     atomic_write_text(out_dir / "trials.csv", trials_csv(study, data))
     atomic_write_text(out_dir / "report.md", render_markdown(blocks))
     atomic_write_text(out_dir / "index.html", render_html(blocks, f"dynsearch report: {data.name}"))
     if say is not None:
         say(f"report written to {out_dir / 'index.html'} (and report.md, trials.csv, retrain.json, figures/)")
-    return ReportResult(out_dir, data, comparison, figures, trained, len(jobs_to_run) - trained)
+    return ReportResult(out_dir, data, comparison, figures, trained, len(jobs_to_run) + n_derived - trained)

@@ -22,7 +22,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from ..config import DatasetSpec
 from ._io import atomic_write_text
@@ -112,6 +112,7 @@ class RetrainRun:
     activity: dict[str, Any] | None = None  # report.activity.measure_activity of the run
     chance: float | None = None  # test metric of a constant prediction (train majority class; R² 0)
     signals: dict[str, dict[str, list[float | None]]] | None = None  # {signal: {site: per-epoch values}} if recorded
+    end_state: list[list[Any]] | None = None  # [[family, α] per site] after the last epoch (report.final_fixed)
 
     @property
     def ok(self) -> bool:
@@ -288,7 +289,16 @@ def _train_one(job: RetrainJob, splits: Any, device: str) -> RetrainRun:
         activity=measure_activity(result.history, job.strategy, str(job.train.get("activation", "relu"))),
         chance=chance_level(splits),
         signals=_signal_series(result.history) if job.record_signals else None,
+        end_state=_end_state(result.history),
     )
+
+
+def _end_state(history: Sequence[Any]) -> list[list[Any]] | None:
+    """Every site's [family, α] after the last epoch (None when there is none or an α is not finite)."""
+    sites = history[-1].sites if history else []
+    if not sites or not all(math.isfinite(float(site["alpha"])) for site in sites):
+        return None
+    return [[str(site["family"]), float(site["alpha"])] for site in sites]
 
 
 def _signals_to_record(job: RetrainJob) -> list[str]:

@@ -118,7 +118,7 @@ def signal_section(data: StudyData, runs: Mapping[str, RetrainRun], seeds: Seque
              "arm and dataset), whatever the arm's strategy reads. Quantiles over sites, datasets and epochs; the "
              "median at the first and last epoch says how the signal moved. For an arm that thresholds a signal: "
              "its best trial's thresholds and the share of the values beyond them (none beyond: the rule could not "
-             "fire). `dynsearch calibrate` measures the same on the fixed arms before a search."),
+             "fire; an arm of global scope reads the value pooled over its sites, near these). `dynsearch calibrate` measures the same on the fixed arms before a search."),
         Table(["signal", "arm", "values", "q10", "median", "q90", "median: first → last epoch",
                "thresholds (lower / upper): values beyond"], rows, css="signals", key="signals", row_keys=keys),
         FigureBlock(_figure(data, values, out)),

@@ -36,8 +36,9 @@ lint: $(LINT_STAMP)
 	exit $$status
 
 quickstart: venv
+	$(BIN)/dynsearch calibrate studies/quickstart.toml
 	$(BIN)/dynsearch run studies/quickstart.toml
-	$(BIN)/dynsearch report quickstart
+	$(BIN)/dynsearch report quickstart --final-fixed
 
 clean-venv:
 	rm -rf $(VENV)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -145,6 +145,8 @@ class EpochRecord:
     val_loss: float
     val_metric: float
     sites: list[dict[str, Any]] = field(default_factory=list)
+    # {site: {signal: value}} of the signals ``train(record_signals=...)`` measured (network ones under "(network)")
+    signals: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -246,6 +248,21 @@ def build(splits: DatasetSplits, strategy: Strategy | Mapping[str, Any], config:
     return model
 
 
+def _recorder(model: nn.Module, signals: Sequence[Any]) -> Any:
+    if not signals:
+        return None
+    from .signals import SignalRecorder
+
+    return SignalRecorder(model, list(signals))
+
+
+def _epoch_signals(recorder: Any) -> dict[str, dict[str, float]]:
+    """The epoch's measured values (one host sync per value, once per epoch), then a fresh start."""
+    if recorder is None:
+        return {}
+    return {site: {name: v[0] for name, v in values.items()} for site, values in recorder.epoch_values().items()}
+
+
 def train(
     splits: DatasetSplits,
     strategy: Strategy | Mapping[str, Any],
@@ -254,6 +271,7 @@ def train(
     on_epoch: Callable[[int, float], None] | None = None,
     evaluate_test: bool = False,
     should_stop: Callable[[], bool] | None = None,
+    record_signals: Sequence[Any] = (),
 ) -> TrainResult:
     """Train a model on ``splits`` under ``strategy``; early-stop on the validation metric.
 
@@ -267,12 +285,15 @@ def train(
             sets it, so it never sees the test split.
         should_stop: checked before every batch; when it returns True, ``TrainingInterrupted``
             is raised (a worker's Ctrl-C or SIGTERM stops within one batch).
+        record_signals: signals (names or configs, see ``dynsearch.signals``) to measure on every
+            site through a ``SignalRecorder``, whatever the strategy reads; each epoch's values go
+            to ``EpochRecord.signals``. Measuring changes nothing in the training.
     """
     config = config or TrainConfig()
     strategy = strategy_from_config(strategy)
     started = time.perf_counter()
     model = build(splits, strategy, config)
-    fit = _fit(model, splits, config, on_epoch=on_epoch, should_stop=should_stop)
+    fit = _fit(model, splits, config, on_epoch=on_epoch, should_stop=should_stop, record_signals=record_signals)
     history, best_state = fit.history, fit.best_state
     n_switches = sum(site.n_switches_ for _, site in sites(model))  # over the whole run
     if best_state is not None:
@@ -325,28 +346,31 @@ def _fit(
     *,
     on_epoch: Callable[[int, float], None] | None,
     should_stop: Callable[[], bool] | None,
+    record_signals: Sequence[Any] = (),
 ) -> _Fit:
     """The epoch loop: train, let the strategy adjust, validate, keep the best weights, stop early."""
     optimizer = _optimizer(model, config)
     generator = torch.Generator(device="cpu").manual_seed(config.seed)
     watch_target = needs_target_signal(model)
     watch_input = needs_input_signal(model)  # the data signal: a constant of the dataset, measured all the same
+    recorder = _recorder(model, record_signals)
     fit = _Fit()
     for epoch in range(config.epochs):
         train_loss = _train_epoch(model, optimizer, splits, config.batch_size, generator, epoch,
-                                  watch_target=watch_target, watch_input=watch_input,
+                                  watch_target=watch_target, watch_input=watch_input, recorder=recorder,
                                   should_stop=should_stop)  # fmt: skip
         records = adjust(model, epoch)
+        signals = _epoch_signals(recorder)
         if not math.isfinite(train_loss) or any(not math.isfinite(r["alpha"]) for r in records):
-            fit.diverge(EpochRecord(epoch, train_loss, math.nan, math.nan, records),
+            fit.diverge(EpochRecord(epoch, train_loss, math.nan, math.nan, records, signals),
                         f"training loss became {train_loss} at epoch {epoch}")  # fmt: skip
             break
         val_loss, val_metric = evaluate(model, splits.x_val, splits.y_val, splits.task)
         if not math.isfinite(val_metric):
-            fit.diverge(EpochRecord(epoch, train_loss, val_loss, val_metric, records),
+            fit.diverge(EpochRecord(epoch, train_loss, val_loss, val_metric, records, signals),
                         f"validation metric became {val_metric} at epoch {epoch}")  # fmt: skip
             break
-        fit.history.append(EpochRecord(epoch, train_loss, val_loss, val_metric, records))
+        fit.history.append(EpochRecord(epoch, train_loss, val_loss, val_metric, records, signals))
         if val_metric > fit.best_metric:
             fit.best_metric, fit.best_epoch = val_metric, epoch
             fit.best_state = _snapshot(model)
@@ -354,6 +378,8 @@ def _fit(
             on_epoch(epoch, val_metric)
         if config.patience and epoch - fit.best_epoch >= config.patience:
             break
+    if recorder is not None:
+        recorder.close()
     return fit
 
 
@@ -367,6 +393,7 @@ def _train_epoch(
     *,
     watch_target: bool,
     watch_input: bool,
+    recorder: Any,
     should_stop: Callable[[], bool] | None,
 ) -> float:
     """One pass over the training split; returns the mean training loss."""
@@ -385,6 +412,9 @@ def _train_epoch(
             observe_output(model, output, yb)
         if watch_input:
             observe_input(model, xb, yb)
+        if recorder is not None:
+            recorder.observe_output(output.detach(), yb)
+            recorder.observe_input(xb, yb)
         loss_sum += loss.detach()  # summed on the device: no host sync per step
         n_batches += 1
     return float(loss_sum) / max(n_batches, 1)

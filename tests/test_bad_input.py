@@ -175,6 +175,21 @@ CASES = [
     Case("export-family-misspelled", ("export", "x", "--family", "treshold"),
          ("--family: unknown strategy 'treshold' (did you mean 'threshold'?)",)),
     Case("plan-study-file-missing", ("plan", "gone.toml", "--effect", "0.01"), ("gone.toml", "no such file")),
+    # --- calibration ---------------------------------------------------------------------------------------
+    Case("calibrate-study-file-missing", ("calibrate", "gone.toml"), ("gone.toml", "no such file")),
+    Case("calibrate-study-invalid", ("calibrate", "s.toml"), ("s.toml", "training.epochs", "-3"),
+         {"s.toml": _study(("epochs = 2", "epochs = -3"))}),
+    Case("calibrate-epochs-zero", ("calibrate", "s.toml", "--epochs", "0"), ("calibrate", "--epochs", "positive"),
+         {"s.toml": GOOD}),
+    Case("calibrate-csv-missing", ("calibrate", "s.toml"), ("s.toml", "datasets", "gone.csv"),
+         {"s.toml": _study(('datasets = ["iris"]', 'datasets = ["csv:gone.csv"]'))}),
+    run_case(_study(append='[search.threshold]\nlower = "calibrated"\n'),
+             expect=("search.threshold.lower", '"calibrated" needs the study\'s calibration',
+                     "reports/bad/calibration/calibration.json", "run 'dynsearch calibrate s.toml' first"),
+             id="calibrated-without-calibration"),
+    run_case(_study(append='[search.threshold]\ncooldown = "calibrated"\n'),
+             expect=("search.threshold.cooldown", 'only a float range can be "calibrated"'),
+             id="calibrated-on-an-integer"),
 
 ]
 

@@ -286,7 +286,10 @@ def test_quickstart_study_loads() -> None:
     assert spec.name == "quickstart"
     assert [d.label for d in spec.datasets] == ["digits", "iris", "moons(n_samples=600, noise=0.25)"]
     assert spec.train.model == "mlp" and spec.train.hidden == (64, 64)
-    assert len(spec.arms) == 10
+    assert len(spec.arms) == 11 and spec.arm("schedule-relu").role == "control"
+    # Threshold arms draw their thresholds where calibration found each signal (io, target).
+    lower = spec.search.strategy("threshold").as_dict()["lower"]
+    assert lower.for_signal("io")[0] > 0.8 and lower.for_signal("target")[0] > 0.5
     # Equal budgets: a whole number of trials per arm, and every arm (the fixed ones too) tunes lr.
     assert spec.n_trials % len(spec.arms) == 0
     assert spec.search.lr is not None

@@ -1,4 +1,4 @@
-"""The ``dynsearch`` command: train | run | worker | studies | report | dashboard | export."""
+"""The ``dynsearch`` command: train | run | worker | studies | report | dashboard | export | plan | calibrate."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ _COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "search_cmd": ("run", "worker", "studies"),
     "report_cmd": ("report", "dashboard", "export"),
     "plan_cmd": ("plan",),
+    "calibrate_cmd": ("calibrate",),
 }
 
 Configure = Callable[[argparse.ArgumentParser], Callable[[argparse.Namespace], int]]

@@ -106,6 +106,8 @@ def configure_report(parser: argparse.ArgumentParser) -> Callable[[argparse.Name
     parser.add_argument("--jobs", type=positive_int, default=None,
                         help="parallel re-training processes (default: one per CPU core; 1 on a GPU)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument("--final-fixed", action="store_true",
+                        help="also re-train each candidate run with its end state fixed from the start (a control)")
     return report
 
 
@@ -126,11 +128,12 @@ def report(args: argparse.Namespace) -> int:
         raise UsageError(f"--out: {args.out} exists and is not a folder")
     study, url = open_study(args.name, args.storage)
     seeds = args.seeds or DEFAULT_SEEDS
-    command = f"dynsearch report {args.name}" + (f" --seeds {seeds}" if seeds != DEFAULT_SEEDS else "")
+    command = f"dynsearch report {args.name}" + (f" --seeds {seeds}" if seeds != DEFAULT_SEEDS else "") + (
+        " --final-fixed" if args.final_fixed else "")
     try:
         result = build_report(
             study, args.out, seeds=seeds, refresh=args.refresh, device=args.device, jobs=args.jobs,
-            storage_label=mask_url(url), command=command, progress=not args.quiet,
+            storage_label=mask_url(url), command=command, progress=not args.quiet, final_fixed=args.final_fixed,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None

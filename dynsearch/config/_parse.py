@@ -141,7 +141,7 @@ def parse_study(data: Mapping[str, Any], path: str) -> StudySpec:
     train = _train(c, data.get("model", {}), data.get("training", {}))
     from ._search import parse_search
 
-    search = parse_search(c, data.get("search", {}))
+    search = parse_search(c, data.get("search", {}), name)
     sampler = _sampler(c, data.get("sampler", {}))
     pruner = _pruner(c, data.get("pruner", {}), sampler)
 

@@ -19,6 +19,7 @@ from typing import Any, Mapping
 from ..strategies import COMMON_PARAMS, get_strategy_class, strategy_names
 from ..strategies.builtin import BUILTIN_STRATEGIES
 from ..strategies.params import Choice, Param
+from ._calibrated import calibrated_setting, is_calibrated, per_signal
 from ._errors import Checker, got, join_key, show
 from ._spec import SearchSpace, StrategySpace
 
@@ -46,7 +47,8 @@ def _allowed_top_keys(registered: list[str]) -> list[str]:
     return keys + [n for n in registered if n not in keys]
 
 
-def parse_search(c: Checker, value: Any) -> SearchSpace:
+def parse_search(c: Checker, value: Any, study: str = "") -> SearchSpace:
+    """The ``[search]`` table of study ``study`` (its name locates a calibration for ``"calibrated"`` ranges)."""
     s = c.table("search", value)
     registered = strategy_names()
     allowed = _allowed_top_keys(registered)
@@ -67,7 +69,7 @@ def parse_search(c: Checker, value: Any) -> SearchSpace:
             raise c.fail(f"search.{key}", f'settings for strategy "{key}", which the study does not search; '
                          f"add it to search.strategies ({show(list(names))})")  # fmt: skip
     _check_shared(c, s, registered)
-    spaces = tuple(_strategy_space(c, s, name) for name in names)
+    spaces = tuple(_strategy_space(c, s, name, study) for name in names)
     lr = None if s.get("lr") is None else c.float_range("search.lr", s["lr"], positive=True)
     width = None if s.get("width") is None else c.int_range("search.width", s["width"], 1)
     space = SearchSpace(strategies=spaces, lr=lr, width=width, legacy_arms=legacy, signal_ranges=signal_ranges)
@@ -116,8 +118,8 @@ def _check_shared(c: Checker, s: Mapping[str, Any], registered: list[str]) -> No
     """Every ``[search]`` setting is checked, even when no searched strategy uses it (a typo is still a typo)."""
     declarations = [p for p in COMMON_PARAMS] + [p for n in registered for p in _declared(n).values()]
     for key, value in s.items():
-        if key in SHARED_KEYS or key in registered or value is None:  # null: not searched
-            continue
+        if key in SHARED_KEYS or key in registered or value is None or is_calibrated(value):
+            continue  # null: not searched; "calibrated" is checked per strategy (it needs the strategy's signals)
         name = PLURAL_KEYS.get(key, key)
         for p in declarations:
             if p.name == name or key in p.aliases:
@@ -125,7 +127,7 @@ def _check_shared(c: Checker, s: Mapping[str, Any], registered: list[str]) -> No
                 break
 
 
-def _strategy_space(c: Checker, s: Mapping[str, Any], name: str) -> StrategySpace:
+def _strategy_space(c: Checker, s: Mapping[str, Any], name: str, study: str = "") -> StrategySpace:
     params = _declared(name)
     table_key = f"search.{name}"
     own = c.table(table_key, s.get(name, {}))
@@ -135,12 +137,14 @@ def _strategy_space(c: Checker, s: Mapping[str, Any], name: str) -> StrategySpac
     where: dict[str, str] = {}
     for p in params.values():
         shared = _shared_source(s, p)
-        if shared is not None:  # checked even where the strategy's own table overrides it
-            _setting(c, shared, s[shared.removeprefix("search.")], p, strict=False)
+        if shared is not None and not is_calibrated(s[shared.removeprefix("search.")]):
+            _setting(c, shared, s[shared.removeprefix("search.")], p, strict=False)  # checked even if overridden
         key, value, strict = _source(s, own, p, table_key)
         where[p.name] = key or join_key(table_key, p.name)
         if key is None:
             setting = p.default_setting()
+        elif is_calibrated(value):
+            setting = calibrated_setting(c, key, value, p, settings.get("signal"), study)
         else:
             setting = _setting(c, key, value, p, strict=strict)
         if isinstance(p, Choice) and setting is not None and not setting:
@@ -150,9 +154,11 @@ def _strategy_space(c: Checker, s: Mapping[str, Any], name: str) -> StrategySpac
         if setting is not None:
             settings[p.name] = setting
     for p in params.values():
-        problem = p.check(settings) if p.check is not None and p.name in settings else None
-        if problem:
-            raise c.fail(where[p.name], problem)
+        for signal, resolved in per_signal(settings):  # a calibrated range differs per signal: each must pass
+            problem = p.check(resolved) if p.check is not None and p.name in resolved else None
+            if problem:
+                where_from = f" (with the calibrated ranges of signal {signal!r})" if signal is not None else ""
+                raise c.fail(where[p.name], problem + where_from)
     return StrategySpace(name, tuple(settings.items()))
 
 

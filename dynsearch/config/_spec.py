@@ -69,7 +69,7 @@ class StrategySpace:
         return dict(self.settings)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) for k, v in self.settings}
+        return {k: v.to_dict() if hasattr(v, "to_dict") else list(v) for k, v in self.settings}  # calibrated: a table
 
 
 @dataclass(frozen=True)

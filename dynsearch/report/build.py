@@ -15,9 +15,11 @@ import optuna
 
 from .._version import __version__
 from ._io import atomic_write_text
+from .added_sections import add_sections
 from .blocks import Block
 from .compare import Comparison, compare
 from .figures import Figure, make_figures
+from .final_fixed import run_final_fixed
 from .provenance import provenance
 from .render import render_html, render_markdown
 from .retrain import DEFAULT_SEEDS, ProgressBar, RetrainRun, RetrainStore, plan_jobs, retrain_seeds, run_jobs
@@ -60,6 +62,7 @@ def build_report(
     command: str | None = None,
     progress: bool = True,
     announce: Callable[[str], None] | None = None,
+    final_fixed: bool = False,
 ) -> ReportResult:
     """Write the report of ``study`` into ``out`` (default ``reports/NAME``).
 
@@ -71,6 +74,7 @@ def build_report(
         jobs: parallel re-training processes (default: one per CPU core on the CPU, 1 on a GPU).
         storage_label: the storage URL to print (mask passwords first).
         progress: a progress bar of the re-training on stderr.
+        final_fixed: also train every candidate run's final_fixed control (``report.final_fixed``).
 
     Raises:
         ValueError: the study was not created by dynsearch, or ``seeds`` < 1.
@@ -83,8 +87,8 @@ def build_report(
     out_dir.mkdir(parents=True, exist_ok=True)
 
     seed_list = retrain_seeds(seeds)
-    runs, trained, planned = _retrain(data, out_dir, seed_list, device=device, refresh=refresh, jobs=jobs,
-                                      progress=progress, say=say)  # fmt: skip
+    runs, trained, planned, derived = _retrain(data, out_dir, seed_list, device=device, refresh=refresh, jobs=jobs,
+                                               progress=progress, say=say, final_fixed=final_fixed)  # fmt: skip
     comparison = compare(data, runs, seed_list, data.spec.equivalence_margin)
     figures = make_figures(data, study, out_dir, comparison)
 
@@ -98,7 +102,9 @@ def build_report(
         trained_now=trained,
         reused=planned - trained,
     )
-    _write_files(out_dir, study, data, build_blocks(data, comparison, figures, meta))
+    blocks = add_sections(build_blocks(data, comparison, figures, meta), data, comparison, runs, seed_list, out_dir,
+                          derived)
+    _write_files(out_dir, study, data, blocks)
     if say is not None:
         say(f"report written to {out_dir / 'index.html'} (and report.md, trials.csv, retrain.json, figures/)")
     return ReportResult(out_dir, data, comparison, figures, trained, planned - trained)
@@ -106,11 +112,12 @@ def build_report(
 
 def _retrain(
     data: StudyData, out_dir: Path, seed_list: list[int], *, device: str, refresh: bool, jobs: int | None,
-    progress: bool, say: Callable[[str], None] | None,
-) -> tuple[dict[str, RetrainRun], int, int]:  # fmt: skip
-    """Re-train each arm's best trial on the test comparison's seeds (cached in retrain.json).
+    progress: bool, say: Callable[[str], None] | None, final_fixed: bool,
+) -> tuple[dict[str, RetrainRun], int, int, dict[str, RetrainRun]]:  # fmt: skip
+    """Re-train each arm's best trial on the test comparison's seeds (cached in retrain.json), and with
+    ``final_fixed`` each changed candidate run from its own end state.
 
-    Returns the runs, how many were trained now, and how many the report needs in all.
+    Returns the runs, how many were trained now, how many the report needs in all, and the final_fixed runs.
     """
     store = RetrainStore.load(out_dir / "retrain.json", data.name)
     jobs_to_run = plan_jobs(data, seed_list)
@@ -122,9 +129,13 @@ def _retrain(
     finally:
         if bar is not None:
             bar.close()
+    derived, n_derived, trained_derived = run_final_fixed(
+        data, jobs_to_run, runs, store, enabled=final_fixed, bar=progress, device=device, refresh=refresh,
+        announce=say, processes=jobs)
+    trained += trained_derived
     if store.dirty or not store.path.exists():
         store.save()
-    return runs, trained, len(jobs_to_run)
+    return runs, trained, len(jobs_to_run) + n_derived, derived
 
 
 def _write_files(out_dir: Path, study: optuna.Study, data: StudyData, blocks: list[Block]) -> None:

@@ -22,7 +22,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from ..config import DatasetSpec
 from ._io import atomic_write_text
@@ -70,6 +70,7 @@ class RetrainJob:
     split_seed: int
     replicate: int = 0
     plugins: tuple[str, ...] = ()  # imported by the process that trains it (not part of the fingerprint)
+    record_signals: bool = False  # measure every registered signal per epoch (report.signal_spread); not fingerprinted
 
     @property
     def key(self) -> str:
@@ -110,6 +111,8 @@ class RetrainRun:
     replicate: int = 0  # the search replicate whose winner this is
     activity: dict[str, Any] | None = None  # report.activity.measure_activity of the run
     chance: float | None = None  # test metric of a constant prediction (train majority class; R² 0)
+    signals: dict[str, dict[str, list[float | None]]] | None = None  # {signal: {site: per-epoch values}} if recorded
+    end_state: list[list[Any]] | None = None  # [[family, α] per site] after the last epoch (report.final_fixed)
 
     @property
     def ok(self) -> bool:
@@ -206,8 +209,9 @@ def plan_jobs(data: StudyData, seeds: Iterable[int]) -> list[RetrainJob]:
         split_seed = int(trial.user_attrs.get("split_seed", data.spec.split_seed))
         for ds in data.spec.datasets:
             for seed in seeds:
+                # Signals cost a little per step: measured on the first seed, enough to show where they lay.
                 jobs.append(RetrainJob(arm, trial.number, ds, seed, strategy, train, split_seed, rep,
-                                       data.spec.plugins))
+                                       data.spec.plugins, record_signals=seed == seeds[0]))
     return jobs
 
 
@@ -255,7 +259,7 @@ def _train_one(job: RetrainJob, splits: Any, device: str) -> RetrainRun:
     config = dataclasses.replace(TrainConfig.from_dict(job.train), seed=job.seed)
     started = time.perf_counter()
     try:
-        result = train(splits, job.strategy, config, evaluate_test=True)
+        result = train(splits, job.strategy, config, evaluate_test=True, record_signals=_signals_to_record(job))
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:  # recorded and reported, never hidden: one strategy's crash is a result
@@ -284,7 +288,35 @@ def _train_one(job: RetrainJob, splits: Any, device: str) -> RetrainRun:
         replicate=job.replicate,
         activity=measure_activity(result.history, job.strategy, str(job.train.get("activation", "relu"))),
         chance=chance_level(splits),
+        signals=_signal_series(result.history) if job.record_signals else None,
+        end_state=_end_state(result.history),
     )
+
+
+def _end_state(history: Sequence[Any]) -> list[list[Any]] | None:
+    """Every site's [family, α] after the last epoch (None when there is none or an α is not finite)."""
+    sites = history[-1].sites if history else []
+    if not sites or not all(math.isfinite(float(site["alpha"])) for site in sites):
+        return None
+    return [[str(site["family"]), float(site["alpha"])] for site in sites]
+
+
+def _signals_to_record(job: RetrainJob) -> list[str]:
+    from ..signals import signal_names
+
+    return signal_names() if job.record_signals else []
+
+
+def _signal_series(history: Iterable[Any]) -> dict[str, dict[str, list[float | None]]]:
+    """``{signal: {site: [value per epoch]}}`` from a run's history (4 decimals: retrain.json stays small;
+    a value a diverged run made non-finite is None)."""
+    out: dict[str, dict[str, list[float | None]]] = {}
+    for record in history:
+        for site, values in record.signals.items():
+            for name, value in values.items():
+                v = float(value)
+                out.setdefault(name, {}).setdefault(site, []).append(round(v, 4) if math.isfinite(v) else None)
+    return out  # type: ignore[return-value]
 
 
 def chance_level(splits: Any) -> float | None:

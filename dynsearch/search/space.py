@@ -17,6 +17,7 @@ from typing import Any, Mapping
 import optuna
 
 from ..config import StudySpec
+from ..config._calibrated import resolve_for_signal
 from ..selection import ARM_PARAM
 from ..strategies import Arm, get_strategy_class
 from ..strategies.params import Choice, Param, Setting
@@ -53,6 +54,7 @@ def suggest_strategy(trial: optuna.Trial, arm: Arm, settings: Mapping[str, Setti
     """
     declared = get_strategy_class(arm.strategy).declared_params()
     values: dict[str, Any] = dict(arm.fixed)
+    settings = resolve_for_signal(settings, values.get("signal"))  # "calibrated": the range of the arm's signal
     for p in declared:
         if p.name in values or settings.get(p.name) is None:
             continue

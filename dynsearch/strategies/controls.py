@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from ..activations import get_family
 from .base import SiteState, Strategy
 from .builtin import _family_name
+from .params import Family, Int
 from .registry import register_strategy
 
 if TYPE_CHECKING:
@@ -61,6 +62,11 @@ class ScheduledSwitch(Strategy):
 
     uses_signal = False
     role = "control"
+    # A study searches when and to what every site switches (arms by base, as for the baselines).
+    search_space = (
+        Int("at", 1, default=(2, 6), doc="epochs trained before the switch"),
+        Family("to", ("tanh", "sigmoid"), doc="family every site switches to"),
+    )
 
     def __init__(self, *, at: int = 5, to: str | None = "tanh", alpha: float | None = None, **common: Any) -> None:
         super().__init__(**common)

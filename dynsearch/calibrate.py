@@ -1,0 +1,244 @@
+"""Calibration: where each signal lies on a study's own data and model, and the threshold ranges that fire.
+
+A rule that switches when a signal crosses a threshold only acts if the threshold lies where the
+signal does, and that place depends on the signal, the family, the data and the model (io sits near
+0.85–0.99, a relu site's dead share near 0.25–0.5). ``calibrate(spec)`` trains the study's fixed arms
+briefly (its datasets, model and training settings, seeded), records every registered signal per
+site, dataset and epoch with ``train(record_signals=...)``, and suggests per signal a threshold range
+from the 10th to the 90th percentile of what it saw: a threshold inside it has values on both sides.
+``Calibration.save`` writes ``calibration.json``; a study file's ``lower = "calibrated"`` reads it.
+
+Example:
+    >>> from dynsearch.config import parse_study
+    >>> spec = parse_study({"datasets": ["iris"], "model": {"hidden": [8]},
+    ...                     "search": {"strategies": ["fixed"], "bases": ["relu"]}}, "studies/demo.toml")
+    >>> cal = calibrate(spec, epochs=2, seeds=1, progress=None)
+    >>> sorted(cal.summary)[:3]
+    ['data', 'dead', 'gradient']
+    >>> low, high = cal.summary["dead"].suggested
+    >>> 0.0 <= low < high <= 1.0
+    True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._files import atomic_write_text
+
+__all__ = [
+    "CALIBRATION_SCHEMA",
+    "QUANTILES",
+    "SUGGESTED",
+    "DEFAULT_EPOCHS",
+    "Calibration",
+    "SignalSummary",
+    "CalibrationMissing",
+    "calibrate",
+    "calibration_dir",
+    "calibrated_ranges",
+    "fixed_families",
+]
+
+CALIBRATION_SCHEMA = "dynsearch.calibration/1"
+QUANTILES = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
+SUGGESTED = (0.1, 0.9)  # the percentiles that bound a suggested threshold range
+DEFAULT_EPOCHS = 8  # "briefly": the signals' spread shows within a few epochs (docs/signals.md)
+_DIGITS = 3  # suggested ranges are rounded outwards to this many decimals
+
+# (arm, family, dataset, seed, epoch, site, signal, value)
+Row = tuple[str, str, str, int, int, str, str, float]
+Progress = Callable[[int, int, str], None]
+
+
+class CalibrationMissing(LookupError):
+    """The study asks for calibrated ranges that no calibration provides (the message says what to run)."""
+
+
+def calibration_dir(study_name: str) -> Path:
+    """``reports/NAME/calibration``, beside the study's report (relative to the current directory)."""
+    return Path("reports") / study_name / "calibration"
+
+
+@dataclass(frozen=True)
+class SignalSummary:
+    """One signal over everything the calibration measured."""
+
+    name: str
+    measures: str
+    value_range: tuple[float, float]
+    n: int
+    quantiles: dict[float, float]
+    suggested: tuple[float, float] | None  # None: the signal did not vary (no threshold fires on part of it)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "measures": self.measures,
+            "range": list(self.value_range),
+            "n": self.n,
+            "quantiles": {f"{q:g}": v for q, v in self.quantiles.items()},
+            "suggested": None if self.suggested is None else list(self.suggested),
+        }
+
+    @classmethod
+    def from_dict(cls, name: str, d: dict[str, Any]) -> SignalSummary:
+        suggested = d.get("suggested")
+        return cls(name, str(d.get("measures", "")), tuple(d["range"]), int(d["n"]),  # type: ignore[arg-type]
+                   {float(q): float(v) for q, v in d["quantiles"].items()},
+                   None if suggested is None else (float(suggested[0]), float(suggested[1])))
+
+
+def _suggest(values: np.ndarray, value_range: tuple[float, float]) -> tuple[float, float] | None:
+    """The 10th–90th percentile range, rounded outwards and kept inside the signal's range."""
+    low, high = (float(np.quantile(values, q)) for q in SUGGESTED)
+    scale = 10**_DIGITS
+    low = max(math.floor(low * scale) / scale, value_range[0])
+    high = min(math.ceil(high * scale) / scale, value_range[1])
+    return (low, high) if high - low >= 1.0 / scale else None
+
+
+def summarize(rows: Sequence[Row], signals: Sequence[Any]) -> dict[str, SignalSummary]:
+    """Quantiles and the suggested range of every signal that has values in ``rows``."""
+    out = {}
+    for signal in signals:
+        values = np.array([r[7] for r in rows if r[6] == signal.name and math.isfinite(r[7])], dtype=float)
+        if values.size == 0:
+            continue
+        value_range = (float(signal.value_range[0]), float(signal.value_range[1]))
+        out[signal.name] = SignalSummary(
+            signal.name, signal.measures, value_range, int(values.size),
+            {q: float(np.quantile(values, q)) for q in QUANTILES}, _suggest(values, value_range),
+        )
+    return out
+
+
+@dataclass
+class Calibration:
+    """What ``calibrate`` measured: every value, and per signal its quantiles and suggested range."""
+
+    study: str
+    study_file: str
+    epochs: int
+    seeds: list[int]
+    arms: list[str]
+    datasets: list[str]
+    rows: list[Row]
+    summary: dict[str, SignalSummary]
+    wall_time: float = 0.0
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def ranges(self) -> dict[str, tuple[float, float]]:
+        """The suggested threshold range of every signal that varied."""
+        return {name: s.suggested for name, s in self.summary.items() if s.suggested is not None}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": CALIBRATION_SCHEMA,
+            "study": self.study,
+            "study_file": self.study_file,
+            "epochs": self.epochs,
+            "seeds": self.seeds,
+            "arms": self.arms,
+            "datasets": self.datasets,
+            "wall_time": round(self.wall_time, 2),
+            "signals": {name: s.to_dict() for name, s in self.summary.items()},
+            "columns": ["arm", "family", "dataset", "seed", "epoch", "site", "signal", "value"],
+            "values": [list(r[:7]) + [round(r[7], 6)] for r in self.rows],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Calibration:
+        if d.get("schema") != CALIBRATION_SCHEMA:
+            raise ValueError(f"not a dynsearch calibration (schema {d.get('schema')!r}, expected {CALIBRATION_SCHEMA!r})")
+        rows = [(str(a), str(f), str(ds), int(s), int(e), str(site), str(sig), float(v))
+                for a, f, ds, s, e, site, sig, v in d.get("values", [])]
+        return cls(str(d["study"]), str(d.get("study_file", "")), int(d["epochs"]), list(d["seeds"]), list(d["arms"]),
+                   list(d["datasets"]), rows,
+                   {name: SignalSummary.from_dict(name, s) for name, s in d["signals"].items()},
+                   float(d.get("wall_time", 0.0)))
+
+    def save(self, out: Path) -> Path:
+        path = Path(out) / "calibration.json"
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> Calibration:
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def fixed_families(spec: Any) -> list[tuple[str, str]]:
+    """``(arm label, family)`` of the study's arms that never adjust (fixed activations). A study
+    without such an arm is calibrated on the base families its strategies search."""
+    found = [(a.label, str(a.params.get("base"))) for a in spec.search.arms if not a.adjusts and a.params.get("base")]
+    if found:
+        return found
+    bases: list[str] = []
+    for s in spec.search.strategies:
+        for family in s.as_dict().get("base") or ():
+            if family not in bases:
+                bases.append(family)
+    return [(f"fixed-{b}", b) for b in bases or [spec.train.activation]]
+
+
+def calibrate(
+    spec: Any, *, epochs: int | None = None, seeds: int = 1, device: str = "cpu", progress: Progress | None = None,
+) -> Calibration:
+    """Train the fixed arms of ``spec`` on each of its datasets with ``seeds`` seeds (0, 1, …) for
+    ``epochs`` epochs (default: the study's, at most ``DEFAULT_EPOCHS``; no early stopping) and record
+    every registered signal. ``progress(done, total, what)`` is called after each training run."""
+    import time
+
+    from .data import load_dataset
+    from .signals import make_signal, signal_names
+    from .train import train
+
+    started = time.perf_counter()
+    epochs = epochs or min(spec.train.epochs, DEFAULT_EPOCHS)
+    arms = fixed_families(spec)
+    names = signal_names()
+    rows: list[Row] = []
+    total, done = len(arms) * len(spec.datasets) * seeds, 0
+    for ds in spec.datasets:
+        splits = load_dataset(ds.name, split_seed=spec.split_seed, device=device, **dict(ds.options))
+        for arm, family in arms:
+            for seed in range(seeds):
+                config = dataclasses.replace(spec.train, epochs=epochs, patience=0, seed=seed)
+                result = train(splits, {"name": "fixed", "params": {"base": family}}, config, record_signals=names)
+                for record in result.history:
+                    for site, values in record.signals.items():
+                        rows += [(arm, family, ds.label, seed, record.epoch, site, sig, float(v))
+                                 for sig, v in values.items()]
+                done += 1
+                if progress is not None:
+                    progress(done, total, f"{arm} on {ds.label}, seed {seed}")
+    signals = [make_signal(n) for n in names]
+    return Calibration(spec.name, spec.path, epochs, list(range(seeds)), [a for a, _ in arms],
+                       [d.label for d in spec.datasets], rows, summarize(rows, signals), time.perf_counter() - started)
+
+
+def calibrated_ranges(study_name: str) -> dict[str, tuple[float, float]]:
+    """The suggested range per signal from ``reports/NAME/calibration/calibration.json``.
+
+    Raises:
+        CalibrationMissing: no (readable) calibration of this study; the message says what was found.
+    """
+    path = calibration_dir(study_name) / "calibration.json"
+    try:
+        cal = Calibration.load(path)
+    except FileNotFoundError:
+        raise CalibrationMissing(f"there is none at {path}") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CalibrationMissing(f"{path} cannot be read ({str(exc).splitlines()[0] if str(exc) else exc!r})") from None
+    if cal.study != study_name:
+        raise CalibrationMissing(f"{path} calibrates study {cal.study!r}, not {study_name!r}")
+    return cal.ranges

@@ -147,7 +147,8 @@ class ActivationSite(nn.Module):
         return learned_params(self.alpha_param, self._family, x) if self.alpha_param is not None else self._alpha
 
     def forward(self, x: Tensor) -> Tensor:
-        y = self._family.fn(x, self.fn_params(x))
+        alpha = self.fn_params(x)
+        y = self._family.fn(x, alpha)
         if self.training and self.measure:
             # Counted per epoch (adjust restarts it), so every epoch measures its first batch.
             if self._forward_calls % self.measure_every == 0:

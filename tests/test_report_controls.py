@@ -155,7 +155,7 @@ def test_final_fixed_controls_are_derived_from_the_runs_that_changed_a_site() ->
     assert derived.arm == derived_label("threshold-layer") == "final_fixed(threshold-layer)"
     assert (derived.trial, derived.dataset, derived.seed, derived.train) == (3, ds, 1000, {"epochs": 2})
     assert derived.strategy == {"name": "final_fixed", "params": {
-        "base": None, "scope": "layer", "signal": "io", "every": 1, "warmup": 0,
+        "base": None, "scope": "layer", "signal": "io", "reduction": "pooled", "every": 1, "warmup": 0,
         "families": ["tanh", "relu"], "alphas": [1.0, 0.0]}}
     assert derived.fingerprint != jobs[0].fingerprint and not derived.record_signals
 

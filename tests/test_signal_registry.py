@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import optuna
 import pytest
@@ -10,13 +11,13 @@ import pytest
 import dynsearch
 from dynsearch.config import ConfigError, StudySpec, parse_study
 from dynsearch.search import suggest_plan
+from dynsearch.signals._base import _REGISTRY
 from dynsearch.signals import Signal, pearson_update, pearson_value, register_signal, signal_names
 from dynsearch.strategies import get_signal, implied_scope, make_strategy
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 
-@register_signal("test_abs_io")
 class AbsIO(Signal):
     measures = "Pearson r between |z| and f(z)"
     source = "site"
@@ -26,6 +27,14 @@ class AbsIO(Signal):
 
     def value(self, states):
         return pearson_value(states, self.reduction)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _abs_io_registered() -> Iterator[None]:
+    # Registered for this module only: other modules see the built-in signals alone.
+    register_signal("test_abs_io")(AbsIO)
+    yield
+    _REGISTRY.pop("test_abs_io", None)
 
 
 def test_strategies_read_the_one_registry() -> None:

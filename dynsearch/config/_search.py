@@ -19,7 +19,7 @@ from typing import Any, Mapping
 from ..strategies import COMMON_PARAMS, get_strategy_class, strategy_names
 from ..strategies.builtin import BUILTIN_STRATEGIES
 from ..strategies.params import Choice, Param
-from ._calibrated import calibrated_setting, is_calibrated, per_signal
+from ._calibrated import Calibrated, calibrated_setting, is_calibrated, per_signal
 from ._errors import Checker, got, join_key, show
 from ._spec import SearchSpace, StrategySpace
 
@@ -108,6 +108,8 @@ def _check_signal_ranges(c: Checker, space: SearchSpace) -> None:
         signals = strategy.as_dict().get("signal") or ()
         for signal in signals:
             settings = space.settings_for(strategy.name, signal)
+            if any(isinstance(v, Calibrated) for v in settings.values()):
+                continue  # calibration still to be made: its ranges are checked when they exist
             for p in _declared(strategy.name).values():
                 problem = p.check(settings) if p.check is not None and p.name in settings else None
                 if problem:

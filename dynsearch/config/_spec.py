@@ -108,7 +108,8 @@ class SearchSpace:
         """The settings of ``strategy``'s trials that read ``signal``.
 
         A parameter compared with the signal's value (``on_signal``: threshold ``lower``/``upper``)
-        takes the signal's own range from ``[search.signals.<signal>]``; without one, its range
+        takes the signal's own range from ``[search.signals.<signal>]``, or its calibrated range (``"calibrated"``,
+        already in the signal's units); without either, its range
         (given in units of [-1, 1]) maps linearly onto the signal's declared range, so a share
         signal in [0, 1] gets thresholds inside [0, 1]. For io, target, gradient and data the
         map is the identity.
@@ -116,9 +117,15 @@ class SearchSpace:
         from ..signals import get_signal_class
         from ..strategies import get_strategy_class
 
-        settings = self.strategy(strategy).as_dict()
+        from ._calibrated import Calibrated
+
+        raw = self.strategy(strategy).as_dict()
         if signal is None:
-            return settings
+            return raw
+        if any(isinstance(v, Calibrated) and not v.ranges for v in raw.values()):
+            return raw  # calibration still to be made (``dynsearch calibrate`` reads the study so)
+        # A calibrated range is already in the signal's own units: it is never mapped.
+        settings = {k: v.for_signal(signal) if isinstance(v, Calibrated) else v for k, v in raw.items()}
         own = dict(dict(self.signal_ranges).get(signal, ()))
         low, high = get_signal_class(signal).value_range
         mapped = (low, high) != (-1.0, 1.0) and abs(low) < float("inf") and abs(high) < float("inf")
@@ -127,7 +134,7 @@ class SearchSpace:
                 continue
             if p.name in own:
                 settings[p.name] = own[p.name]
-            elif mapped and p.name in settings:
+            elif mapped and p.name in settings and not isinstance(raw[p.name], Calibrated):
                 a, b = settings[p.name]
                 settings[p.name] = (low + (a + 1.0) / 2.0 * (high - low), low + (b + 1.0) / 2.0 * (high - low))
         return settings

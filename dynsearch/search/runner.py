@@ -30,7 +30,7 @@ from .study import StudyCounts, count_trials, prepare_study, recover_dead_local_
 
 __all__ = ["WorkerSlot", "plan_workers", "run_study", "RunSummary", "available_cores"]
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.25  # how often the supervisor looks at its workers and the storage (progress, exits)
 STOP_GRACE_SECONDS = 15.0
 
 

@@ -9,9 +9,10 @@ What it measures, side by side and interleaved (so drifting machine load hits ev
   file, the start-up a hand-written Optuna + PyTorch script pays.
 
 ``--tree PATH`` runs the worker from another checkout (e.g. an older commit exported with
-``git archive``) with the same interpreter, for a before/after comparison. Target: <= 2.5 s.
+``git archive``) with the same interpreter, for a before/after comparison; ``--before PATH`` runs such a
+checkout's worker (cached splits) interleaved with the others instead. Target: <= 2.5 s.
 
-Run:  python benchmarks/worker_startup.py [--reps 5] [--tree PATH]
+Run:  python benchmarks/worker_startup.py [--reps 5] [--tree PATH] [--before PATH]
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=5, help="runs per side (default 5; the median is reported)")
     parser.add_argument("--tree", type=Path, default=ROOT, help="checkout to run the worker from (default: this one)")
+    parser.add_argument("--before", type=Path, help="another checkout whose worker (cached splits) runs interleaved")
     args = parser.parse_args(argv)
     from dynsearch.config import load_study_file
     from dynsearch.data import load_dataset
@@ -102,10 +104,14 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.save({"x_train": splits.x_train, "y_train": splits.y_train}, folder / "digits.pt")
         sides: dict[str, list[float]] = {"worker": [], "worker, cached splits": [], "plain script": []}
+        if args.before is not None:
+            sides["before: cached splits"] = []
         for _ in range(args.reps):
             sides["worker"].append(time_worker(args.tree, None))
             sides["worker, cached splits"].append(time_worker(args.tree, cache))
             sides["plain script"].append(time_plain(folder / "digits.pt"))
+            if args.before is not None:
+                sides["before: cached splits"].append(time_worker(args.before, cache))
     load = os.getloadavg()[0]
     print(f"worker start-up (launch -> first trial claimed), {args.reps} runs each, tree {args.tree}, "
           f"load average {load:.1f} on {os.cpu_count()} CPU(s)")  # fmt: skip

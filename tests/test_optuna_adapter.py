@@ -79,3 +79,34 @@ def test_subset_view_shows_only_kept_trials_on_every_read_path(journal_study: op
     # Optuna's Hyperband pruner builds its own Study on ``study._storage``: it must see the subset too.
     bracket = optuna.study.Study(study_name="a", storage=view._storage)
     assert [t.number for t in bracket.get_trials()] == [0, 2]
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")
+@pytest.mark.parametrize("kind", ["journal", "sqlite"])
+def test_write_user_attrs_stores_many_trials_at_once_and_skips_finished_ones(tmp_path: Path, kind: str) -> None:
+    url = f"journal:{tmp_path / 'w.journal'}" if kind == "journal" else f"sqlite:///{tmp_path / 'w.db'}"
+    study = optuna.create_study(study_name="w", storage=open_storage(url))
+    running = [study.ask() for _ in range(3)]
+    running[0].set_user_attr("kept", 1)
+    study.tell(running[2], 0.5)  # finished: as if another process had failed or completed it
+    appends: list[int] = []
+    storage = _optuna.storage_of(study)
+    if kind == "journal":  # count the journal's appends (each one a lock and an fsync)
+        backend = storage._backend  # type: ignore[attr-defined]
+        original = backend.append_logs
+        backend.append_logs = lambda logs: (appends.append(len(logs)), original(logs))[1]
+    finished = _optuna.write_user_attrs({
+        running[0]: {"kept": 1, "a": [1, 2], "b": {"x": 0.25}},
+        running[1]: {"a": "text"},
+        running[2]: {"a": 3},
+    })
+    assert finished == {running[2]}
+    if kind == "journal":
+        assert appends == [3]  # one append; "kept" was already stored with that value
+    fresh = optuna.load_study(study_name="w", storage=open_storage(url)).get_trials()
+    assert fresh[0].user_attrs == {"kept": 1, "a": [1, 2], "b": {"x": 0.25}}
+    assert fresh[1].user_attrs == {"a": "text"}
+    assert fresh[2].user_attrs == {}
+    assert running[0].user_attrs == fresh[0].user_attrs  # the trial objects see what was written
+    running[1].set_user_attr("c", 2)  # the storage goes on working as usual
+    assert storage.get_trial(_optuna.trial_id_of(running[1])).user_attrs == {"a": "text", "c": 2}

@@ -158,7 +158,8 @@ def _running_pack(journal: Path, name: str, owners: dict) -> bool:
     for t in running:
         by_owner.setdefault(t.system_attrs[WORKER_ATTR], []).append(t)
     for owner, trials in by_owner.items():
-        if len(trials) == 4 and all(t.params for t in trials):  # claimed and planned: training
+        # Claimed and planned (the plan's attributes are written after every parameter is suggested): training.
+        if len(trials) == 4 and all("train" in t.user_attrs for t in trials):
             owners.update(owner=owner, trials={t.number: dict(t.params) for t in trials})
             return True
     return False

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from typing import Any, Callable, Container
+from typing import Any, Callable, Container, Mapping
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -23,6 +23,7 @@ __all__ = [
     "stale_trial_ids",
     "open_rdb_storage",
     "trial_subset_view",
+    "write_user_attrs",
 ]
 
 
@@ -109,3 +110,64 @@ def trial_subset_view(study: optuna.Study, keep: Callable[[FrozenTrial], bool]) 
     view = copy.copy(study)
     view._storage = _TrialSubsetStorage(storage_of(study), keep)  # type: ignore[assignment]
     return view
+
+
+def write_user_attrs(attrs: Mapping[optuna.Trial, Mapping[str, Any]]) -> set[optuna.Trial]:
+    """Set user attributes of several running trials of one study; returns the trials that another
+    process had already finished (nothing is written to those).
+
+    On a journal file storage every attribute of every trial goes in one append (one file lock and
+    one fsync, about 4 ms, instead of one per attribute: a pack of K trials writes 8K of them).
+    Any other storage gets one ``set_user_attr`` per attribute. Attributes already stored with the
+    same value are not written again.
+    """
+    from optuna.storages.journal import JournalStorage
+    from optuna.storages.journal._storage import JournalOperation
+
+    pending: dict[optuna.Trial, dict[str, Any]] = {}
+    for trial, kv in attrs.items():
+        stored = trial.user_attrs
+        changed = {k: v for k, v in kv.items() if stored.get(k, _MISSING) != v}
+        if changed:
+            pending[trial] = changed
+    if not pending:
+        return set()
+    storage = storage_of(next(iter(pending)).study)
+    if not isinstance(storage, JournalStorage):
+        finished: set[optuna.Trial] = set()
+        for trial, kv in pending.items():
+            try:
+                for key, value in kv.items():
+                    trial.set_user_attr(key, value)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                finished.add(trial)
+        return finished
+    with storage._thread_lock:
+        storage._sync_with_backend()
+        replay = storage._replay_result
+        finished = {t for t in pending if replay.get_trial(trial_id_of(t)).state.is_finished()}
+        logs = [
+            {"op_code": JournalOperation.SET_TRIAL_USER_ATTR, "worker_id": replay.worker_id,
+             "trial_id": trial_id_of(trial), "user_attr": {key: value}}
+            for trial, kv in pending.items() if trial not in finished for key, value in kv.items()
+        ]  # fmt: skip
+        storage._backend.append_logs(logs)
+        _sync_past_finished(storage)
+    for trial, kv in pending.items():
+        if trial not in finished:
+            trial._cached_frozen_trial.user_attrs.update(copy.deepcopy(dict(kv)))  # what trial.user_attrs returns
+    return finished
+
+
+_MISSING = object()
+
+
+def _sync_past_finished(storage: Any) -> None:
+    """Read the journal to its end. A trial another process finished between our check and our
+    append raises once per attribute of ours on replay; its later tell reports it as dropped."""
+    while True:
+        try:
+            storage._sync_with_backend()
+            return
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # the replay counted that line as read: go on from the next one

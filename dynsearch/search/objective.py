@@ -21,11 +21,12 @@ from ..config import StudySpec
 from ..data import DatasetSplits, load_dataset
 from ..packed import PackMember, pack_key, train_packed
 from ..train import TrainConfig, TrainingInterrupted, TrainResult
+from ._optuna import write_user_attrs
 from .samplers import REPLICATE_ATTR, SPLIT_SEED_ATTR
 from .space import suggest_plan
 from .split_cache import read_cached_splits
 
-__all__ = ["Objective", "TrialPlan", "compact_history"]
+__all__ = ["Objective", "TrialPlan", "compact_history", "write_attrs"]
 
 
 def compact_history(result: TrainResult) -> dict[str, Any]:
@@ -42,6 +43,16 @@ def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def write_attrs(plans: Sequence[TrialPlan]) -> None:
+    """Store the plans' pending user attributes (one storage append on a journal) and clear them;
+    a trial another process has finished meanwhile is marked dropped."""
+    finished = write_user_attrs({p.trial: p.attrs for p in plans if p.attrs})
+    for plan in plans:
+        plan.attrs = {}
+        if plan.trial in finished:
+            plan.outcome = ("dropped", "")
+
+
 @dataclass
 class TrialPlan:
     """One trial of a pack: what it trains and, as it goes, what it produced.
@@ -49,6 +60,7 @@ class TrialPlan:
     ``outcome`` stays None while the trial trains; then it is ``("complete", values)``,
     ``("pruned", reason)``, ``("fail", exception)``, ``("dropped", "")`` (another process
     finished the trial first) or, set by the worker, ``("requeued", "")`` (interrupted and re-queued).
+    ``attrs`` holds user attributes not yet written: ``write_attrs`` stores a whole pack's at once.
     """
 
     trial: optuna.Trial
@@ -60,6 +72,7 @@ class TrialPlan:
     train_time: float = 0.0
     reported: set[int] = field(default_factory=set)
     outcome: tuple[str, Any] | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def pack_group(self) -> tuple[Any, ...]:
@@ -112,21 +125,26 @@ class Objective:
         strategy, train_config = suggest_plan(trial, self.spec)
         replicate = int(trial.user_attrs.get(REPLICATE_ATTR, 0))
         split_seed = int(trial.user_attrs.get(SPLIT_SEED_ATTR, self.spec.replicate_split_seed(replicate)))
-        for key, value in (("strategy", strategy), ("train", train_config.to_dict()), ("device", str(self.device)),
-                           (REPLICATE_ATTR, replicate), (SPLIT_SEED_ATTR, split_seed)):  # fmt: skip
-            trial.set_user_attr(key, value)
-        return TrialPlan(trial, strategy, train_config, split_seed)
+        attrs = {"strategy": strategy, "train": train_config.to_dict(), "device": str(self.device),
+                 REPLICATE_ATTR: replicate, SPLIT_SEED_ATTR: split_seed}  # fmt: skip
+        return TrialPlan(trial, strategy, train_config, split_seed, attrs=attrs)
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
         """One trial alone (``study.optimize`` style): its value(s), or ``TrialPruned`` / the error."""
         plan = self.plan(trial)
-        self.run_pack([plan])
+        write_attrs([plan])
+        try:
+            self.run_pack([plan])
+        finally:
+            write_attrs([plan])
         payload: Any  # the value(s) when complete, else the error
         kind, payload = plan.outcome or ("fail", RuntimeError("no outcome"))
         if kind == "complete":
             return payload
         if kind == "pruned":
             raise optuna.TrialPruned(payload)
+        if kind == "dropped":
+            raise optuna.exceptions.UpdateFinishedTrialError(f"trial {trial.number} was finished by another process")
         raise payload
 
     def run_pack(self, plans: Sequence[TrialPlan]) -> None:
@@ -198,8 +216,7 @@ class Objective:
             return
         # Diverged (or stopped for another reason than our pruner): the parameters are the problem.
         reason = f"{label}, seed {seed}: {result.status}: {result.message}"
-        plan.trial.set_user_attr("fail_reason", reason)
-        plan.trial.set_user_attr("datasets", plan.per_dataset)
+        plan.attrs.update({"fail_reason": reason, "datasets": plan.per_dataset})
         plan.outcome = ("pruned", reason)
 
     def _finish_dataset(self, plan: TrialPlan, label: str, results: list[TrainResult]) -> None:
@@ -215,11 +232,8 @@ class Objective:
         plan.histories[label] = compact_history(results[0])
 
     def _finish_trial(self, plan: TrialPlan) -> None:
-        trial = plan.trial
-        trial.set_user_attr("datasets", plan.per_dataset)
-        trial.set_user_attr("history", plan.histories)
-        # Training time only: dataset loading and a process's one-off start-up stay out of it.
-        trial.set_user_attr("wall_time", plan.train_time)
+        # wall_time: training time only; dataset loading and a process's one-off start-up stay out of it.
+        plan.attrs.update({"datasets": plan.per_dataset, "history": plan.histories, "wall_time": plan.train_time})
         value = sum(d["val_metric"] for d in plan.per_dataset.values()) / len(plan.per_dataset)
         plan.outcome = ("complete", (value, plan.train_time) if self.multi_objective else value)
 

@@ -22,16 +22,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
+import torch
 
 from ..config import StudySpec
 from .packing import choose_pack
-from .split_cache import CACHE_ENV, write_split_cache
+from .split_cache import CACHE_ENV, read_cached_splits, write_split_cache
 from .storage import open_storage
 from .study import StudyCounts, count_trials, prepare_study, recover_dead_local_workers
 
 __all__ = ["WorkerSlot", "plan_workers", "run_study", "RunSummary", "available_cores"]
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.25  # how often the supervisor looks at its workers and the storage (progress, exits)
 STOP_GRACE_SECONDS = 15.0
 
 
@@ -239,8 +240,12 @@ def run_study(
     slots = plan_workers(workers, per_device, devices)  # before the storage: a bad request writes nothing
     storage = open_storage(storage_url)
     study = prepare_study(spec, storage, storage_url, n_trials)
-    pack_arg = _resolve_pack(pack, spec, slots, progress)
     split_cache = _split_cache(spec)
+    try:
+        pack_arg = _resolve_pack(pack, spec, slots, progress, split_cache)
+    except BaseException:
+        shutil.rmtree(split_cache, ignore_errors=True)
+        raise
     deadline = time.time() + timeout if timeout else None
     started = time.time()
 
@@ -293,13 +298,16 @@ def _split_cache(spec: StudySpec) -> str:
     return folder
 
 
-def _resolve_pack(pack: int | str | None, spec: StudySpec, slots: list[WorkerSlot], show: bool) -> int | str:
-    """The pack size for the workers, printed at start. A GPU worker resolves ``auto`` itself, from
-    its own device's free memory."""
+def _resolve_pack(pack: int | str | None, spec: StudySpec, slots: list[WorkerSlot], show: bool, split_cache: str
+                  ) -> int | str:
+    """The pack size for the workers, printed at start: ``auto`` sized on the splits prepared for them,
+    for one of ``len(slots)`` workers. A GPU worker resolves ``auto`` itself, from its own device's
+    free memory."""
     requested = spec.pack if pack is None else pack
     if requested == "auto" and slots and slots[0].device == "cuda":
         return "auto"
-    choice = choose_pack(requested, spec, "cpu")
+    loaded = [read_cached_splits(split_cache, ds, spec.split_seed, torch.device("cpu")) for ds in spec.datasets]
+    choice = choose_pack(requested, spec, "cpu", [d for d in loaded if d is not None], len(slots))  # type: ignore[misc]
     if show:
         print(f"pack: up to {choice.reason} trials of the same shape per worker", file=sys.stderr)
     return choice.size

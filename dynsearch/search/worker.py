@@ -24,8 +24,8 @@ from optuna.trial import TrialState
 
 from ..train import TrainingInterrupted
 from ._optuna import heartbeat_enabled, stale_trial_ids, storage_of, trial_id_of
-from .objective import Objective, TrialPlan
-from .packing import PackChoice, choose_pack, warm_up
+from .objective import Objective, TrialPlan, write_attrs
+from .packing import PackChoice, choose_pack, engine_options, warm_up
 from .samplers import make_pruner, make_sampler
 from .split_cache import CACHE_ENV
 from .storage import grace_period, heartbeat_interval, open_storage
@@ -42,8 +42,9 @@ from .study import (
 __all__ = ["run_worker", "WorkerResult", "StopFlag"]
 
 _log = logging.getLogger("dynsearch.worker")
-# How long an idle worker waits between looks at the queue while other trials still run.
-IDLE_POLL_SECONDS = 1.0
+# How long an idle worker waits between looks at the queue while other trials still run. Short: at the
+# end of a study every worker but the last waits here, and the run ends only when all have left.
+IDLE_POLL_SECONDS = 0.25
 
 
 class StopFlag:
@@ -160,15 +161,16 @@ def run_worker(
     if stop is None:
         stop = StopFlag()
         stop.install()
-    study, objective, choice = _join(study_name, storage_url, device, worker_index, pack, stop)
-    if announce and (objective.spec.pack if pack is None else pack) == "auto":
-        print(f"pack: up to {choice.reason} trials of the same shape", file=sys.stderr)
-    return _serve(study, objective, choice, share=share, stop=stop, deadline=deadline)
+    study, objective = _join(study_name, storage_url, device, worker_index, stop)
+    requested = objective.spec.pack if pack is None else pack
+    choice = choose_pack(requested if requested != "auto" else 1, objective.spec, device)
+    return _serve(study, objective, choice, auto=requested == "auto", share=share, stop=stop, deadline=deadline,
+                  announce=announce)  # fmt: skip
 
 
 def _serve(
-    study: optuna.Study, objective: Objective, choice: PackChoice, *, share: int, stop: StopFlag,
-    deadline: float | None,
+    study: optuna.Study, objective: Objective, choice: PackChoice, *, auto: bool, share: int, stop: StopFlag,
+    deadline: float | None, announce: bool,
 ) -> WorkerResult:  # fmt: skip
     """Claim and run packs of queued trials until the queue is empty and nothing else runs."""
     result = WorkerResult(pack_size=choice.size)
@@ -178,9 +180,14 @@ def _serve(
             break
         if not warmed and study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
             # Once, before the first trial's clock starts (and before claiming: a claimed trial waits
-            # for nothing); a worker with nothing to do skips it.
-            warm_up(objective)
+            # for nothing); a worker with nothing to do skips it. ``auto`` is sized on the splits it loads.
+            loaded = warm_up(objective)
             warmed = True
+            if auto:
+                choice = choose_pack("auto", objective.spec, str(objective.device), loaded, share)
+                result.pack_size = choice.size
+                if announce:
+                    print(f"pack: up to {choice.reason} trials of the same shape", file=sys.stderr)
         claimed = claim_waiting_trials(study, _claim_limit(study, choice.size, share))
         if not claimed:
             if _recover_stale(study) > 0:
@@ -202,9 +209,9 @@ def _serve(
 
 
 def _join(
-    study_name: str, storage_url: str, device: str, worker_index: int, pack: int | str | None, stop: StopFlag
-) -> tuple[optuna.Study, Objective, PackChoice]:
-    """The study with this worker's samplers and pruner, its objective, and the pack size."""
+    study_name: str, storage_url: str, device: str, worker_index: int, stop: StopFlag
+) -> tuple[optuna.Study, Objective]:
+    """The study with this worker's samplers and pruner, and its objective."""
     storage = open_storage(storage_url)
     spec = load_spec(optuna.load_study(study_name=study_name, storage=storage))
     study = optuna.load_study(
@@ -213,11 +220,10 @@ def _join(
         sampler=make_sampler(spec.sampler, worker_index),
         pruner=make_pruner(spec.pruner, spec.train.epochs * len(spec.datasets)),
     )
-    choice = choose_pack(pack, spec, device)
     objective = Objective(
-        spec, device, should_stop=stop, pack_options=choice.train_options, split_cache=os.environ.get(CACHE_ENV)
+        spec, device, should_stop=stop, pack_options=engine_options(spec), split_cache=os.environ.get(CACHE_ENV)
     )
-    return study, objective, choice
+    return study, objective
 
 
 def _run_pack(study: optuna.Study, trial_ids: list[int], objective: Objective, stop: StopFlag) -> list[TrialState | None]:
@@ -233,6 +239,7 @@ def _run_pack(study: optuna.Study, trial_ids: list[int], objective: Objective, s
                 states.append(None)
             except Exception as exc:
                 states.append(_fail(study, trial, exc, objective.device))
+        write_attrs(plans)
         groups: dict[Any, list[TrialPlan]] = {}
         for plan in plans:
             groups.setdefault(plan.pack_group, []).append(plan)
@@ -247,8 +254,10 @@ def _run_pack(study: optuna.Study, trial_ids: list[int], objective: Objective, s
                     if plan.outcome is None:
                         fail_and_requeue(study, trial_id_of(plan.trial), reason)
                         plan.outcome = ("requeued", "")
+                write_attrs([plan for plan in group if plan.outcome[0] != "requeued"])  # type: ignore[index]
                 states += [_tell(study, plan, objective.device) for plan in group if plan.outcome[0] != "requeued"]  # type: ignore[index]  # all set just above
                 break
+            write_attrs(group)
             for plan in group:
                 states.append(_tell(study, plan, objective.device))
     return states

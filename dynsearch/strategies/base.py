@@ -20,6 +20,7 @@ import inspect
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .._constraints import Integer, check
 from ..activations import get_family
 from .params import Choice, Family, Int, Param
 from .signals import get_signal, signal_names
@@ -76,9 +77,7 @@ class SiteState:
 
 
 def _check_int(owner: str, name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"The {name!r} parameter of {owner} must be an integer >= {minimum}. Got {value!r} instead.")
-    return value
+    return int(check(value, Integer(minimum), name, owner=owner))  # stored as a plain int: JSON-safe
 
 
 def _check_choice(owner: str, name: str, value: Any, choices: tuple[str, ...]) -> str:

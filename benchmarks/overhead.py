@@ -187,6 +187,48 @@ def cpu_model() -> str:
         return platform.processor()
 
 
+def time_variants(variants: list, splits, warmup: int, reps: int, budget: float) -> float:
+    """Time one epoch of every variant per rep, in a shuffled order each rep (so drift hits all alike);
+    the first ``warmup`` reps are thrown away. Returns the seconds spent."""
+    order = random.Random(0)
+    started = time.perf_counter()
+    for rep in range(warmup + reps):
+        order.shuffle(variants)
+        for v in variants:
+            t = run_epoch(v, splits.x_train, splits.y_train)
+            if rep >= warmup:
+                v.times.append(t)
+        if time.perf_counter() - started > budget and rep >= warmup + 3:
+            break
+    return time.perf_counter() - started
+
+
+def ratio_rows(names: list[str], by_name: dict) -> list[dict]:
+    """Per variant: median epoch time, and the quartiles of its rep-by-rep ratio to the plain model."""
+    plain = by_name["plain"].times
+    rows = []
+    for name in names:
+        v = by_name[name]
+        ratios = [t / p for t, p in zip(v.times, plain)]
+        _, t_med, _ = quartiles(v.times)
+        r_q1, r_med, r_q3 = quartiles(ratios)
+        rows.append({"variant": name, "median_ms": 1e3 * t_med, "ratio_median": r_med,
+                     "ratio_q1": r_q1, "ratio_q3": r_q3, "families_at_end": families(v.model)})
+    return rows
+
+
+def print_rows(rows: list[dict]) -> None:
+    print(f"{'variant':<20}{'median ms':>10}{'ratio':>8}{'IQR of ratio':>18}   families at end")
+    for r in rows:
+        print(f"{r['variant']:<20}{r['median_ms']:>10.2f}{r['ratio_median']:>8.3f}"
+              f"{r['ratio_q1']:>9.3f}-{r['ratio_q3']:.3f}   {r['families_at_end']}")
+    print()
+    for r in rows[2:]:
+        met = r["ratio_median"] <= TARGET
+        print(f"target dynamic/plain <= {TARGET}: {r['variant']} {r['ratio_median']:.3f}x "
+              f"{'MET' if met else 'NOT MET'}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=300, help="timed epochs per variant after warm-up (default 300)")
@@ -207,30 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     names = ["plain", "fixed"] + list(DYNAMIC) + [f"{n}/4" for n in DYNAMIC]
     variants = build_variants(splits, names)
     by_name = {v.name: v for v in variants}
-    order = random.Random(0)
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    started = time.perf_counter()
-    for rep in range(args.warmup + args.reps):
-        order.shuffle(variants)
-        for v in variants:
-            t = run_epoch(v, splits.x_train, splits.y_train)
-            if rep >= args.warmup:
-                v.times.append(t)
-        if time.perf_counter() - started > args.budget and rep >= args.warmup + 3:
-            break
-    elapsed = time.perf_counter() - started
+    elapsed = time_variants(variants, splits, args.warmup, args.reps, args.budget)
     done = len(by_name["plain"].times)
     load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-
-    plain = by_name["plain"].times
-    rows = []
-    for name in names:
-        v = by_name[name]
-        ratios = [t / p for t, p in zip(v.times, plain)]
-        _, t_med, _ = quartiles(v.times)
-        r_q1, r_med, r_q3 = quartiles(ratios)
-        rows.append({"variant": name, "median_ms": 1e3 * t_med, "ratio_median": r_med,
-                     "ratio_q1": r_q1, "ratio_q3": r_q3, "families_at_end": families(v.model)})
+    rows = ratio_rows(names, by_name)
 
     machine = f"{platform.machine()} {cpu_model()}, {os.cpu_count()} CPUs".strip()
     cut = "" if done == args.reps else " [cut by --budget]"
@@ -238,15 +261,7 @@ def main(argv: list[str] | None = None) -> int:
           f"torch {torch.__version__}, {args.threads} thread(s), {args.device}; {machine}")
     print(f"{done} reps (+{args.warmup} warm-up){cut} in {elapsed:.0f} s; 1-min load average "
           f"{load_before:.2f} -> {load_after:.2f} (this run counts ~1; more means other work skewed the numbers)")
-    print(f"{'variant':<20}{'median ms':>10}{'ratio':>8}{'IQR of ratio':>18}   families at end")
-    for r in rows:
-        print(f"{r['variant']:<20}{r['median_ms']:>10.2f}{r['ratio_median']:>8.3f}"
-              f"{r['ratio_q1']:>9.3f}-{r['ratio_q3']:.3f}   {r['families_at_end']}")
-    print()
-    for r in rows[2:]:
-        met = r["ratio_median"] <= TARGET
-        print(f"target dynamic/plain <= {TARGET}: {r['variant']} {r['ratio_median']:.3f}x "
-              f"{'MET' if met else 'NOT MET'}")
+    print_rows(rows)
 
     packed = packed_overhead(splits, args.pack_k, args.pack_reps) if args.pack_reps else []
 

@@ -92,6 +92,56 @@ def _trials(journal: Path, name: str) -> list[FrozenTrial]:
     return optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)
 
 
+class _Killer:
+    """SIGKILLs a worker of the run (one that is training, when it can tell) every ``every`` finished trials."""
+
+    def __init__(self, journal: Path, name: str, n_trials: int, every: int, rng: random.Random) -> None:
+        self.journal, self.name, self.n_trials, self.every, self.rng = journal, name, n_trials, every, rng
+        self.storage: JournalStorage | None = None
+        self.next_kill = every
+        self.kills: list[dict] = []
+
+    def tick(self, supervisor_pid: int) -> None:
+        if self.storage is None:
+            if not self.journal.exists():
+                return
+            self.storage = JournalStorage(JournalFileBackend(str(self.journal)))
+        try:
+            study_id = self.storage.get_study_id_from_name(self.name)
+        except KeyError:
+            return
+        trials = self.storage.get_all_trials(study_id, deepcopy=False)
+        finished = sum(t.state in FINISHED for t in trials)
+        if finished < self.next_kill or finished >= self.n_trials:
+            return
+        workers_now = _children(supervisor_pid)
+        busy = {
+            int(t.system_attrs[WORKER_ATTR].rpartition(":")[2])
+            for t in trials
+            if t.state == TrialState.RUNNING and t.system_attrs.get(WORKER_ATTR, "").rpartition(":")[2].isdigit()
+        }
+        candidates = [p for p in workers_now if p in busy] or workers_now
+        if not candidates:
+            return
+        victim = self.rng.choice(candidates)
+        try:
+            os.kill(victim, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        self.kills.append({"pid": victim, "at_finished": finished, "mid_trial": victim in busy})
+        self.next_kill += self.every
+
+
+def _kill_tree(proc: subprocess.Popen) -> None:
+    for child in _children(proc.pid):
+        try:
+            os.kill(child, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.kill()
+    proc.wait()
+
+
 def _run(
     workdir: Path, name: str, n_trials: int, workers: int, kill_every: int | None, rng: random.Random, pack: str
 ) -> dict:
@@ -101,62 +151,26 @@ def _run(
     journal = workdir / "runs" / f"{name}.journal"
     env = {k: v for k, v in os.environ.items() if k != "DYNSEARCH_STORAGE"}
     cmd = [sys.executable, "-m", "dynsearch", "run", study_file.name, "--workers", str(workers), "--pack", pack, "--quiet"]
-    kills: list[dict] = []
+    killer = _Killer(journal, name, n_trials, kill_every, rng) if kill_every is not None else None
     started = time.perf_counter()
     with open(workdir / f"{name}.out", "w") as out, open(workdir / f"{name}.err", "w") as err:
         proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         try:
-            storage = None
-            next_kill = kill_every
             while proc.poll() is None:
                 time.sleep(0.05)
-                if kill_every is None:
-                    continue
-                if storage is None:
-                    if not journal.exists():
-                        continue
-                    storage = JournalStorage(JournalFileBackend(str(journal)))
-                try:
-                    study_id = storage.get_study_id_from_name(name)
-                except KeyError:
-                    continue
-                trials = storage.get_all_trials(study_id, deepcopy=False)
-                finished = sum(t.state in FINISHED for t in trials)
-                if next_kill is None or finished < next_kill or finished >= n_trials:
-                    continue
-                workers_now = _children(proc.pid)
-                busy = {
-                    int(t.system_attrs[WORKER_ATTR].rpartition(":")[2])
-                    for t in trials
-                    if t.state == TrialState.RUNNING and t.system_attrs.get(WORKER_ATTR, "").rpartition(":")[2].isdigit()
-                }
-                candidates = [p for p in workers_now if p in busy] or workers_now
-                if not candidates:
-                    continue
-                victim = rng.choice(candidates)
-                try:
-                    os.kill(victim, signal.SIGKILL)
-                except ProcessLookupError:
-                    continue
-                kills.append({"pid": victim, "at_finished": finished, "mid_trial": victim in busy})
-                next_kill += kill_every
+                if killer is not None:
+                    killer.tick(proc.pid)
             proc.wait()
         finally:
             if proc.poll() is None:
-                for child in _children(proc.pid):
-                    try:
-                        os.kill(child, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                proc.kill()
-                proc.wait()
+                _kill_tree(proc)
     elapsed = time.perf_counter() - started
     return {
         "name": name,
         "returncode": proc.returncode,
         "elapsed": elapsed,
         "trials": _trials(journal, name),
-        "kills": kills,
+        "kills": killer.kills if killer is not None else [],
         "stderr": (workdir / f"{name}.err").read_text(),
         "stdout": (workdir / f"{name}.out").read_text(),
     }
@@ -213,6 +227,14 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     b, s = _summary(base, args.trials), _summary(soak, args.trials)
 
+    _print_table(args, base, soak, b, s)
+    ok = _verdict(base, soak, b, s)
+    if args.keep:
+        print(f"kept: {workdir}")
+    return 0 if ok else 1
+
+
+def _print_table(args: argparse.Namespace, base: dict, soak: dict, b: dict, s: dict) -> None:
     print(f"dynsearch soak test, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}: "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU(s), Python {platform.python_version()}, "
           f"optuna {optuna.__version__}")  # fmt: skip
@@ -238,6 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     ratio = s["throughput"] / b["throughput"] if b["throughput"] else float("nan")
     print()
     print(f"throughput of the disturbed run: {ratio:.0%} of the undisturbed one")
+
+
+def _verdict(base: dict, soak: dict, b: dict, s: dict) -> bool:
+    """Both runs exited cleanly, no slot was lost, nothing was left running, and no traceback was printed."""
     ok = (
         base["returncode"] == 0 and soak["returncode"] == 0 and b["lost"] == 0 and s["lost"] == 0
         and s["running"] == s["waiting"] == 0 and s["failed_not_retried"] == 0
@@ -247,9 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             ok = False
             print(f"{run['name']}: a traceback on stderr:\n{run['stderr'][-3000:]}", file=sys.stderr)
     print("result: OK, every slot finished" if ok else "result: FAILED (see above)")
-    if args.keep:
-        print(f"kept: {workdir}")
-    return 0 if ok else 1
+    return ok
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
+from ._constraints import SEED
 from .selection import TIE_RULE, select_best_trial
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -244,8 +245,8 @@ def _check_shape(where: str, data: dict[str, Any]) -> None:
     except (ValueError, TypeError) as exc:
         raise ExportError(f"{where}: train: {_one_line(exc)}") from None
     split_seed = data["split_seed"]
-    if isinstance(split_seed, bool) or not isinstance(split_seed, int) or split_seed < 0:
-        raise ExportError(f"{where}: 'split_seed' must be an integer >= 0, got {split_seed!r}")
+    if not SEED.accepts(split_seed):
+        raise ExportError(f"{where}: 'split_seed' must be {SEED}, got {split_seed!r}")
     datasets = data["datasets"]
     if not isinstance(datasets, list) or not all(
         isinstance(d, dict) and isinstance(d.get("name"), str) and isinstance(d.get("options", {}), dict) for d in datasets

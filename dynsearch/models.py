@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from numbers import Integral, Real
+from typing import Any
 
 import torch
 from torch import nn
 
+from ._constraints import Integer, Real, Sizes, check
 from .activations import activation_module, get_family
 
 __all__ = ["MODEL_KINDS", "SmallCNN", "build_model", "mlp", "small_cnn"]
@@ -30,28 +31,16 @@ CNN_HEAD_WIDTH = 64  # width of the CNN's hidden fully connected layer
 _CNN_POOL = 4  # the CNN pools its feature maps to at most 4x4 before the head
 
 
-def _positive_int(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise ValueError(f"{what} must be a positive integer, got {value!r}.")
-    return int(value)
+def _positive_int(value: Any, what: str) -> int:
+    return int(check(value, Integer(1), what))
 
 
 def _widths(values: Sequence[int], what: str, *, allow_empty: bool) -> tuple[int, ...]:
-    # A str is a Sequence too; "64" must not become widths (6, 4).
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
-        raise ValueError(f"{what} must be a sequence of positive integers, got {values!r}.")
-    if not values and not allow_empty:
-        raise ValueError(f"{what} must be a non-empty sequence of positive integers, got {values!r}.")
-    for value in values:
-        if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-            raise ValueError(f"{what} must be a sequence of positive integers, got {values!r}.")
-    return tuple(int(v) for v in values)
+    return tuple(int(v) for v in check(values, Sizes(allow_empty), what))
 
 
-def _dropout(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not 0.0 <= float(value) < 1.0:
-        raise ValueError(f"dropout must be a number in [0, 1), got {value!r}.")
-    return float(value)
+def _dropout(value: Any) -> float:
+    return float(check(value, Real(0, 1, high_open=True), "dropout"))
 
 
 def _shape(input_shape: Sequence[int]) -> tuple[int, ...]:

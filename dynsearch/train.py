@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._constraints import Constraint, Integer, Real, Sizes, check_all
 from .activations import family_names, get_family
 from .data import DatasetSplits, iter_batches
 from .models import build_model
@@ -49,6 +50,22 @@ __all__ = [
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 MODEL_KINDS = ("auto", "mlp", "cnn")
+
+
+# Every numeric training setting and what it allows, in the order they are checked.
+_TRAIN_CONSTRAINTS: dict[str, Constraint] = {
+    "epochs": Integer(1),
+    "batch_size": Integer(1),
+    "patience": Integer(0),
+    "seed": Integer(0),
+    "measure_every": Integer(1),
+    "lr": Real(0, low_open=True),
+    "weight_decay": Real(0),
+    "momentum": Real(0),
+    "dropout": Real(0, 1, high_open=True),
+    "hidden": Sizes(),
+    "channels": Sizes(),
+}
 
 
 class TrainingInterrupted(Exception):
@@ -82,35 +99,20 @@ class TrainConfig:
         self.hidden = tuple(self.hidden)
         self.channels = tuple(self.channels)
         self.validate()
+        # A NumPy integer is a valid setting; stored as a plain int so the config stays JSON-safe.
+        for name, constraint in _TRAIN_CONSTRAINTS.items():
+            if isinstance(constraint, Integer):
+                setattr(self, name, int(getattr(self, name)))
+        self.hidden = tuple(int(v) for v in self.hidden)
+        self.channels = tuple(int(v) for v in self.channels)
 
     def validate(self) -> None:
         """Raise ValueError with a one-line message for the first bad setting."""
-        def positive_int(name: str, minimum: int = 1) -> None:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise ValueError(f"{name}: expected an integer >= {minimum}, got {value!r}.")
-
-        positive_int("epochs")
-        positive_int("batch_size")
-        positive_int("patience", 0)
-        positive_int("seed", 0)
-        positive_int("measure_every")
+        check_all(self, _TRAIN_CONSTRAINTS)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}.")
         if self.model not in MODEL_KINDS:
             raise ValueError(f"model: expected one of {', '.join(MODEL_KINDS)}, got {self.model!r}.")
-        for name in ("lr", "weight_decay", "momentum", "dropout"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise ValueError(f"{name}: expected a finite number >= 0, got {value!r}.")
-        if self.lr <= 0:
-            raise ValueError(f"lr: expected a number > 0, got {self.lr!r}.")
-        if self.dropout >= 1:
-            raise ValueError(f"dropout: expected a number in [0, 1), got {self.dropout!r}.")
-        for name in ("hidden", "channels"):
-            sizes = getattr(self, name)
-            if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in sizes):
-                raise ValueError(f"{name}: expected positive integer sizes, got {list(sizes)!r}.")
         try:
             family = get_family(self.activation)
         except ValueError:

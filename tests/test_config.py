@@ -426,7 +426,12 @@ def test_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "nope.toml"
     with pytest.raises(ConfigError) as info:
         load_study_file(path)
-    assert str(info.value) == f"{path}: (file): no such file"
+    assert str(info.value) == f"{path}: (file): no such file ({path})"
+    # A close name beside it is suggested.
+    (tmp_path / "nape.toml").write_text("")
+    with pytest.raises(ConfigError) as info:
+        load_study_file(path)
+    assert str(info.value) == f'{path}: (file): no such file ({path}) (did you mean "{tmp_path / "nape.toml"}"?)'
 
 
 def test_directory_and_binary_file(tmp_path: Path) -> None:

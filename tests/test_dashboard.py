@@ -52,7 +52,7 @@ def _start(args: list[str]) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, env=env)
 
 
-def _wait_for_study(proc: subprocess.Popen, port: int, timeout: float = 60.0) -> list[dict]:
+def _wait_for_study(proc: subprocess.Popen, port: int, timeout: float = 120.0) -> list[dict]:
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -74,7 +74,7 @@ def _wait_for_study(proc: subprocess.Popen, port: int, timeout: float = 60.0) ->
 def _stop(proc: subprocess.Popen) -> tuple[int, str, str]:
     proc.send_signal(signal.SIGINT)
     try:
-        out, err = proc.communicate(timeout=20)
+        out, err = proc.communicate(timeout=120)  # a safety net for a hang; it returns as soon as the process exits
     except subprocess.TimeoutExpired:
         proc.kill()
         out, err = proc.communicate()

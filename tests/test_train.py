@@ -127,10 +127,10 @@ def test_learned_alpha_trains_and_stays_in_range(iris) -> None:
         ("epochs", 0, "epochs: expected an integer >= 1, got 0"),
         ("batch_size", -1, "batch_size: expected an integer >= 1"),
         ("optimizer", "rmsprop", "optimizer: expected one of adam, adamw, sgd, got 'rmsprop'"),
-        ("lr", 0.0, "lr: expected a number > 0"),
+        ("lr", 0.0, "lr: expected a finite number > 0, got 0.0"),
         ("dropout", 1.0, r"dropout: expected a number in \[0, 1\)"),
         ("model", "resnet", "model: expected one of auto, mlp, cnn"),
-        ("hidden", (0,), "hidden: expected positive integer sizes"),
+        ("hidden", (0,), r"hidden: expected a sequence of positive integers, got \(0,\)"),
         ("patience", True, "patience: expected an integer >= 0"),
     ],
 )

@@ -11,6 +11,8 @@ import difflib
 import math
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from .._constraints import Integer
+
 __all__ = ["ConfigError"]
 
 _MAX_SHOWN = 120  # characters of a bad value echoed back in a message
@@ -158,14 +160,14 @@ class Checker:
         return value
 
     def integer(self, key: str, value: Any, minimum: int | None = None) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
+        allowed = Integer(minimum)
+        if not Integer().accepts(value):
             hint = ""
             if isinstance(value, float) and math.isfinite(value) and value.is_integer():
                 hint = f" (write {int(value)} without the decimal point)"
-            what = "an integer" if minimum is None else f"an integer >= {minimum}"
-            raise self.fail(key, f"expected {what}, {got(value)}{hint}")
-        if minimum is not None and value < minimum:
-            raise self.fail(key, f"expected an integer >= {minimum}, got {show(value)}")
+            raise self.fail(key, f"expected {allowed}, {got(value)}{hint}")
+        if not allowed.accepts(value):
+            raise self.fail(key, f"expected {allowed}, got {show(value)}")
         return int(value)
 
     def number(
@@ -269,7 +271,7 @@ class Checker:
         if not isinstance(value, (list, tuple)) or len(value) != 2:
             raise self.fail(key, f"{shape}, {got(value)}")
         for v in value:
-            if isinstance(v, bool) or not isinstance(v, int):
+            if not Integer().accepts(v):
                 raise self.fail(key, f"{shape}, got {show(value)} (an element is {type_name(v)})")
         low, high = int(value[0]), int(value[1])
         if low < minimum or low > high:

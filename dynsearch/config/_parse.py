@@ -14,6 +14,7 @@ try:  # Python 3.11+
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10 with the tomli backport
     import tomli as tomllib  # type: ignore[no-redef]
 
+from .._constraints import Integer
 from ..activations import family_names, get_family
 from ..data import SuiteError, dataset_names, expand_dataset_entry, is_suite_member, resolve_file_name
 from ..plugins import PluginError, load_plugins
@@ -403,6 +404,6 @@ def _pruner(c: Checker, value: Any, sampler: SamplerSpec) -> PrunerSpec:
 def _auto_or_count(c: Checker, key: str, value: Any, what: str) -> str | int:
     if value == "auto" and isinstance(value, str):
         return "auto"
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+    if Integer(1).accepts(value):
         return int(value)
-    raise c.fail(key, f'expected "auto" or an integer >= 1 ({what}), {got(value)}')
+    raise c.fail(key, f'expected "auto" or {Integer(1)} ({what}), {got(value)}')

@@ -6,11 +6,12 @@ import difflib
 import math
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any, Callable
 
 import numpy as np
 
+from .._constraints import SEED, Integer
 from . import _packaged
 from ._core import DatasetError, RawDataset
 from ._synthetic_suite import is_suite_member, load_member
@@ -182,13 +183,9 @@ def _check_option(dataset: str, key: str, value: Any) -> Any:
         return float(value)
     if value is None and key == "n_informative":
         return None
-    low = _MINIMUM_OVERRIDES.get((dataset, key), _INT_MINIMUM[key])
-    if isinstance(value, bool) or not isinstance(value, Integral) or int(value) < low:
-        raise DatasetError(
-            f"Option {key}={value!r} for dataset {dataset!r} is not allowed; it must be an integer >= {low}."
-        )
-    if key == "seed" and int(value) >= 2**32:
-        raise DatasetError(f"Option seed={value!r} for dataset {dataset!r} is not allowed; it must be below 2**32.")
+    allowed = SEED if key == "seed" else Integer(_MINIMUM_OVERRIDES.get((dataset, key), _INT_MINIMUM[key]))
+    if not allowed.accepts(value):
+        raise DatasetError(f"Option {key}={value!r} for dataset {dataset!r} is not allowed; it must be {allowed}.")
     return int(value)
 
 

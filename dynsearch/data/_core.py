@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from numbers import Integral, Real
+from numbers import Real
 from typing import Callable, Iterator
 
 import numpy as np
 import torch
+
+from .._constraints import SEED, Integer, check
 
 __all__ = [
     "DatasetError",
@@ -128,8 +130,8 @@ def check_fractions(val_fraction: float, test_fraction: float) -> None:
 
 def check_split_seed(split_seed: int) -> None:
     """Reject split seeds scikit-learn cannot use as a random_state."""
-    if isinstance(split_seed, bool) or not isinstance(split_seed, Integral) or not 0 <= split_seed < 2**32:
-        raise DatasetError(f"split_seed={split_seed!r} is not allowed; it must be an integer in [0, 2**32).")
+    if not SEED.accepts(split_seed):
+        raise DatasetError(f"split_seed={split_seed!r} is not allowed; it must be {SEED}.")
 
 
 def _can_stratify(labels: np.ndarray, n_held: int) -> bool:
@@ -243,8 +245,7 @@ def iter_batches(
         >>> [len(yb) for _, yb in iter_batches(x, y, 2, generator=torch.Generator().manual_seed(0))]
         [2, 2, 1]
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, Integral) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    check(batch_size, Integer(1), "batch_size")
     n = x.shape[0]
     if y.shape[0] != n:
         raise ValueError(f"x and y must have the same number of rows, got {n} and {y.shape[0]}.")

@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
+from .._constraints import SEED_MAX, Integer
 from ._packaged import REAL_DATASETS
 from ._synthetic_suite import member_name
 from ._tabular import FILE_OPTIONS, parse_file_name
@@ -90,7 +91,7 @@ def _expand_suite(entry: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     if suite == "real":
         return [(name, {}) for name in REAL_DATASETS]
     n = _integer(entry, "n", None, 1, _MAX_MEMBERS)
-    seed = _integer(entry, "seed", 0, 0, 2**32 - 1)
+    seed = _integer(entry, "seed", 0, 0, SEED_MAX)
     options = {"suite_seed": seed} if seed else {}
     return [(member_name(i), dict(options)) for i in range(n)]
 
@@ -102,8 +103,8 @@ def _integer(entry: Mapping[str, Any], key: str, default: int | None, low: int, 
                                  '{ suite = "synthetic", n = 30, seed = 0 }')  # fmt: skip
         return default
     value = entry[key]
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise SuiteError(key, f"expected an integer in [{low}, {high}], got {_quote(value)}")
+    if not Integer(low, high).accepts(value):
+        raise SuiteError(key, f"expected {Integer(low, high)}, got {_quote(value)}")
     return int(value)
 
 

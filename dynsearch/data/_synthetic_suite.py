@@ -11,11 +11,11 @@ from __future__ import annotations
 import math
 import re
 from functools import lru_cache
-from numbers import Integral
 from typing import Any
 
 import numpy as np
 
+from .._constraints import SEED
 from ._core import DatasetError, RawDataset
 
 __all__ = ["SUITE_PREFIX", "is_suite_member", "member_name", "synthetic_recipe", "load_member"]
@@ -190,10 +190,8 @@ def _check_options(name: str, options: dict[str, Any]) -> int:
     if unknown:
         raise DatasetError(f"Unknown option {unknown[0]!r} for dataset {name!r}; allowed: {', '.join(_OPTIONS)}.")
     seed = options.get("suite_seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, Integral) or not 0 <= int(seed) < 2**32:
-        raise DatasetError(
-            f"Option suite_seed={seed!r} for dataset {name!r} is not allowed; it must be an integer in [0, 2**32)."
-        )
+    if not SEED.accepts(seed):
+        raise DatasetError(f"Option suite_seed={seed!r} for dataset {name!r} is not allowed; it must be {SEED}.")
     return int(seed)
 
 

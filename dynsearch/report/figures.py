@@ -116,7 +116,8 @@ class _Writer:
             warnings.simplefilter("ignore")
             try:
                 pfig = plotly_fn()
-            except Exception as exc:  # Optuna raises ValueError/RuntimeError for unsuitable studies
+            # Optuna raises ValueError/RuntimeError for a study it cannot plot; anything else is a bug and propagates.
+            except (ValueError, RuntimeError) as exc:
                 figure.note = f"not drawn: {_one_line(exc)}"
                 return figure
             pfig.update_layout(title=title)
@@ -131,7 +132,7 @@ class _Writer:
             self.needs_plotlyjs = True
             try:
                 result = mpl_fn()
-            except Exception as exc:
+            except (ValueError, RuntimeError) as exc:
                 figure.note = f"static version not drawn: {_one_line(exc)}"
                 return figure
         ax = result.flat[0] if hasattr(result, "flat") else result

@@ -20,6 +20,7 @@ import inspect
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .._constraints import Integer, check
 from ..activations import Family as ActivationFamily
 from ..activations import get_family
 from ..signals import REDUCTIONS
@@ -91,9 +92,7 @@ def check_learned_only(owner: str, name: str, family: ActivationFamily, learns: 
 
 
 def _check_int(owner: str, name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"The {name!r} parameter of {owner} must be an integer >= {minimum}. Got {value!r} instead.")
-    return value
+    return int(check(value, Integer(minimum), name, owner=owner))  # stored as a plain int: JSON-safe
 
 
 def _check_choice(owner: str, name: str, value: Any, choices: tuple[str, ...]) -> str:

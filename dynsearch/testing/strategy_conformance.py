@@ -219,11 +219,13 @@ def _variants(strategy: Strategy) -> list[Strategy]:
     """The default strategy, and its global-scope and target-signal forms where it takes those parameters."""
     cls = type(strategy)
     params = strategy.get_params()
+    declared = {p.name: p for p in cls.declared_params()}
     out = [strategy]
-    if "scope" in params:
-        out.append(cls(**{**params, "scope": "global"}))
-    if "signal" in params:
-        out.append(cls(**{**params, "signal": "target"}))
+    for name, value in (("scope", "global"), ("signal", "target")):
+        # Only where the strategy declares that value (the shuffled control reads per-site signals only).
+        allowed = declared[name].allowed() if getattr(declared.get(name), "kind", None) == "choice" else (value,)
+        if name in params and value in allowed:  # type: ignore[union-attr]
+            out.append(cls(**{**params, name: value}))
     return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import optuna
 import pytest
+from test_packed_equivalence import assert_same, run_both
 from torch import nn
 
 import dynsearch
@@ -13,8 +14,6 @@ from dynsearch.packed import PackMember
 from dynsearch.search import suggest_plan
 from dynsearch.strategies import ShuffledSignal, make_strategy
 from dynsearch.train import TrainConfig, train
-
-from test_packed_equivalence import assert_same, run_both
 
 CONFIG = TrainConfig(epochs=4, hidden=(12, 10, 8), batch_size=32, lr=5e-3, patience=0)
 

@@ -10,9 +10,8 @@ The first two read no signal (``uses_signal = False``), so sites measure nothing
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Sequence
-
 import random
+from typing import TYPE_CHECKING, Any, Sequence
 
 from ..activations import get_family
 from .base import SiteState, Strategy

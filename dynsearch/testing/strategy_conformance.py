@@ -28,6 +28,7 @@ from torch import nn
 from ..activations import activation_module, family_names, get_family
 from ..sites import adjust, apply, needs_target_signal, observe_output, parameter_groups, sites
 from ..strategies import SiteState, Strategy, get_strategy_class, strategy_from_config, strategy_names
+from ..strategies.params import Choice
 
 __all__ = ["check_strategy", "strategy_names_for_tests", "CHECKS"]
 
@@ -223,8 +224,9 @@ def _variants(strategy: Strategy) -> list[Strategy]:
     out = [strategy]
     for name, value in (("scope", "global"), ("signal", "target")):
         # Only where the strategy declares that value (the shuffled control reads per-site signals only).
-        allowed = declared[name].allowed() if getattr(declared.get(name), "kind", None) == "choice" else (value,)
-        if name in params and value in allowed:  # type: ignore[union-attr]
+        param = declared.get(name)
+        allowed = param.allowed() if isinstance(param, Choice) else (value,)
+        if name in params and value in allowed:
             out.append(cls(**{**params, name: value}))
     return out
 

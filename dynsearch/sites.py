@@ -392,9 +392,12 @@ def adjust_sites(all_sites: Sequence[tuple[str, Any]], target: Any, epoch: int) 
     for name, site in all_sites:
         groups.setdefault(id(site.strategy), []).append((name, site))
     results: dict[str, PearsonResult] = {}
+    fed_from: dict[str, str] = {}  # a site whose decision reads another site's value (the shuffled control)
     for group in groups.values():
         strategy = group[0][1].strategy
         results.update(_group_signal(target, strategy, group))
+        if strategy is not None:
+            fed_from.update(_feed(strategy, group, results, epoch))
         if strategy is None or not strategy.should_adjust(epoch):
             continue
         for name, site in group:
@@ -413,9 +416,22 @@ def adjust_sites(all_sites: Sequence[tuple[str, Any]], target: Any, epoch: int) 
             "family": site.family,
             "alpha": site.alpha_value,
             "switched": site.last_switch_epoch == epoch,
+            **({"source": fed_from[name]} if name in fed_from else {}),
         }
         for name, site in all_sites
     ]
+
+
+def _feed(strategy: Strategy, group: list[tuple[str, Any]], results: dict[str, PearsonResult], epoch: int) -> dict[str, str]:
+    """Give each site of ``group`` the value its strategy says it reads (``Strategy.value_sources``)."""
+    sources = strategy.value_sources(len(group), epoch)
+    if sources is None:
+        return {}
+    names = [name for name, _ in group]
+    measured = [results[name] for name in names]
+    for name, source in zip(names, sources):
+        results[name] = measured[source]
+    return {name: names[source] for name, source in zip(names, sources)}
 
 
 def _warn_unobserved_target(

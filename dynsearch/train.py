@@ -77,7 +77,7 @@ class TrainConfig:
     """Training settings shared by ``dynsearch train``, the search and the report.
 
     ``patience`` 0 disables early stopping. ``measure_every`` k measures one training batch in k
-    for the io signal (1: every batch).
+    for the site signals: io, dead, saturation, gradient (1: every batch).
     """
 
     epochs: int = 30

@@ -112,14 +112,14 @@ def test_full_study_round_trip(tmp_path: Path) -> None:
     assert spec.train.seed == 0
     assert spec.search.names == ("threshold", "fixed", "linear", "learned")
     assert settings(spec, "threshold") == {
-        "base": ("relu", "gelu", "silu"), "scope": ("global", "layer"), "signal": ("io", "target"), "every": (1, 3),
-        "warmup": (0, 2), "lower": (-1.0, -0.2), "upper": (0.2, 1.0), "below": ("tanh", "elu"), "above": ("sigmoid",),
+        "base": ("relu", "gelu", "silu"), "scope": ("global", "layer"), "signal": ("io", "target"),
+        "reduction": ("pooled",), "every": (1, 3), "warmup": (0, 2), "lower": (-1.0, -0.2), "upper": (0.2, 1.0), "below": ("tanh", "elu"), "above": ("sigmoid",),
         "cooldown": (1, 1),
     }  # fmt: skip
     # linear and learned adjust α: the bases without one (gelu) are left out for them only.
     assert settings(spec, "linear") == {
-        "base": ("relu", "silu"), "scope": ("global", "layer"), "signal": ("io", "target"), "every": (1, 3),
-        "warmup": (0, 2), "lam": (-0.5, 2.0), "alpha0": (0.0, 1.0),
+        "base": ("relu", "silu"), "scope": ("global", "layer"), "signal": ("io", "target"), "reduction": ("pooled",),
+        "every": (1, 3), "warmup": (0, 2), "lam": (-0.5, 2.0), "alpha0": (0.0, 1.0),
     }  # fmt: skip
     assert settings(spec, "fixed") == {"base": ("relu", "gelu", "silu")}
     assert settings(spec, "learned") == {"base": ("relu", "silu")}
@@ -147,7 +147,8 @@ def test_defaults_when_sections_missing() -> None:
     assert spec.description == ""
     assert spec.train == TrainConfig()
     assert spec.search.names == ("fixed", "threshold", "linear", "learned")
-    common = {"base": ("relu", "tanh"), "scope": ("layer", "global"), "signal": ("io",), "every": (1, 1), "warmup": (0, 0)}
+    common = {"base": ("relu", "tanh"), "scope": ("layer", "global"), "signal": ("io",), "reduction": ("pooled",),
+              "every": (1, 1), "warmup": (0, 0)}
     assert settings(spec, "threshold") == {**common, "lower": (-0.9, 0.0), "upper": (0.0, 0.9), "below": ("tanh",),
                                            "above": ("sigmoid",), "cooldown": (0, 0)}  # fmt: skip
     assert settings(spec, "linear") == {**common, "lam": (-1.0, 1.0)}  # alpha0 and cumulative: not searched

@@ -6,12 +6,11 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from test_packed_equivalence import assert_same, run_both
 
 from dynsearch.data import load_dataset
 from dynsearch.packed import PackMember, train_packed
 from dynsearch.train import TrainConfig
-
-from test_packed_equivalence import assert_same, run_both
 
 # Thresholds inside each signal's range that fire on these tiny models (relu sites are about half dead).
 RULES = {

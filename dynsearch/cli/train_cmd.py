@@ -17,6 +17,7 @@ _STRATEGY_FLAGS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "base": ("base", str),
     "scope": ("scope", str),
     "signal": ("signal", str),
+    "reduction": ("reduction", str),
     "every": ("every", int),
     "warmup": ("warmup", int),
     "lower": ("lower", float),
@@ -58,7 +59,7 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
 
 
 def configure(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
-    from ..strategies import strategy_names
+    from ..strategies import signal_names, strategy_names
 
     data = parser.add_argument_group("data")
     data.add_argument("--dataset", help="dataset name (iris, digits, moons, …) or csv:PATH / parquet:PATH")
@@ -72,11 +73,12 @@ def configure(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace],
     strat.add_argument("--strategy", default=None, help=f"strategy name: {', '.join(strategy_names())} (default fixed)")
     strat.add_argument("--base", help="base activation family (default: the model's --activation)")
     strat.add_argument("--scope", help="layer | global (default layer)")
-    strat.add_argument("--signal", help="io | target (default io)")
+    strat.add_argument("--signal", help=f"{' | '.join(signal_names())} (default io)")
+    strat.add_argument("--reduction", help="pooled | unit_mean: the signal over all elements, or per unit averaged (default pooled)")
     strat.add_argument("--every", type=int, help="adjust every k epochs (default 1)")
     strat.add_argument("--warmup", type=int, help="epochs before the first adjustment (default 0)")
-    strat.add_argument("--lower", type=float, help="threshold: lower r threshold in [-1, 1] (default -0.5)")
-    strat.add_argument("--upper", type=float, help="threshold: upper r threshold in [-1, 1] (default 0.5)")
+    strat.add_argument("--lower", type=float, help="threshold: lower threshold in the signal's range (default -0.5)")
+    strat.add_argument("--upper", type=float, help="threshold: upper threshold in the signal's range (default 0.5)")
     strat.add_argument("--below", help="threshold: family when r < lower (default tanh)")
     strat.add_argument("--above", help="threshold: family when r > upper (default sigmoid)")
     strat.add_argument("--cooldown", type=int, help="threshold: minimum epochs between switches (default 0)")

@@ -50,8 +50,8 @@ COMMON_PARAMS: tuple[Param, ...] = (
     Choice("scope", SCOPES, what="scope", doc="layer: each site its own r; global: one pooled r"),
     Choice("signal", signal_names, default=("io",), what="signal", implies=_signal_implies,
            doc="what the rule reads (a registered signal: dynsearch.signals)"),
-    Choice("reduction", REDUCTIONS, searched=False, what="reduction",
-           doc="pooled (default): one value over all elements; unit_mean: per unit, averaged"),
+    Choice("reduction", REDUCTIONS, default=("pooled",), what="reduction",
+           doc="pooled: one value over all elements; unit_mean: per unit, averaged"),
     Int("every", 1, default=(1, 1), doc="adjust every k epochs"),
     Int("warmup", 0, default=(0, 0), doc="epochs before the first adjustment"),
 )
@@ -190,6 +190,11 @@ class Strategy:
 
     def setup_site(self, site: ActivationSite) -> None:
         """Called once when a site is created or re-assigned to this strategy. No-op by default."""
+
+    def value_sources(self, n_sites: int, epoch: int) -> list[int] | None:
+        """Which site's value each of the ``n_sites`` sites (in site order) decides from after ``epoch``;
+        None (the default): each its own. The ``shuffled`` control feeds each site another site's value."""
+        return None
 
     # --- schedule ----------------------------------------------------------------------
 

@@ -1,26 +1,29 @@
-"""Controls: strategies that change activations without reading a signal.
+"""Controls: strategies that change activations without acting on what a site's signal says.
 
 Set beside a candidate, they tell "adjusting helps" from "reading r helps": ``schedule`` makes a
 switch at a fixed epoch, whatever r says; ``final_fixed`` starts every site in the state a
-dynamic run ended in and keeps it. Neither reads a signal (``uses_signal = False``), so sites
-measure nothing for them.
+dynamic run ended in and keeps it; ``shuffled`` runs the candidate's own threshold or linear rule
+on a signal whose pairing with the site is destroyed (each site reads another site's value).
+The first two read no signal (``uses_signal = False``), so sites measure nothing for them.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from typing import TYPE_CHECKING, Any, Sequence
 
 from ..activations import get_family
 from .base import SiteState, Strategy
-from .builtin import _family_name
-from .params import Family, Int
+from .builtin import LinearUpdate, ThresholdSwitch, _family_name, _lower_bounds, _pair_exists, _upper_bounds
+from .params import Choice, Family, Float, Int
 from .registry import register_strategy
+from .signals import get_signal, signal_names
 
 if TYPE_CHECKING:
     from ..sites import ActivationSite
 
-__all__ = ["ScheduledSwitch", "FinalFixed"]
+__all__ = ["ScheduledSwitch", "FinalFixed", "ShuffledSignal"]
 
 
 def _alpha_for(owner: str, name: str, value: object, family: str) -> float:
@@ -193,3 +196,116 @@ class FinalFixed(Strategy):
         if len(set(families)) == 1 and len(set(alphas)) == 1:
             return cls(families=families[0], alphas=alphas[0], **common)
         return cls(families=families, alphas=alphas, **common)
+
+
+RULES = ("threshold", "linear")
+
+
+def _per_site_signals() -> list[str]:
+    return [name for name in signal_names() if not get_signal(name).per_network]
+
+
+def _for_rule(rule: str, bounds: Any) -> Any:
+    # A parameter of the other rule is not drawn (a trial of one rule never carries the other's values).
+    return lambda v, s: bounds(v, s) if v.get("rule") == rule else None
+
+
+@register_strategy("shuffled")
+class ShuffledSignal(Strategy):
+    """The candidate's rule fed a signal whose pairing is destroyed: each site reads another site's value.
+
+    After every adjustment epoch, the sites' values of the epoch are permuted by a random cyclic
+    permutation (Sattolo's algorithm, seeded by ``seed`` and the epoch), so no site ever reads its own
+    value, and each site applies the threshold or linear rule to the value it was dealt. The values
+    stay where the signal actually lies during this run (unlike r from permuted pairs, which is ≈ 0
+    for a Pearson signal and unchanged for a share); only the link between a site and its value is
+    cut. So the rule adjusts about as often as the candidate, but blind to its site.
+
+    It needs layer scope, a per-site signal and a model with at least two sites (with one site there
+    is no other value to read: ``adjust`` raises). The records of ``adjust`` give each site's ``r``
+    (the value it decided from) and ``source`` (the site it was measured at).
+
+    Args:
+        rule: "threshold" (``lower``, ``upper``, ``below``, ``above``, ``cooldown`` as ``ThresholdSwitch``)
+            or "linear" (``lam``, ``alpha0``, ``cumulative`` as ``LinearUpdate``).
+        seed: seeds the permutations: the same seed gives the same run, in ``train()`` and packed.
+
+    Example:
+        >>> s = ShuffledSignal(rule="threshold", lower=0.8, upper=0.95, seed=3)
+        >>> sorted(s.value_sources(3, epoch=0)) == [0, 1, 2], all(i != j for i, j in enumerate(s.value_sources(3, 0)))
+        (True, True)
+    """
+
+    role = "control"
+    arm_axes = ("rule", "scope", "signal")
+    search_space = (
+        Choice("rule", RULES, default=("threshold",), what="rule", doc="the candidate rule it runs"),
+        Choice("scope", ("layer",), what="scope", doc="layer only: each site reads another site's value"),
+        Choice("signal", _per_site_signals, default=("io",), what="per-site signal", doc="the signal it shuffles"),
+        Float("lower", -1.0, 1.0, default=(-0.9, 0.0), bounds=_for_rule("threshold", lambda v, s: _lower_bounds(s)),
+              on_signal=True, doc="threshold rule: lower threshold"),
+        Float("upper", -1.0, 1.0, default=(0.0, 0.9), bounds=_for_rule("threshold", _upper_bounds),
+              on_signal=True, check=lambda s: _pair_exists(s), doc="threshold rule: upper threshold"),
+        Family("below", ("tanh",), doc="threshold rule: family when r < lower"),
+        Family("above", ("sigmoid",), doc="threshold rule: family when r > upper"),
+        Int("cooldown", 0, default=(0, 0), doc="threshold rule: minimum epochs between two switches"),
+        Float("lam", default=(-1.0, 1.0), aliases=("lambda",), bounds=_for_rule("linear", lambda v, s: s["lam"]),
+              doc="linear rule: λ in α = α₀ + λ·r"),
+        Choice("cumulative", (False, True), searched=False, what="boolean", doc="linear rule: α ← α + λ·r"),
+        Int("seed", 0, default=(0, 0), doc="seed of the permutations"),
+    )
+
+    def __init__(
+        self,
+        *,
+        rule: str = "threshold",
+        lower: float = -0.5,
+        upper: float = 0.5,
+        below: str = "tanh",
+        above: str = "sigmoid",
+        cooldown: int = 0,
+        lam: float = 0.1,
+        alpha0: float | None = None,
+        cumulative: bool = False,
+        seed: int = 0,
+        **common: Any,
+    ) -> None:
+        super().__init__(**common)
+        owner = type(self).__name__
+        if rule not in RULES:
+            raise ValueError(f"The 'rule' parameter of {owner} must be one of {', '.join(RULES)}. Got {rule!r} instead.")
+        if self.scope != "layer" or get_signal(self.signal).per_network:
+            raise ValueError(
+                f"{owner} feeds each site another site's value, so it needs scope 'layer' and a per-site signal "
+                f"({', '.join(_per_site_signals())}). Got scope={self.scope!r}, signal={self.signal!r}."
+            )
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"The 'seed' parameter of {owner} must be an integer >= 0. Got {seed!r} instead.")
+        self.rule, self.seed = rule, seed
+        self.lower, self.upper, self.below, self.above, self.cooldown = lower, upper, below, above, cooldown
+        self.lam, self.alpha0, self.cumulative = lam, alpha0, cumulative
+        common = {**common, "scope": self.scope, "signal": self.signal}
+        # The candidate's own rule, validated as it validates itself.
+        self.rule_: Strategy = (
+            ThresholdSwitch(lower=lower, upper=upper, below=below, above=above, cooldown=cooldown, **common)
+            if rule == "threshold" else LinearUpdate(lam=lam, alpha0=alpha0, cumulative=cumulative, **common)
+        )  # fmt: skip
+
+    def initial_state(self, family: str, alpha: float) -> tuple[str, float]:
+        return self.rule_.initial_state(family, alpha)
+
+    def decide(self, r: float, state: SiteState) -> SiteState:
+        return self.rule_.decide(r, state)
+
+    def value_sources(self, n_sites: int, epoch: int) -> list[int]:
+        if n_sites < 2:
+            raise ValueError(
+                f"The shuffled control feeds each site another site's value, so the model needs at least two "
+                f"activation sites; it has {n_sites}."
+            )
+        order = list(range(n_sites))
+        rng = random.Random(self.seed * 1_000_003 + epoch)
+        for i in range(n_sites - 1, 0, -1):  # Sattolo: a single cycle, so no site keeps its own value
+            j = rng.randrange(i)
+            order[i], order[j] = order[j], order[i]
+        return order

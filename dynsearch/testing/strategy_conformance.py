@@ -28,6 +28,7 @@ from torch import nn
 from ..activations import activation_module, family_names, get_family
 from ..sites import adjust, apply, needs_target_signal, observe_output, parameter_groups, sites
 from ..strategies import SiteState, Strategy, get_strategy_class, strategy_from_config, strategy_names
+from ..strategies.params import Choice
 
 __all__ = ["check_strategy", "strategy_names_for_tests", "CHECKS"]
 
@@ -219,11 +220,14 @@ def _variants(strategy: Strategy) -> list[Strategy]:
     """The default strategy, and its global-scope and target-signal forms where it takes those parameters."""
     cls = type(strategy)
     params = strategy.get_params()
+    declared = {p.name: p for p in cls.declared_params()}
     out = [strategy]
-    if "scope" in params:
-        out.append(cls(**{**params, "scope": "global"}))
-    if "signal" in params:
-        out.append(cls(**{**params, "signal": "target"}))
+    for name, value in (("scope", "global"), ("signal", "target")):
+        # Only where the strategy declares that value (the shuffled control reads per-site signals only).
+        param = declared.get(name)
+        allowed = param.allowed() if isinstance(param, Choice) else (value,)
+        if name in params and value in allowed:
+            out.append(cls(**{**params, name: value}))
     return out
 
 

@@ -316,7 +316,7 @@ def _signal_series(history: Iterable[Any]) -> dict[str, dict[str, list[float | N
             for name, value in values.items():
                 v = float(value)
                 out.setdefault(name, {}).setdefault(site, []).append(round(v, 4) if math.isfinite(v) else None)
-    return out  # type: ignore[return-value]
+    return out
 
 
 def chance_level(splits: Any) -> float | None:

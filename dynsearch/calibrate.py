@@ -91,7 +91,8 @@ class SignalSummary:
     @classmethod
     def from_dict(cls, name: str, d: dict[str, Any]) -> SignalSummary:
         suggested = d.get("suggested")
-        return cls(name, str(d.get("measures", "")), tuple(d["range"]), int(d["n"]),  # type: ignore[arg-type]
+        low, high = d["range"]
+        return cls(name, str(d.get("measures", "")), (float(low), float(high)), int(d["n"]),
                    {float(q): float(v) for q, v in d["quantiles"].items()},
                    None if suggested is None else (float(suggested[0]), float(suggested[1])))
 

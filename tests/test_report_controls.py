@@ -178,3 +178,20 @@ def test_a_derived_control_is_paired_with_its_own_candidate_only() -> None:
     blocks = control_section(data, comparison, derived)
     [table] = [b for b in blocks if isinstance(b, Table)]
     assert table.rows[0][2] == "final_fixed (its own end state)"
+
+
+def test_run_records_stay_json_safe_when_a_run_diverges() -> None:
+    import json
+
+    from dynsearch.report.run_records import end_state, signal_series
+    from dynsearch.train import EpochRecord
+
+    sites = [{"site": "1", "family": "tanh", "alpha": 1.0}, {"site": "3", "family": "relu", "alpha": 0.0}]
+    history = [EpochRecord(0, 0.5, 0.4, 0.8, sites, {"1": {"io": 0.912345}, "(network)": {"target": 0.5}}),
+               EpochRecord(1, float("nan"), float("nan"), float("nan"), sites, {"1": {"io": float("nan")}})]
+    series = signal_series(history)
+    assert series == {"io": {"1": [0.9123, None]}, "target": {"(network)": [0.5]}}
+    assert end_state(history) == [["tanh", 1.0], ["relu", 0.0]]
+    diverged = [EpochRecord(0, 0.5, 0.4, 0.8, [{"family": "elu", "alpha": float("inf")}])]
+    assert end_state(diverged) is None and end_state([]) is None
+    json.dumps({"signals": series, "end_state": end_state(history)}, allow_nan=False)

@@ -66,7 +66,7 @@ def calibrate_command(args: argparse.Namespace) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")  # figures are files
     import torch
 
-    from ..calibrate import calibrate, calibration_dir
+    from ..calibrate import DEFAULT_EPOCHS, calibrate, calibration_dir, fixed_families
     from ..calibrate_report import write_calibration_report
 
     try:
@@ -78,6 +78,11 @@ def calibrate_command(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out} exists and is not a folder; move it away to calibrate {spec.name!r}")
     progress = None if args.quiet else _Progress()
+    if progress is not None:  # the first run may take a while before the bar appears
+        arms = fixed_families(spec)
+        epochs = args.epochs or min(spec.train.epochs, DEFAULT_EPOCHS)
+        print(f"calibrating {spec.name}: {', '.join(a for a, _ in arms)} on {len(spec.datasets)} dataset(s), "
+              f"{args.seeds} seed(s), {epochs} epochs each, every signal recorded", file=sys.stderr, flush=True)
     try:
         cal = calibrate(spec, epochs=args.epochs, seeds=args.seeds, device=args.device, progress=progress)
     finally:

@@ -143,6 +143,7 @@ def _strategy_space(c: Checker, s: Mapping[str, Any], name: str, study: str = ""
             _setting(c, shared, s[shared.removeprefix("search.")], p, strict=False)  # checked even if overridden
         key, value, strict = _source(s, own, p, table_key)
         where[p.name] = key or join_key(table_key, p.name)
+        setting: Any
         if key is None:
             setting = p.default_setting()
         elif is_calibrated(value):

@@ -37,8 +37,11 @@ _MEANING = {
 }
 
 
-def _scores(c: Comparison, labels: set[str]) -> dict[str, dict[str, Mapping[tuple[int, int], float]]]:
-    out: dict[str, dict[str, Mapping[tuple[int, int], float]]] = {}
+Scores = dict[str, dict[str, Mapping[tuple[int, int], float]]]  # arm -> dataset -> (replicate, seed) -> test
+
+
+def _scores(c: Comparison, labels: set[str]) -> Scores:
+    out: Scores = {}
     for t in c.tables:
         if t.label in labels:
             for row in t.rows:
@@ -47,12 +50,12 @@ def _scores(c: Comparison, labels: set[str]) -> dict[str, dict[str, Mapping[tupl
     return out
 
 
-def _derived_scores(derived: Mapping[str, RetrainRun], labels: set[str]) -> dict[str, dict[str, dict]]:
-    out: dict[str, dict[str, dict]] = {}
+def _derived_scores(derived: Mapping[str, RetrainRun], labels: set[str]) -> Scores:
+    out: dict[str, dict[str, dict[tuple[int, int], float]]] = {}
     for run in derived.values():
-        if run.ok and run.dataset in labels:
-            out.setdefault(run.arm, {}).setdefault(run.dataset, {})[(run.replicate, run.seed)] = float(run.test_metric)  # type: ignore[arg-type]
-    return out
+        if run.test_metric is not None and run.ok and run.dataset in labels:
+            out.setdefault(run.arm, {}).setdefault(run.dataset, {})[(run.replicate, run.seed)] = float(run.test_metric)
+    return {arm: dict(per) for arm, per in out.items()}
 
 
 def control_groups(c: Comparison, derived: Mapping[str, RetrainRun] | None = None) -> list[GroupSummary]:
@@ -65,7 +68,7 @@ def control_groups(c: Comparison, derived: Mapping[str, RetrainRun] | None = Non
     for group in sorted({t.group for t in c.tables if t.rows}):
         in_group = [t for t in c.tables if t.group == group]
         labels = {t.label for t in in_group}
-        test = {**_scores(c, labels), **_derived_scores(derived or {}, labels)}
+        test: Scores = {**_scores(c, labels), **_derived_scores(derived or {}, labels)}
         rows = []
         for cand in candidates:
             own = [derived_label(cand)] if derived_label(cand) in test else []

@@ -22,11 +22,12 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable
 
 from ..config import DatasetSpec
 from ._io import atomic_write_text
 from .activity import measure_activity
+from .run_records import end_state, signal_names, signal_series
 from .trials import StudyData
 
 __all__ = [
@@ -259,7 +260,8 @@ def _train_one(job: RetrainJob, splits: Any, device: str) -> RetrainRun:
     config = dataclasses.replace(TrainConfig.from_dict(job.train), seed=job.seed)
     started = time.perf_counter()
     try:
-        result = train(splits, job.strategy, config, evaluate_test=True, record_signals=_signals_to_record(job))
+        result = train(splits, job.strategy, config, evaluate_test=True,
+                       record_signals=signal_names() if job.record_signals else ())
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:  # recorded and reported, never hidden: one strategy's crash is a result
@@ -288,35 +290,9 @@ def _train_one(job: RetrainJob, splits: Any, device: str) -> RetrainRun:
         replicate=job.replicate,
         activity=measure_activity(result.history, job.strategy, str(job.train.get("activation", "relu"))),
         chance=chance_level(splits),
-        signals=_signal_series(result.history) if job.record_signals else None,
-        end_state=_end_state(result.history),
+        signals=signal_series(result.history) if job.record_signals else None,
+        end_state=end_state(result.history),
     )
-
-
-def _end_state(history: Sequence[Any]) -> list[list[Any]] | None:
-    """Every site's [family, α] after the last epoch (None when there is none or an α is not finite)."""
-    sites = history[-1].sites if history else []
-    if not sites or not all(math.isfinite(float(site["alpha"])) for site in sites):
-        return None
-    return [[str(site["family"]), float(site["alpha"])] for site in sites]
-
-
-def _signals_to_record(job: RetrainJob) -> list[str]:
-    from ..signals import signal_names
-
-    return signal_names() if job.record_signals else []
-
-
-def _signal_series(history: Iterable[Any]) -> dict[str, dict[str, list[float | None]]]:
-    """``{signal: {site: [value per epoch]}}`` from a run's history (4 decimals: retrain.json stays small;
-    a value a diverged run made non-finite is None)."""
-    out: dict[str, dict[str, list[float | None]]] = {}
-    for record in history:
-        for site, values in record.signals.items():
-            for name, value in values.items():
-                v = float(value)
-                out.setdefault(name, {}).setdefault(site, []).append(round(v, 4) if math.isfinite(v) else None)
-    return out  # type: ignore[return-value]
 
 
 def chance_level(splits: Any) -> float | None:

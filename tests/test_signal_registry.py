@@ -11,8 +11,8 @@ import pytest
 import dynsearch
 from dynsearch.config import ConfigError, StudySpec, parse_study
 from dynsearch.search import suggest_plan
-from dynsearch.signals._base import _REGISTRY
 from dynsearch.signals import Signal, pearson_update, pearson_value, register_signal, signal_names
+from dynsearch.signals._base import _REGISTRY
 from dynsearch.strategies import get_signal, implied_scope, make_strategy
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)

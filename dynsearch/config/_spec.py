@@ -116,7 +116,6 @@ class SearchSpace:
         """
         from ..signals import get_signal_class
         from ..strategies import get_strategy_class
-
         from ._calibrated import Calibrated
 
         raw = self.strategy(strategy).as_dict()

@@ -18,7 +18,7 @@ trial's start to the last one's completion, from the stored timestamps. Sides ru
 their mirror order), so drifting load hits them alike, and the load average is printed: on a
 shared machine the figures are only as good as the machine is quiet.
 
-Run:  python benchmarks/search_throughput.py [--trials 100] [--epochs 30] [--quick] [--json PATH]
+Run:  python benchmarks/search_throughput.py [--trials 100] [--epochs 30] [--quick] [--parts a,d] [--json PATH]
       (--quick: 16 trials of 3 epochs per side, a smoke run whose ratios mean little)
 """
 
@@ -203,6 +203,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=30, help="epochs per trial (default 30)")
     parser.add_argument("--quick", action="store_true", help="16 trials of 3 epochs per side, one round: a smoke run")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--parts", default="a,d", help="comparisons to run: a, d or a,d (default a,d)")
     parser.add_argument("--plain-run", nargs=4, metavar=("DATA", "JOURNAL", "N", "EPOCHS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
@@ -247,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
 
     cores, load_before = _cores(), os.getloadavg()
     order = ["plain", "auto", "w1", "w2"] if args.quick else ["plain", "auto", "w1", "w2", "w2", "w1", "auto", "plain"]
+    wanted = {"a": ("plain", "auto"), "d": ("w1", "w2")}
+    keep = {side for part in args.parts.split(",") for side in wanted[part.strip()]}
+    order = [side for side in order if side in keep]
     rounds = 1 if args.quick else 2
     half = max(2, args.trials // rounds)
     runs: dict[str, list[dict]] = {side: [] for side in ("plain", "auto", "w1", "w2")}
@@ -267,16 +271,17 @@ def main(argv: list[str] | None = None) -> int:
             runs[side].append(run)
             print(f"  {tag:8s} {len(run['completes']):5d} trials in {run['wall']:7.1f} s (load {os.getloadavg()[0]:.2f})",
                   flush=True)  # fmt: skip
-    sides = {name: summarize(r) for name, r in runs.items()}
+    sides = {name: summarize(r) for name, r in runs.items() if r}
     _print_table(sides)
-    ratios = {
-        "a_end_to_end": sides["auto"]["end_to_end_tpm"] / sides["plain"]["end_to_end_tpm"],
-        "a_steady": sides["auto"]["steady_tpm"] / sides["plain"]["steady_tpm"],
-        "d_end_to_end": sides["w2"]["end_to_end_tpm"] / sides["w1"]["end_to_end_tpm"],
-        "d_steady": sides["w2"]["steady_tpm"] / sides["w1"]["steady_tpm"],
-    }
+    ratios = {}
+    for key, (base, side) in wanted.items():
+        if side in sides:
+            ratios[f"{key}_end_to_end"] = sides[side]["end_to_end_tpm"] / sides[base]["end_to_end_tpm"]
+            ratios[f"{key}_steady"] = sides[side]["steady_tpm"] / sides[base]["steady_tpm"]
     for key, label, target in (("a", "(a) dynsearch --workers auto / plain study", TARGET_PLAIN),
                                ("d", "(d) dynsearch 2 workers / 1 worker       ", TARGET_WORKERS)):  # fmt: skip
+        if f"{key}_steady" not in ratios:
+            continue
         e, s = ratios[f"{key}_end_to_end"], ratios[f"{key}_steady"]
         print(f"{label}: end to end {e:.3f}x [target >= {target}x: {verdict(e, target)}], "
               f"steady {s:.3f}x [{verdict(s, target)}]")

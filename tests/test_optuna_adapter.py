@@ -110,3 +110,34 @@ def test_write_user_attrs_stores_many_trials_at_once_and_skips_finished_ones(tmp
     assert running[0].user_attrs == fresh[0].user_attrs  # the trial objects see what was written
     running[1].set_user_attr("c", 2)  # the storage goes on working as usual
     assert storage.get_trial(_optuna.trial_id_of(running[1])).user_attrs == {"a": "text", "c": 2}
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")
+@pytest.mark.parametrize("kind", ["journal", "sqlite"])
+def test_report_batch_gives_the_pruner_the_value_at_once_and_stores_the_batch_together(tmp_path: Path, kind: str) -> None:
+    url = f"journal:{tmp_path / 'r.journal'}" if kind == "journal" else f"sqlite:///{tmp_path / 'r.db'}"
+    pruner = optuna.pruners.ThresholdPruner(lower=0.5)
+    study = optuna.create_study(study_name="r", storage=open_storage(url), direction="maximize", pruner=pruner)
+    low, high, done = (study.ask() for _ in range(3))
+    study.tell(done, 1.0)  # finished: as if another process had failed or completed it
+    appends: list[int] = []
+    if kind == "journal":
+        backend = _optuna.storage_of(study)._backend  # type: ignore[attr-defined]
+        original = backend.append_logs
+        backend.append_logs = lambda logs: (appends.append(len(logs)), original(logs))[1]
+    batch = _optuna.ReportBatch()
+    for step, (a, b) in enumerate([(0.9, 0.9), (0.2, 0.8)]):
+        batch.report(low, step, a)
+        batch.report(high, step, b)
+    batch.report(low, 1, 0.99)  # a step already reported is ignored, as Trial.report does
+    batch.report(done, 0, 0.5)
+    assert low.should_prune() and not high.should_prune()  # the pruner sees the values before any write
+    assert _optuna.storage_of(study).get_trial(_optuna.trial_id_of(low)).intermediate_values == {}
+    assert batch.flush() == {done}
+    if kind == "journal":
+        assert appends == [4]
+    stored = {t.number: t.intermediate_values for t in optuna.load_study(study_name="r", storage=open_storage(url)).trials}
+    assert stored == {0: {0: 0.9, 1: 0.2}, 1: {0: 0.9, 1: 0.8}, 2: {}}
+    assert batch.flush() == set() and appends[1:] == []  # nothing pending: nothing written
+    study.tell(low, state=optuna.trial.TrialState.PRUNED)
+    assert study.trials[0].value == 0.2  # a pruned trial's value is its last stored report

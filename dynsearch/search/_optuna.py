@@ -24,6 +24,7 @@ __all__ = [
     "open_rdb_storage",
     "trial_subset_view",
     "write_user_attrs",
+    "ReportBatch",
 ]
 
 
@@ -154,12 +155,69 @@ def write_user_attrs(attrs: Mapping[optuna.Trial, Mapping[str, Any]]) -> set[opt
         storage._backend.append_logs(logs)
         _sync_past_finished(storage)
     for trial, kv in pending.items():
-        if trial not in finished:
-            trial._cached_frozen_trial.user_attrs.update(copy.deepcopy(dict(kv)))  # what trial.user_attrs returns
+        if trial not in finished:  # what trial.user_attrs returns; a fresh copy, never the storage's own record
+            fresh = copy.copy(trial._cached_frozen_trial)
+            fresh.user_attrs = {**fresh.user_attrs, **copy.deepcopy(dict(kv))}
+            trial._cached_frozen_trial = fresh
     return finished
 
 
 _MISSING = object()
+
+
+class ReportBatch:
+    """Intermediate values reported to running trials, stored together by ``flush``.
+
+    ``report`` does what ``Trial.report`` does (a step already reported is ignored) except the
+    storage write: the value goes into the trial's own copy at once, which is what
+    ``Trial.should_prune`` hands the pruner, and into the batch. ``flush`` stores the batch in one
+    append on a journal file (a pack's members report every epoch: K writes become one), one
+    write per value elsewhere. Flush before telling a pruned trial: its value is its last report.
+    """
+
+    def __init__(self) -> None:
+        self.pending: dict[optuna.Trial, dict[int, float]] = {}
+
+    def report(self, trial: optuna.Trial, step: int, value: float) -> None:
+        cached = trial._cached_frozen_trial
+        if step in cached.intermediate_values:
+            return
+        # A fresh copy: on a journal the trial's copy may still be the storage's own record.
+        fresh = copy.copy(cached)
+        fresh.intermediate_values = {**cached.intermediate_values, step: float(value)}
+        trial._cached_frozen_trial = fresh
+        self.pending.setdefault(trial, {})[step] = float(value)
+
+    def flush(self) -> set[optuna.Trial]:
+        """Store what is pending; returns the trials another process had finished (not written)."""
+        from optuna.storages.journal import JournalStorage
+        from optuna.storages.journal._storage import JournalOperation
+
+        pending, self.pending = self.pending, {}
+        if not pending:
+            return set()
+        storage = storage_of(next(iter(pending)).study)
+        finished: set[optuna.Trial] = set()
+        if not isinstance(storage, JournalStorage):
+            for trial, values in pending.items():
+                try:
+                    for step, value in values.items():
+                        storage.set_trial_intermediate_value(trial_id_of(trial), step, value)
+                except optuna.exceptions.UpdateFinishedTrialError:
+                    finished.add(trial)
+            return finished
+        with storage._thread_lock:
+            storage._sync_with_backend()
+            replay = storage._replay_result
+            finished = {t for t in pending if replay.get_trial(trial_id_of(t)).state.is_finished()}
+            logs = [
+                {"op_code": JournalOperation.SET_TRIAL_INTERMEDIATE_VALUE, "worker_id": replay.worker_id,
+                 "trial_id": trial_id_of(trial), "step": step, "intermediate_value": value}
+                for trial, values in pending.items() if trial not in finished for step, value in values.items()
+            ]  # fmt: skip
+            storage._backend.append_logs(logs)
+            _sync_past_finished(storage)
+        return finished
 
 
 def _sync_past_finished(storage: Any) -> None:

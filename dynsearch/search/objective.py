@@ -21,7 +21,7 @@ from ..config import StudySpec
 from ..data import DatasetSplits, load_dataset
 from ..packed import PackMember, pack_key, train_packed
 from ..train import TrainConfig, TrainingInterrupted, TrainResult
-from ._optuna import write_user_attrs
+from ._optuna import ReportBatch, write_user_attrs
 from .samplers import REPLICATE_ATTR, SPLIT_SEED_ATTR
 from .space import suggest_plan
 from .split_cache import read_cached_splits
@@ -169,8 +169,13 @@ class Objective:
                 members = [p for p in active if p.outcome is None]
                 if not members:
                     break
-                on_epoch = self._reporter(members, d_index * epochs) if seed == 0 else None
-                for plan, result in zip(members, self._train(splits, members, seed, on_epoch)):
+                reports = ReportBatch()
+                on_epoch = self._reporter(members, d_index * epochs, reports) if seed == 0 else None
+                try:
+                    trained = self._train(splits, members, seed, on_epoch)
+                finally:
+                    self._flush(members, reports)
+                for plan, result in zip(members, trained):
                     if plan.outcome is None and result is not None:
                         self._take_result(plan, ds.label, seed, result, results[id(plan)])
             for plan in active:
@@ -237,19 +242,36 @@ class Objective:
         value = sum(d["val_metric"] for d in plan.per_dataset.values()) / len(plan.per_dataset)
         plan.outcome = ("complete", (value, plan.train_time) if self.multi_objective else value)
 
-    def _reporter(self, plans: Sequence[TrialPlan], offset: int) -> Callable[[int, int, float], bool] | None:
+    @staticmethod
+    def _flush(plans: Sequence[TrialPlan], reports: ReportBatch) -> None:
+        finished = reports.flush()
+        for plan in plans:
+            if plan.trial in finished:
+                plan.outcome = ("dropped", "")  # another process failed and re-queued it (missed heartbeats)
+
+    def _reporter(
+        self, plans: Sequence[TrialPlan], offset: int, reports: ReportBatch
+    ) -> Callable[[int, int, float], bool] | None:
         """Report each member's validation metric at a fixed step per dataset (so the pruner compares
-        trials at the same dataset and epoch) and take pruned members out of the pack."""
+        trials at the same dataset and epoch) and take pruned members out of the pack. The pack's
+        values of an epoch are stored together, when the next epoch's first member reports (and
+        after the pack)."""
         if not self.reports_steps:
             return None
+        last_epoch = [0]
 
         def report(index: int, epoch: int, value: float) -> bool:
             plan, step = plans[index], offset + epoch
             if plan.outcome is not None:
                 return True
+            if epoch != last_epoch[0]:
+                last_epoch[0] = epoch
+                self._flush(plans, reports)
+                if plan.outcome is not None:
+                    return True
             try:
                 if step not in plan.reported:
-                    plan.trial.report(value, step)
+                    reports.report(plan.trial, step, value)
                     plan.reported.add(step)
                 if plan.trial.should_prune():
                     plan.outcome = ("pruned", f"pruned at step {step} (value {value:.4f})")

@@ -171,6 +171,15 @@ def test_export_with_nothing_to_export(study_url: str, tmp_path: Path, capsys, a
     assert not out.exists()
 
 
+def test_a_misspelled_arm_gets_the_nearest_name_and_the_help(study_url: str, tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["export", STUDY, "--storage", study_url, "--arm", "threshold-globl", "-o", str(tmp_path / "x.json")])
+    err = capsys.readouterr().err
+    assert err.startswith("dynsearch: error: export: --arm: 'threshold-globl' is not an arm of study "
+                          f"{STUDY!r} (did you mean 'threshold-global'?); its arms: "), err
+    assert err.rstrip().endswith("see 'dynsearch export --help'") and err.count("export: ") == 1
+
+
 @pytest.mark.parametrize("arm", ["threshold-global", "fixed-relu"])
 def test_export_one_arm(study_url: str, study: optuna.Study, tmp_path: Path, arm: str) -> None:
     out = tmp_path / "arm.json"

@@ -247,7 +247,8 @@ def export(args: argparse.Namespace) -> int:
         arms = matching_arms(spec, args.family, args.scope)
     if args.arm is not None:
         if args.arm not in spec.arms:
-            raise UsageError(f"--arm: {args.arm!r} is not an arm of study {args.name!r}; its arms: {', '.join(spec.arms)}")
+            raise UsageError(f"--arm: {args.arm!r} is not an arm of study {args.name!r}{did_you_mean(args.arm, spec.arms)}; "
+                             f"its arms: {', '.join(spec.arms)}")
         arms = [a for a in (arms if arms is not None else spec.arms) if a == args.arm]
     trial = select_best_trial(study.get_trials(deepcopy=False), arms)
     if trial is None:

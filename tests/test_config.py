@@ -287,7 +287,7 @@ def test_quickstart_study_loads() -> None:
     assert spec.name == "quickstart"
     assert [d.label for d in spec.datasets] == ["digits", "iris", "moons(n_samples=600, noise=0.25)"]
     assert spec.train.model == "mlp" and spec.train.hidden == (64, 64)
-    assert len(spec.arms) == 11 and spec.arm("schedule-relu").role == "control"
+    assert len(spec.arms) == 12 and spec.arm("schedule-relu").role == spec.arm("shuffled-threshold").role == "control"
     # Threshold arms draw their thresholds where calibration found each signal (io, target).
     lower = spec.search.strategy("threshold").as_dict()["lower"]
     assert lower.for_signal("io")[0] > 0.8 and lower.for_signal("target")[0] > 0.5

@@ -14,7 +14,7 @@ import random
 from typing import TYPE_CHECKING, Any, Sequence
 
 from ..activations import get_family
-from .base import SiteState, Strategy
+from .base import SCOPES, SiteState, Strategy
 from .builtin import LinearUpdate, ThresholdSwitch, _family_name, _lower_bounds, _pair_exists, _upper_bounds
 from .params import Choice, Family, Float, Int
 from .registry import register_strategy
@@ -240,8 +240,12 @@ class ShuffledSignal(Strategy):
     arm_axes = ("rule", "scope", "signal")
     search_space = (
         Choice("rule", RULES, default=("threshold",), what="rule", doc="the candidate rule it runs"),
-        Choice("scope", ("layer",), what="scope", doc="layer only: each site reads another site's value"),
-        Choice("signal", _per_site_signals, default=("io",), what="per-site signal", doc="the signal it shuffles"),
+        # Every scope and signal is a valid value (a study's shared `scopes`/`signals` list them all);
+        # this control accepts layer scope and the per-site signals only.
+        Choice("scope", SCOPES, default=("layer",), what="scope", accepts=lambda v: v == "layer",
+               accepts_text="layer scope (each site reads another site's value)", doc="layer only"),
+        Choice("signal", signal_names, default=("io",), what="signal", accepts=lambda v: not get_signal(v).per_network,
+               accepts_text="a per-site signal", doc="the signal it shuffles"),
         Float("lower", -1.0, 1.0, default=(-0.9, 0.0), bounds=_for_rule("threshold", lambda v, s: _lower_bounds(s)),
               on_signal=True, doc="threshold rule: lower threshold"),
         Float("upper", -1.0, 1.0, default=(0.0, 0.9), bounds=_for_rule("threshold", _upper_bounds),

@@ -139,3 +139,10 @@ def test_final_fixed_rejects_bad_parameters_in_one_line(params: dict, message: s
         FinalFixed(**params)
     with pytest.raises(ValueError, match="at least one site"):
         FinalFixed.from_records([])
+
+
+def test_final_fixed_without_families_keeps_its_base() -> None:
+    # A study's final_fixed-tanh arm sets only base: every site must start, and stay, tanh.
+    assert FinalFixed(base="tanh").initial_state("relu", 0.0)[0] == "tanh"
+    assert FinalFixed().initial_state("tanh", 1.0)[0] == "relu"
+    assert FinalFixed(base="elu", families="tanh").initial_state("relu", 0.0)[0] == "tanh"

@@ -112,7 +112,7 @@ class FinalFixed(Strategy):
     ``dynsearch.adjust`` records (or a training history's last epoch).
 
     Args:
-        families: a family, or a list of families.
+        families: a family, or a list of families (None: ``base``, else relu).
         alphas: an α, a list of αs (each inside its family's range), or None for each family's default.
 
     Example:
@@ -125,10 +125,13 @@ class FinalFixed(Strategy):
     role = "control"
 
     def __init__(
-        self, *, families: str | Sequence[str] = "relu", alphas: float | Sequence[float] | None = None, **common: Any
+        self, *, families: str | Sequence[str] | None = None, alphas: float | Sequence[float] | None = None,
+        **common: Any,
     ) -> None:
         super().__init__(**common)
         owner = type(self).__name__
+        if families is None:  # a study's final_fixed-<base> arm trains <base>
+            families = self.base if self.base is not None else "relu"
         family_list, alpha_list = _as_list(families), _as_list(alphas)
         if family_list is not None and not family_list:
             raise ValueError(f"The 'families' parameter of {owner} must be a family or a non-empty list. Got [] instead.")

@@ -226,7 +226,8 @@ def _variants(strategy: Strategy) -> list[Strategy]:
         # Only where the strategy declares that value (the shuffled control reads per-site signals only).
         param = declared.get(name)
         allowed = param.allowed() if isinstance(param, Choice) else (value,)
-        if name in params and value in allowed:
+        accepted = not isinstance(param, Choice) or param.accepts is None or param.accepts(value)
+        if name in params and value in allowed and accepted:
             out.append(cls(**{**params, name: value}))
     return out
 

@@ -50,8 +50,10 @@ def arm_colors(arms: list[str]) -> dict[str, str]:
     from matplotlib import colormaps
     from matplotlib.colors import to_hex
 
-    cmap = colormaps["tab10"]  # ten distinct colours; ggplot's cycle repeats after seven
-    return {arm: to_hex(cmap(k % 10)) for k, arm in enumerate(arms)}
+    # Ten distinct colours (ggplot's cycle repeats after seven); twenty, in light/dark pairs, beyond ten arms.
+    n = 10 if len(arms) <= 10 else 20
+    cmap = colormaps["tab10" if n == 10 else "tab20"]
+    return {arm: to_hex(cmap(k % n)) for k, arm in enumerate(arms)}
 
 
 @dataclass

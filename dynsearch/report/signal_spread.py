@@ -81,11 +81,17 @@ def _figure(data: StudyData, values: Values, out: Path) -> Figure:
     cols = min(3, len(signals))
     n_rows = math.ceil(len(signals) / cols)
     fig, axes = plt.subplots(n_rows, cols, figsize=(5 * cols, 3.2 * n_rows), squeeze=False)
+    from .figures import arm_colors
+    from .roles import arm_role
+
+    colors = arm_colors(data.arms)
+    styles = {"candidate": "-", "baseline": "--", "control": ":"}
     for ax, signal in zip(axes.flat, signals):
         for arm in [a for a in data.arms if signal in values.get(a, {})]:
             pairs = values[arm][signal]
             epochs = sorted({e for e, _ in pairs})
-            ax.plot([e + 1 for e in epochs], [_median_at(pairs, e) for e in epochs], label=arm, linewidth=1.2)
+            ax.plot([e + 1 for e in epochs], [_median_at(pairs, e) for e in epochs], label=arm, linewidth=1.2,
+                    color=colors[arm], linestyle=styles.get(arm_role(data, arm), "-"))
         ax.set(title=signal, xlabel="epoch")
     for ax in list(axes.flat)[len(signals):]:
         ax.axis("off")
@@ -97,7 +103,9 @@ def _figure(data: StudyData, values: Values, out: Path) -> Figure:
     fig.savefig(path, dpi=90, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
     return Figure("signals", "Signals per epoch in the re-training runs",
-                  "Median over sites, datasets and recorded runs of every signal, per arm and epoch.",
+                  "Median over sites, datasets and recorded runs of every signal, per arm and epoch; solid: "
+                  "candidates, dashed: baselines, dotted: controls. Runs that stop early leave the later epochs, so "
+                  "a median can jump when one does (the data signal, a constant per dataset, moves only so).",
                   png="figures/signals.png")
 
 

@@ -165,6 +165,16 @@ if problems:
     sys.exit("gpu_check: FAILED: " + "; ".join(problems))
 print("gpu_check: OK")
 EOF
+step "Packed trials on one device against one trial at a time"
+# benchmarks/pack_sweep.py: train() one trial at a time, then packs of K trials (digits, MLP 64-64); target >= 50x
+# at the best K on a GPU. The CPU path only checks that the step runs (small packs, one epoch).
+if [[ "$ALLOW_CPU" == "1" ]] && ! "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+    SWEEP_ARGS=(--device cpu --sizes 1,4 --epochs 1 --alone 2 --compile-k 0)
+else
+    SWEEP_ARGS=(--device cuda --sizes 1,64,256,1024 --epochs 10 --alone 4 --compile-k 0)
+fi
+timeout "$TIMEOUT_S" "$PY" "$ROOT/benchmarks/pack_sweep.py" "${SWEEP_ARGS[@]}" --png "$WORK/pack_sweep_gpu.png" \
+    --json "$WORK/pack_sweep_gpu.json" || die "benchmarks/pack_sweep.py failed"
 if command -v nvidia-smi >/dev/null 2>&1; then
     nvidia-smi --query-gpu=index,name,memory.used,memory.total --format=csv || true
 fi

@@ -14,7 +14,8 @@ base activation (relu, tanh, elu, silu in turn), so families mix within a pack a
 Peak memory is the process's peak resident set after each pack (it only grows, so K rises).
 The PNG plots trials/min against K.
 
-Run:  python benchmarks/pack_sweep.py [--epochs 30] [--sizes 1,4,16,64,256] [--compile-k 64] [--png PATH]
+Run:  python benchmarks/pack_sweep.py [--epochs 30] [--sizes 1,4,16,64,256] [--compile-k 64] [--png PATH] [--device cuda]
+      (on a GPU it also prints each pack's peak GPU memory; benchmarks/gpu_check.sh runs it at K = 1, 64, 256, 1024)
 """
 
 from __future__ import annotations
@@ -55,6 +56,15 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def peak_device_mib(device: torch.device) -> float | None:
+    """The most GPU memory torch has held since the last reset (None on the CPU), then reset."""
+    if device.type != "cuda":
+        return None
+    peak = torch.cuda.max_memory_allocated(device) / 2**20
+    torch.cuda.reset_peak_memory_stats(device)
+    return peak
+
+
 def timed(fn) -> float:
     start = time.perf_counter()
     fn()
@@ -77,9 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compile-k", type=int, default=64, help="pack size for eager vs compiled (0: skip)")
     parser.add_argument("--png", default="benchmarks/pack_sweep.png")
     parser.add_argument("--json", metavar="PATH")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda: where the data and the packs live")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    splits = load_dataset("digits")
+    device = torch.device(args.device)
+    splits = load_dataset("digits", device=device)
     sizes = [int(s) for s in args.sizes.split(",")]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {cpu_model()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
@@ -95,12 +107,17 @@ def main(argv: list[str] | None = None) -> int:
     seconds = timed(lambda: [train(splits, m.strategy, m.config) for m in alone])
     rows["alone"] = {"k": 1, "seconds": seconds, "trials_per_min": 60 * len(alone) / seconds}
     print(f"{'alone (train)':>16}: {rows['alone']['trials_per_min']:8.0f} trials/min  ({seconds:.1f} s for {len(alone)})")
+    peak_device_mib(device)
     for k in sizes:
         pack = members(k, args.epochs)
         seconds = timed(lambda pack=pack: train_packed(splits, pack, compile=False))
-        rows[f"K={k}"] = {"k": k, "seconds": seconds, "trials_per_min": 60 * k / seconds, "peak_rss_mib": peak_rss_mib()}
+        gpu = peak_device_mib(device)
+        rows[f"K={k}"] = {"k": k, "seconds": seconds, "trials_per_min": 60 * k / seconds, "peak_rss_mib": peak_rss_mib(),
+                          **({"peak_gpu_mib": gpu} if gpu is not None else {})}  # fmt: skip
+        memory = f", peak GPU memory {gpu:.0f} MiB" if gpu is not None else ""
         print(f"{f'K={k} eager':>16}: {60 * k / seconds:8.0f} trials/min  ({seconds:.1f} s)  "
-              f"x{60 * k / seconds / rows['alone']['trials_per_min']:.1f} vs alone, peak RSS {peak_rss_mib():.0f} MiB", flush=True)
+              f"x{60 * k / seconds / rows['alone']['trials_per_min']:.1f} vs alone, peak RSS {peak_rss_mib():.0f} MiB{memory}",
+              flush=True)  # fmt: skip
     if args.compile_k:
         k = args.compile_k
         for label in ("compiled (first)", "compiled (reuse)"):
@@ -119,7 +136,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def plot(rows: dict[str, dict[str, float]], sizes: list[int], path: str) -> None:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:  # e.g. gpu_check.sh's minimal environment: the table is the result
+        print("plot: skipped (matplotlib is not installed)")
+        return
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

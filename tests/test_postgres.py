@@ -112,14 +112,6 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _study_exists(url: str, name: str) -> bool:
-    try:
-        with psycopg.connect(to_libpq(url), connect_timeout=5) as conn:
-            return conn.execute("SELECT 1 FROM studies WHERE study_name = %s", (name,)).fetchone() is not None
-    except psycopg.errors.UndefinedTable:
-        return False  # the schema is not created yet
-
-
 def _wait_for(predicate: Callable[[], bool], timeout: float, what: str, procs: list[Proc] = ()) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -185,7 +177,8 @@ def test_two_runs_and_two_workers_share_one_study(tmp_path: Path, fresh_postgres
     reader = Reader(url, name)
     try:
         procs += [Proc(tmp_path, f"run{i}", run_args, _env()) for i in (1, 2)]
-        _wait_for(lambda: _study_exists(url, name), 60, "the study to exist", procs)
+        # Not only the study: its queue. A worker that joins an empty queue has nothing to do and exits at once.
+        _wait_for(lambda: len(reader.trials()) >= n, 120, "the study's queue", procs)
         procs += [
             Proc(tmp_path, "worker1", ["worker", "--study", name, "--threads", "1", "--quiet", "--worker-index", "7", "--pack", "1"],
                  _env(url)),
@@ -253,7 +246,8 @@ def test_sigterm_and_ctrl_c_stop_within_seconds_and_the_same_command_resumes(
     try:
         procs.append(Proc(tmp_path, "run", args, _env(url)))
         run = procs[0]
-        _wait_for(lambda: _study_exists(url, name), 60, "the study to exist", procs)
+        # Not only the study: its queue. A worker that joins an empty queue has nothing to do and exits at once.
+        _wait_for(lambda: len(reader.trials()) >= n, 120, "the study's queue", procs)
         procs.append(Proc(tmp_path, "worker", ["worker", "--study", name, "--threads", "1", "--quiet", "--pack", "1"], _env(url)))
         worker = procs[1]
         running: dict[str, FrozenTrial] = {}
@@ -274,7 +268,7 @@ def test_sigterm_and_ctrl_c_stop_within_seconds_and_the_same_command_resumes(
         codes = (run.wait(timeout=60), worker.wait(timeout=60))
         took = time.monotonic() - sent
         # What proves a stop within one batch is the reason below ("interrupted", not the "died" of the
-        # supervisor's SIGKILL fallback) and the trials left FAIL, not COMPLETE; the bound only catches a hang
+        # supervisor's SIGKILL fallback) on the trials left FAIL; the bound only catches a hang
         # and is generous for a loaded machine.
         assert took < 25, f"took {took:.1f} s to stop"
         assert codes == (130, 130), (codes, run.err, worker.err)
@@ -287,9 +281,17 @@ def test_sigterm_and_ctrl_c_stop_within_seconds_and_the_same_command_resumes(
         assert states[TrialState.RUNNING] == 0, states
         by_number = {t.number: t for t in trials}
         failed = [t for t in trials if t.state == TrialState.FAIL]
-        assert {t.number for t in failed} == {t.number for t in running.values()}, states
-        assert by_number[running["run"].number].user_attrs[REASON_ATTR].startswith("interrupted (SIGTERM)")
-        assert by_number[running["worker"].number].user_attrs[REASON_ATTR].startswith("interrupted (SIGINT)")
+        # Each trial cut short carries the signal of the process that ran it. A trial seen mid-trial above may
+        # still finish in the moment before the signals land (a trial here takes a few seconds); its process then
+        # stops between trials, with nothing to fail. So: at most one FAIL per process, at least one in all.
+        reasons = {"run": "interrupted (SIGTERM)", "worker": "interrupted (SIGINT)"}
+        owners = ["run" if _worker_pid(t) in run_workers else "worker" if _worker_pid(t) == worker.pid else "?"
+                  for t in failed]  # fmt: skip
+        assert failed and sorted(owners) == sorted(set(owners)) and "?" not in owners, (owners, states)
+        for t, owner in zip(failed, owners):
+            assert t.user_attrs[REASON_ATTR].startswith(reasons[owner]), (owner, t.user_attrs)
+        for seen in running.values():
+            assert by_number[seen.number].state in (TrialState.FAIL, TrialState.COMPLETE), states
         for t in failed:
             copies = [w for w in trials if w.system_attrs.get("failed_trial") == t.number]
             assert len(copies) == 1 and copies[0].state == TrialState.WAITING

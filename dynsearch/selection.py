@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Collection, Iterable
 if TYPE_CHECKING:  # pragma: no cover
     from optuna.trial import FrozenTrial
 
-__all__ = ["ARM_PARAM", "trial_arm", "retried_numbers", "select_best_trial", "best_per_arm", "TIE_RULE"]
+__all__ = ["ARM_PARAM", "trial_arm", "retried_numbers", "select_best_trial", "best_per_arm", "TIE_RULE", "TIE_BREAK"]
 
 ARM_PARAM = "arm"
-TIE_RULE = "equal values go to the earliest trial (lowest number)"
+TIE_BREAK = "the earliest trial (lowest number)"
+TIE_RULE = f"equal values go to {TIE_BREAK}"
 
 
 def trial_arm(trial: FrozenTrial) -> str | None:

@@ -13,12 +13,12 @@ from typing import Callable, Iterable, Sequence
 
 from optuna.trial import FrozenTrial, TrialState
 
+from ..selection import TIE_BREAK
 from .space import ARM_PARAM
 
 __all__ = ["TIE_BREAK", "Tie", "find_tie", "find_ties_per_arm", "per_arm_message"]
 
 # How every selection of "the best trial" breaks a tie on the first objective.
-TIE_BREAK = "the earliest trial (lowest number)"
 # Accuracy and R² are at most 1; a best value there cannot be improved on, only matched.
 METRIC_CEILING = 1.0
 _TOLERANCE = 1e-9

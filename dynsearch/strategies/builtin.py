@@ -6,7 +6,7 @@ import math
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ..activations import family_names, get_family
-from .base import SiteState, Strategy, check_learned_only
+from .base import SiteState, Strategy, _check_int, check_learned_only
 from .params import Choice, Family, Float, Int, Setting
 from .registry import register_strategy
 from .signals import get_signal
@@ -126,8 +126,7 @@ class ThresholdSwitch(Strategy):
             )
         self.below = _family_name(owner, "below", below)
         self.above = _family_name(owner, "above", above)
-        if isinstance(cooldown, bool) or not isinstance(cooldown, int) or cooldown < 0:
-            raise ValueError(f"The 'cooldown' parameter of {owner} must be an integer >= 0. Got {cooldown!r} instead.")
+        cooldown = _check_int(owner, 'cooldown', cooldown, 0)
         self.cooldown = cooldown
 
     def target_family(self, r: float, base_family: str) -> str:

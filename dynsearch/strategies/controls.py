@@ -14,7 +14,7 @@ import random
 from typing import TYPE_CHECKING, Any, Sequence
 
 from ..activations import get_family
-from .base import SCOPES, SiteState, Strategy
+from .base import SCOPES, SiteState, Strategy, _check_int
 from .builtin import LinearUpdate, ThresholdSwitch, _family_name, _lower_bounds, _pair_exists, _upper_bounds
 from .params import Choice, Family, Float, Int
 from .registry import register_strategy
@@ -74,8 +74,7 @@ class ScheduledSwitch(Strategy):
     def __init__(self, *, at: int = 5, to: str | None = "tanh", alpha: float | None = None, **common: Any) -> None:
         super().__init__(**common)
         owner = type(self).__name__
-        if isinstance(at, bool) or not isinstance(at, int) or at < 1:
-            raise ValueError(f"The 'at' parameter of {owner} must be an integer >= 1. Got {at!r} instead.")
+        at = _check_int(owner, 'at', at, 1)
         self.at = at
         self.to = None if to is None else _family_name(owner, "to", to)
         if to is None and alpha is None:
@@ -286,8 +285,7 @@ class ShuffledSignal(Strategy):
                 f"{owner} feeds each site another site's value, so it needs scope 'layer' and a per-site signal "
                 f"({', '.join(_per_site_signals())}). Got scope={self.scope!r}, signal={self.signal!r}."
             )
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"The 'seed' parameter of {owner} must be an integer >= 0. Got {seed!r} instead.")
+        seed = _check_int(owner, 'seed', seed, 0)
         self.rule, self.seed = rule, seed
         self.lower, self.upper, self.below, self.above, self.cooldown = lower, upper, below, above, cooldown
         self.lam, self.alpha0, self.cumulative = lam, alpha0, cumulative

@@ -11,11 +11,12 @@ into them and what comes out. Put a strategy into any model::
 
 from ._version import __version__
 from .activations import Family, family_names, get_family
+from .adjustment import adjust
 from .export import load_config
 from .plugins import PluginError, load_plugins
 from .signal import PearsonResult, PearsonStats
 from .signals import Signal, SignalMeter, SignalRecorder, make_signal, register_signal, signal_names
-from .sites import ActivationSite, adjust, apply, observe_input, observe_output, parameter_groups, sites
+from .sites import ActivationSite, apply, observe_input, observe_output, parameter_groups, sites
 from .strategies import (
     Arm,
     FixedActivation,

@@ -21,10 +21,10 @@ from torch import Tensor, nn
 
 from ._constraints import Constraint, Integer, Real, Sizes, check_all
 from .activations import family_names, get_family
+from .adjustment import adjust
 from .data import DatasetSplits, iter_batches
 from .models import build_model
 from .sites import (
-    adjust,
     apply,
     needs_input_signal,
     needs_target_signal,

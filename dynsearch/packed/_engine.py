@@ -15,8 +15,9 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import Tensor
 
+from ..adjustment import adjust_sites
 from ..data import DatasetSplits, iter_batches
-from ..sites import adjust_sites, meter_signal, needs_target_signal, sites
+from ..sites import meter_signal, needs_target_signal, sites
 from ..train import TrainingInterrupted, split_metrics
 from ._members import MemberSite, MemberStats
 from ._net import Op, packed_forward

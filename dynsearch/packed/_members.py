@@ -1,6 +1,6 @@
 """Each member's host-side view of its sites, so the trainer's own adjustment rule runs on it.
 
-``sites.adjust_sites`` decides for anything shaped like an ``ActivationSite``; a ``MemberSite`` is
+``adjustment.adjust_sites`` decides for anything shaped like an ``ActivationSite``; a ``MemberSite`` is
 one member's row of a packed site: its strategy, family and α mirrors, switch counters, and
 ``stats`` read from the pack's sums (copied to the host once per epoch).
 """

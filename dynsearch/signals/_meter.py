@@ -2,7 +2,7 @@
 
 A ``SignalMeter`` holds a signal and its state (tensors on the device, see ``_stats``). ``update``
 adds a batch with no host sync; ``compute`` reads the value once per adjustment (one host sync);
-``reset`` starts afresh after an adjustment. It offers what ``dynsearch.sites.adjust_sites`` reads
+``reset`` starts afresh after an adjustment. It offers what ``dynsearch.adjustment.adjust_sites`` reads
 of a site's statistics (``compute``, ``reset``, ``pooled``), so every signal drives a strategy the
 same way.
 

@@ -26,7 +26,8 @@ import torch
 from torch import nn
 
 from ..activations import activation_module, family_names, get_family
-from ..sites import adjust, apply, needs_target_signal, observe_output, parameter_groups, sites
+from ..adjustment import adjust
+from ..sites import apply, needs_target_signal, observe_output, parameter_groups, sites
 from ..strategies import SiteState, Strategy, get_strategy_class, strategy_from_config, strategy_names
 from ..strategies.params import Choice
 

@@ -170,7 +170,7 @@ def test_two_runs_and_two_workers_share_one_study(tmp_path: Path, fresh_postgres
     database: the schema, the study and the budget are created once, and the study ends with
     exactly N finished trials."""
     url, name, n = fresh_postgres_db, "four", 16
-    study_file = _write(tmp_path, name, n_trials=n, epochs=200)
+    study_file = _write(tmp_path, name, n_trials=n, epochs=1000)  # long enough for late joiners
     # One trial at a time per worker (--pack 1), so every process gets its share of a small queue.
     run_args = ["run", str(study_file), "--storage", url, "--workers", "1", "--pack", "1", "--quiet"]
     procs: list[Proc] = []
@@ -239,7 +239,7 @@ def test_sigterm_and_ctrl_c_stop_within_seconds_and_the_same_command_resumes(
     standalone ``dynsearch worker``, both in the middle of a trial: both stop within seconds, their
     trials are FAIL with the reason and re-queued, and the same ``run`` command finishes the study."""
     url, name, n = fresh_postgres_db, "stopped", 6
-    study_file = _write(tmp_path, name, n_trials=n, epochs=100)
+    study_file = _write(tmp_path, name, n_trials=n, epochs=1000)  # long enough for late joiners
     args = ["run", str(study_file), "--workers", "1", "--pack", "1", "--quiet"]
     reader = Reader(url, name)
     procs: list[Proc] = []

@@ -46,6 +46,7 @@ __all__ = [
     "calibration_dir",
     "calibrated_ranges",
     "fixed_families",
+    "default_processes",
 ]
 
 CALIBRATION_SCHEMA = "dynsearch.calibration/1"
@@ -191,37 +192,88 @@ def fixed_families(spec: Any) -> list[tuple[str, str]]:
     return [(f"fixed-{b}", b) for b in bases or [spec.train.activation]]
 
 
+def _calibrate_dataset(ds: Any, train_config: Any, arms: Sequence[tuple[str, str]], seeds: int, split_seed: int,
+                       device: str, names: Sequence[str], plugins: Sequence[str], threads: int | None) -> list[Row]:
+    """Every (fixed arm, seed) run on one dataset; the rows of every signal, site and epoch. Runs in a
+    pool process too, so it loads the study's plugins (their signals) and sets its torch threads itself."""
+    import torch
+
+    from .data import load_dataset
+    from .plugins import load_plugins
+    from .train import train
+
+    load_plugins(plugins)
+    if threads:
+        torch.set_num_threads(threads)
+    splits = load_dataset(ds.name, split_seed=split_seed, device=device, **dict(ds.options))
+    rows: list[Row] = []
+    for arm, family in arms:
+        for seed in range(seeds):
+            config = dataclasses.replace(train_config, seed=seed)
+            result = train(splits, {"name": "fixed", "params": {"base": family}}, config, record_signals=names)
+            for record in result.history:
+                for site, values in record.signals.items():
+                    rows += [(arm, family, ds.label, seed, record.epoch, site, sig, float(v))
+                             for sig, v in values.items()]
+    return rows
+
+
+def default_processes(device: str) -> int:
+    """One process per CPU core on the CPU (one torch thread each: several threads on a small model
+    are slower than one, many times so on a busy machine), one on a GPU."""
+    from .search.runner import available_cores
+
+    return available_cores() if device == "cpu" else 1
+
+
 def calibrate(
     spec: Any, *, epochs: int | None = None, seeds: int = 1, device: str = "cpu", progress: Progress | None = None,
+    processes: int | None = None,
 ) -> Calibration:
     """Train the fixed arms of ``spec`` on each of its datasets with ``seeds`` seeds (0, 1, …) for
     ``epochs`` epochs (default: the study's, at most ``DEFAULT_EPOCHS``; no early stopping) and record
-    every registered signal. ``progress(done, total, what)`` is called after each training run."""
+    every registered signal. Datasets train in ``processes`` parallel processes (default: one per
+    CPU core, one on a GPU); every run seeds itself, so the result does not depend on how many.
+    ``progress(done, total, what)`` is called after each training run (a dataset's runs together)."""
     import time
 
-    from .data import load_dataset
     from .signals import make_signal, signal_names
-    from .train import train
 
     started = time.perf_counter()
     epochs = epochs or min(spec.train.epochs, DEFAULT_EPOCHS)
     arms = fixed_families(spec)
     names = signal_names()
-    rows: list[Row] = []
+    config = dataclasses.replace(spec.train, epochs=epochs, patience=0)
     total, done = len(arms) * len(spec.datasets) * seeds, 0
-    for ds in spec.datasets:
-        splits = load_dataset(ds.name, split_seed=spec.split_seed, device=device, **dict(ds.options))
-        for arm, family in arms:
+    processes = max(1, min(processes or default_processes(device), len(spec.datasets)))
+    per_dataset: list[list[Row]] = [[] for _ in spec.datasets]
+
+    def finished(index: int, rows: list[Row]) -> None:
+        nonlocal done
+        per_dataset[index] = rows
+        for arm, _ in arms:
             for seed in range(seeds):
-                config = dataclasses.replace(spec.train, epochs=epochs, patience=0, seed=seed)
-                result = train(splits, {"name": "fixed", "params": {"base": family}}, config, record_signals=names)
-                for record in result.history:
-                    for site, values in record.signals.items():
-                        rows += [(arm, family, ds.label, seed, record.epoch, site, sig, float(v))
-                                 for sig, v in values.items()]
                 done += 1
                 if progress is not None:
-                    progress(done, total, f"{arm} on {ds.label}, seed {seed}")
+                    progress(done, total, f"{arm} on {spec.datasets[index].label}, seed {seed}")
+
+    args = (config, arms, seeds, spec.split_seed, device, names, tuple(spec.plugins))
+    if processes == 1:
+        for index, ds in enumerate(spec.datasets):
+            finished(index, _calibrate_dataset(ds, *args, None))
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        from .search.runner import available_cores
+
+        threads = max(1, available_cores() // processes)
+        # spawn, not fork: a forked torch with live threads can deadlock.
+        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(_calibrate_dataset, ds, *args, threads): i for i, ds in enumerate(spec.datasets)}
+            for future in as_completed(futures):
+                finished(futures[future], future.result())
+    rows = [row for dataset_rows in per_dataset for row in dataset_rows]  # the study's dataset order
     signals = [make_signal(n) for n in names]
     return Calibration(spec.name, spec.path, epochs, list(range(seeds)), [a for a, _ in arms],
                        [d.label for d in spec.datasets], rows, summarize(rows, signals), time.perf_counter() - started)

@@ -50,6 +50,13 @@ def calibration() -> Calibration:
     return calibrate(_spec(), epochs=3, seeds=1)
 
 
+def test_parallel_processes_record_exactly_what_one_process_records(calibration: Calibration) -> None:
+    """The module's calibration ran one process per core; one process in this one gives the same rows."""
+    one = calibrate(_spec(), epochs=3, seeds=1, processes=1)
+    assert one.rows == calibration.rows and len(one.rows) > 0
+    assert [d for d in one.datasets] == ["iris", calibration.datasets[1]]
+
+
 def test_recording_signals_changes_nothing_and_matches_the_sites_own_r() -> None:
     splits = load_dataset("moons", n_samples=200, noise=0.2)
     config = TrainConfig(model="mlp", hidden=(16, 16), epochs=4, batch_size=32, lr=0.01, patience=0, seed=0)

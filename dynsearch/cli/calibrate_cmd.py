@@ -20,6 +20,8 @@ def configure(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace],
                         help="epochs per training run (default: the study's, at most 8)")
     parser.add_argument("--seeds", type=positive_int, default=1, help="training seeds per arm and dataset (default 1)")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    parser.add_argument("--jobs", type=positive_int, default=None,
+                        help="parallel training processes (default: one per CPU core; 1 on a GPU)")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return calibrate_command
 
@@ -84,7 +86,8 @@ def calibrate_command(args: argparse.Namespace) -> int:
         print(f"calibrating {spec.name}: {', '.join(a for a, _ in arms)} on {len(spec.datasets)} dataset(s), "
               f"{args.seeds} seed(s), {epochs} epochs each, every signal recorded", file=sys.stderr, flush=True)
     try:
-        cal = calibrate(spec, epochs=args.epochs, seeds=args.seeds, device=args.device, progress=progress)
+        cal = calibrate(spec, epochs=args.epochs, seeds=args.seeds, device=args.device, progress=progress,
+                        processes=args.jobs)
     finally:
         if progress is not None:
             progress.close()

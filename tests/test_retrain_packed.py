@@ -40,13 +40,10 @@ def _jobs(arms: dict[str, dict[str, Any]] = ARMS) -> list[RetrainJob]:
             for i, (arm, strategy) in enumerate(arms.items()) for ds in DATASETS for seed in SEEDS]
 
 
-def _alone(jobs: list[RetrainJob]) -> dict[str, RetrainRun]:
-    """The reference: every job trained alone with ``train()``."""
-    out = {}
-    for job in jobs:
-        splits = load_dataset(job.dataset.name, split_seed=job.split_seed, **dict(job.dataset.options))
-        out[job.key] = retrain_pack._train_one(job, splits, "cpu")
-    return out
+def _alone(jobs: list[RetrainJob], tmp_path: Path) -> dict[str, RetrainRun]:
+    """The reference: every job trained alone with ``train()``, as reports did before packs."""
+    runs, _ = run_jobs(jobs, RetrainStore(tmp_path / "alone.json", "s"), processes=1, progress=None, pack=False)
+    return runs
 
 
 def _close(a: Any, b: Any) -> bool:
@@ -72,8 +69,8 @@ def assert_same_records(got: dict[str, RetrainRun], want: dict[str, RetrainRun])
 
 
 @pytest.fixture(scope="module")
-def reference() -> dict[str, RetrainRun]:
-    return _alone(_jobs())
+def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, RetrainRun]:
+    return _alone(_jobs(), tmp_path_factory.mktemp("alone"))
 
 
 def test_packs_group_one_dataset_and_pack_key_and_leave_signals_and_unsupported_alone() -> None:
@@ -131,5 +128,6 @@ def test_a_pack_that_raises_trains_its_members_alone_and_records_each_error() ->
                                                                       "params": {"lower": 0.9, "upper": 0.1}})
     runs = retrain_pack.train_jobs([good, bad], "cpu")
     assert runs[0].status == "ok" and runs[0].ok
-    assert runs[0].test_metric == _alone([good])[good.key].test_metric  # trained alone: exactly train()'s
+    splits = load_dataset("iris", split_seed=0)
+    assert runs[0].test_metric == retrain_pack._train_one(good, splits, "cpu").test_metric  # alone: train()'s own
     assert runs[1].status == "error" and "lower" in runs[1].message and not runs[1].ok

@@ -127,13 +127,16 @@ def run_jobs(
     announce: Callable[[str], None] | None = None,
     processes: int | None = None,
     compile: str | bool = "auto",
+    pack: bool = True,
 ) -> tuple[dict[str, RetrainRun], int]:
     """Find or train every job; returns ``({key: run}, number trained now)``.
 
     Missing runs train in packs (``plan_packs``) in ``processes`` parallel processes through joblib
     (default: one per core on the CPU), each run seeded, so the results do not depend on how they
     were packed or spread. The store is saved after every finished task (a pack or a run alone), so
-    an interrupted report keeps what it finished. ``compile`` goes to ``train_packed``.
+    an interrupted report keeps what it finished. ``compile`` goes to ``train_packed``; ``pack=False``
+    trains every run alone with ``train()``, as reports did before packs (the reference that
+    ``tests/test_retrain_packed.py`` and ``benchmarks/retrain_time.py`` compare with).
     """
     from joblib import Parallel, delayed
 
@@ -146,7 +149,7 @@ def run_jobs(
         else:
             todo.append(job)
     processes = max(1, min(processes or default_jobs(device), len(todo) or 1))
-    tasks = plan_packs(todo, processes)
+    tasks = plan_packs(todo, processes) if pack else [[job] for job in todo]
     processes = max(1, min(processes, len(tasks)))
     if announce is not None and jobs:
         _announce(announce, len(jobs), tasks, device, processes, store)

@@ -1,5 +1,7 @@
 """The trainer: the write-up's loop — train an epoch, measure r, let the strategy adjust, repeat.
 
+Its settings live in ``train_config``, its losses and metrics in ``metrics``; both are re-exported here.
+
 Example:
     >>> from dynsearch.data import load_dataset
     >>> from dynsearch.train import TrainConfig, train
@@ -12,17 +14,15 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._constraints import Constraint, Integer, Real, Sizes, check_all
-from .activations import family_names, get_family
 from .adjustment import adjust
 from .data import DatasetSplits, iter_batches
+from .metrics import batch_loss, evaluate, metric_name, split_metrics
 from .models import build_model
 from .sites import (
     apply,
@@ -34,6 +34,7 @@ from .sites import (
     sites,
 )
 from .strategies import Strategy, strategy_from_config
+from .train_config import MODEL_KINDS, OPTIMIZERS, TrainConfig
 
 __all__ = [
     "TrainConfig",
@@ -48,94 +49,9 @@ __all__ = [
     "MODEL_KINDS",
 ]
 
-OPTIMIZERS = ("adam", "adamw", "sgd")
-MODEL_KINDS = ("auto", "mlp", "cnn")
-
-
-# Every numeric training setting and what it allows, in the order they are checked.
-_TRAIN_CONSTRAINTS: dict[str, Constraint] = {
-    "epochs": Integer(1),
-    "batch_size": Integer(1),
-    "patience": Integer(0),
-    "seed": Integer(0),
-    "measure_every": Integer(1),
-    "lr": Real(0, low_open=True),
-    "weight_decay": Real(0),
-    "momentum": Real(0),
-    "dropout": Real(0, 1, high_open=True),
-    "hidden": Sizes(),
-    "channels": Sizes(),
-}
-
 
 class TrainingInterrupted(Exception):
     """Raised by ``train`` when its ``should_stop`` callback asks it to stop (checked every batch)."""
-
-
-@dataclass
-class TrainConfig:
-    """Training settings shared by ``dynsearch train``, the search and the report.
-
-    ``patience`` 0 disables early stopping. ``measure_every`` k measures one training batch in k
-    for the site signals: io, dead, saturation, gradient (1: every batch).
-    """
-
-    epochs: int = 30
-    batch_size: int = 128
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    momentum: float = 0.9
-    patience: int = 10
-    seed: int = 0
-    model: str = "auto"
-    hidden: tuple[int, ...] = (64, 64)
-    channels: tuple[int, ...] = (16, 32)
-    dropout: float = 0.0
-    activation: str = "relu"
-    measure_every: int = 1
-
-    def __post_init__(self) -> None:
-        self.hidden = tuple(self.hidden)
-        self.channels = tuple(self.channels)
-        self.validate()
-        # A NumPy integer is a valid setting; stored as a plain int so the config stays JSON-safe.
-        for name, constraint in _TRAIN_CONSTRAINTS.items():
-            if isinstance(constraint, Integer):
-                setattr(self, name, int(getattr(self, name)))
-        self.hidden = tuple(int(v) for v in self.hidden)
-        self.channels = tuple(int(v) for v in self.channels)
-
-    def validate(self) -> None:
-        """Raise ValueError with a one-line message for the first bad setting."""
-        check_all(self, _TRAIN_CONSTRAINTS)
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}.")
-        if self.model not in MODEL_KINDS:
-            raise ValueError(f"model: expected one of {', '.join(MODEL_KINDS)}, got {self.model!r}.")
-        try:
-            family = get_family(self.activation)
-        except ValueError:
-            raise ValueError(
-                f"activation: expected an activation family ({', '.join(family_names())}), got {self.activation!r}."
-            ) from None
-        if family.learned_only:
-            raise ValueError(f"activation: {family.name} is learned only (no plain module); use another activation and "
-                             f"the learned strategy with base = {family.name!r}.")
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["hidden"] = list(self.hidden)
-        d["channels"] = list(self.channels)
-        return d
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
-        allowed = [f.name for f in fields(cls)]
-        unknown = [k for k in data if k not in allowed]
-        if unknown:
-            raise ValueError(f"unknown training setting {unknown[0]!r}; allowed: {', '.join(allowed)}.")
-        return cls(**dict(data))
 
 
 @dataclass
@@ -174,48 +90,6 @@ class TrainResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _metric_name(task: str) -> str:
-    return "accuracy" if task == "classification" else "r2"
-
-
-def batch_loss(output: Tensor, target: Tensor, task: str) -> Tensor:
-    """Mean loss of a batch: cross entropy (classification) or squared error (regression).
-
-    ``target`` is ``[B]``, or ``[K, B]`` with ``output`` ``[K, B, ...]`` for K models at once
-    (the packed trainer), which gives K losses.
-    """
-    if task == "classification":
-        if target.dim() == 1:
-            return F.cross_entropy(output, target)
-        per_row = F.cross_entropy(output.reshape(target.numel(), -1), target.reshape(-1), reduction="none")
-        return per_row.view(target.shape).mean(-1)
-    return (output.reshape(target.shape) - target).pow(2).mean(-1)
-
-
-def split_metrics(outputs: Tensor, y: Tensor, task: str) -> tuple[list[float], list[float]]:
-    """(loss, metric) of K models' ``outputs`` ``[K, n, ...]`` on one split: accuracy for
-    classification, R² for regression (0 when the targets do not vary)."""
-    k = outputs.shape[0]
-    losses = batch_loss(outputs, y.expand(k, *y.shape), task).tolist()
-    if task == "classification":
-        return losses, (outputs.argmax(dim=-1) == y).double().mean(-1).tolist()
-    total = float(((y - y.mean()) ** 2).sum())
-    residuals = ((y - outputs.reshape(k, -1)) ** 2).sum(-1).tolist()
-    return losses, [1.0 - r / total if total > 0 else 0.0 for r in residuals]
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, x: Tensor, y: Tensor, task: str, batch_size: int = 4096) -> tuple[float, float]:
-    """(loss, metric) on a split: accuracy for classification, R² for regression."""
-    model.eval()
-    if x.shape[0] <= batch_size:
-        outputs = model(x)
-    else:
-        outputs = torch.cat([model(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)])
-    losses, metrics = split_metrics(outputs.unsqueeze(0), y, task)
-    return losses[0], metrics[0]
 
 
 def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -308,7 +182,7 @@ def train(
         status=fit.status,
         dataset=splits.name,
         task=splits.task,
-        metric=_metric_name(splits.task),
+        metric=metric_name(splits.task),
         strategy=strategy.to_config(),
         best_val_metric=fit.best_metric if best_state is not None else math.nan,
         best_epoch=fit.best_epoch,

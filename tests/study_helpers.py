@@ -1,12 +1,21 @@
-"""What the end-to-end search tests share: tiny study files and checks of how a study ended."""
+"""What the tests share: tiny study files and checks of how a study ended, and the packed-equals-alone
+comparison (datasets cut to a few rows, packs of seeded members, every member's result checked)."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections import Counter
 
+import pytest
 from optuna.trial import FrozenTrial, TrialState
 
+from dynsearch.data import DatasetSplits
+from dynsearch.packed import PackMember
+from dynsearch.packed._run import engine_unsupported, train_engine
 from dynsearch.search.space import ARM_PARAM
+from dynsearch.strategies import strategy_from_config
+from dynsearch.train import TrainConfig, TrainResult, train
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -65,3 +74,67 @@ def assert_study_done(trials: list[FrozenTrial], n: int, n_arms: int) -> None:
     assert sorted(numbers) == list(range(len(trials))), numbers
     per_arm = Counter(trial_arm(t) for t in trials if t.state in FINISHED)
     assert len(per_arm) == n_arms and set(per_arm.values()) == {n // n_arms}, per_arm
+
+
+# Packed members equal train() up to the summation order of their metrics.
+TOL = 1e-4
+
+# Thresholds that fire on these tiny models: relu's io r sits near 0.85, the target r starts low.
+THRESHOLD = {"lower": 0.3, "upper": 0.8}
+
+
+def first_rows(splits: DatasetSplits, n_train: int, n_val: int, n_test: int | None = None) -> DatasetSplits:
+    """The splits cut to their first rows (the test split whole when ``n_test`` is None)."""
+    test = {} if n_test is None else {"x_test": splits.x_test[:n_test], "y_test": splits.y_test[:n_test]}
+    return dataclasses.replace(splits, x_train=splits.x_train[:n_train], y_train=splits.y_train[:n_train],
+                               x_val=splits.x_val[:n_val], y_val=splits.y_val[:n_val], **test)  # fmt: skip
+
+
+def seeded_members(strategies: list[dict], config: TrainConfig, first_seed: int = 0) -> list[PackMember]:
+    """One member per strategy config, each with ``config`` and its own seed (``first_seed``, then on)."""
+    return [PackMember(s, dataclasses.replace(config, seed=first_seed + i)) for i, s in enumerate(strategies)]
+
+
+def _close(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, abs=TOL, rel=TOL)
+
+
+def assert_same(packed: TrainResult, alone: TrainResult, label: str = "") -> None:
+    """Status, best epoch, epochs run, switches, per-epoch families, α and r, and metrics within TOL."""
+    where = f"{label}: " if label else ""
+    assert packed.status == alone.status, f"{where}status {packed.status} != {alone.status} ({packed.message})"
+    assert packed.best_epoch == alone.best_epoch, where + "best epoch"
+    assert packed.epochs_run == alone.epochs_run, where + "epochs run"
+    assert packed.n_switches == alone.n_switches, where + "switches"
+    assert packed.diverged_epoch == alone.diverged_epoch, where + "diverged epoch"
+    assert _close(packed.best_val_metric, alone.best_val_metric), where + "best validation metric"
+    assert packed.strategy == alone.strategy
+    if alone.test_metric is not None:
+        assert packed.test_metric == pytest.approx(alone.test_metric, abs=TOL), where + "test metric"
+    for p, a in zip(packed.history, alone.history, strict=True):
+        assert _close(p.val_metric, a.val_metric), f"{where}epoch {a.epoch} val metric {p.val_metric} != {a.val_metric}"
+        assert _close(p.train_loss, a.train_loss), f"{where}epoch {a.epoch} train loss"
+        for ps, as_ in zip(p.sites, a.sites, strict=True):
+            assert (ps["site"], ps["family"], ps["switched"], ps["n"]) == (as_["site"], as_["family"], as_["switched"], as_["n"]), (
+                f"{where}epoch {a.epoch} site {as_['site']}: {ps} != {as_}"
+            )
+            assert _close(ps["alpha"], as_["alpha"]) and _close(ps["r"], as_["r"]), f"{where}epoch {a.epoch}: {ps} != {as_}"
+
+
+def run_both(splits: DatasetSplits, members: list[PackMember], **kwargs) -> list[tuple[TrainResult, TrainResult]]:
+    """Each member's result from one packed run and from ``train()`` alone, in member order."""
+    strategies = [strategy_from_config(m.strategy) for m in members]
+    configs = [m.config for m in members]
+    assert engine_unsupported(strategies, configs) == ""
+    packed = train_engine(splits, strategies, configs, on_epoch=None, should_stop=None, **kwargs)
+    assert not isinstance(packed, str), packed
+    alone = [train(splits, m.strategy, m.config, evaluate_test=kwargs.get("evaluate_test", False)) for m in members]
+    return list(zip(packed, alone))
+
+
+def assert_packed_equals_alone(splits: DatasetSplits, members: list[PackMember], **kwargs) -> list[tuple[TrainResult, TrainResult]]:
+    """``run_both``, then ``assert_same`` on every member (labelled by its strategy); returns the pairs."""
+    pairs = run_both(splits, members, **kwargs)
+    for member, (packed, alone) in zip(members, pairs):
+        assert_same(packed, alone, str(member.strategy))
+    return pairs

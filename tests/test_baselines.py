@@ -17,7 +17,7 @@ import pytest
 import torch
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import TrialState
-from test_packed_equivalence import assert_same, run_both
+from study_helpers import assert_same, run_both
 from torch import nn
 
 import dynsearch

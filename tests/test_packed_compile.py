@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_packed_equivalence import THRESHOLD, assert_same
+from study_helpers import THRESHOLD, assert_same
 
 from dynsearch.data import load_dataset
 from dynsearch.packed import PackMember, train_packed

@@ -7,22 +7,20 @@ validation metrics (within 1e-4: only the summation order differs).
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
 
 import pytest
+from study_helpers import THRESHOLD, assert_packed_equals_alone, assert_same, first_rows, run_both, seeded_members
 
 from dynsearch.activations import get_family
 from dynsearch.data import load_dataset
 from dynsearch.packed import PackMember, train_packed
-from dynsearch.packed._run import engine_unsupported, train_engine
+from dynsearch.packed._run import engine_unsupported
 from dynsearch.strategies import SiteState, Strategy, register_strategy, strategy_from_config
 from dynsearch.strategies.registry import _REGISTRY
 from dynsearch.testing import check_strategy
-from dynsearch.train import TrainConfig, TrainResult, train
-
-TOL = 1e-4
+from dynsearch.train import TrainConfig, train
 
 
 @pytest.fixture(scope="module")
@@ -33,50 +31,9 @@ def iris():
 @pytest.fixture(scope="module")
 def digits():
     """A digits subset: enough for a CNN to learn a little, small enough to train many times."""
-    full = load_dataset("digits")
-    return dataclasses.replace(
-        full, x_train=full.x_train[:240], y_train=full.y_train[:240], x_val=full.x_val[:120], y_val=full.y_val[:120],
-        x_test=full.x_test[:120], y_test=full.y_test[:120],
-    )
+    return first_rows(load_dataset("digits"), n_train=240, n_val=120, n_test=120)
 
 
-def _close(a: float, b: float) -> bool:
-    return (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, abs=TOL, rel=TOL)
-
-
-def assert_same(packed: TrainResult, alone: TrainResult, label: str = "") -> None:
-    where = f"{label}: " if label else ""
-    assert packed.status == alone.status, f"{where}status {packed.status} != {alone.status} ({packed.message})"
-    assert packed.best_epoch == alone.best_epoch, where + "best epoch"
-    assert packed.epochs_run == alone.epochs_run, where + "epochs run"
-    assert packed.n_switches == alone.n_switches, where + "switches"
-    assert packed.diverged_epoch == alone.diverged_epoch, where + "diverged epoch"
-    assert _close(packed.best_val_metric, alone.best_val_metric), where + "best validation metric"
-    assert packed.strategy == alone.strategy
-    if alone.test_metric is not None:
-        assert packed.test_metric == pytest.approx(alone.test_metric, abs=TOL), where + "test metric"
-    for p, a in zip(packed.history, alone.history, strict=True):
-        assert _close(p.val_metric, a.val_metric), f"{where}epoch {a.epoch} val metric {p.val_metric} != {a.val_metric}"
-        assert _close(p.train_loss, a.train_loss), f"{where}epoch {a.epoch} train loss"
-        for ps, as_ in zip(p.sites, a.sites, strict=True):
-            assert (ps["site"], ps["family"], ps["switched"], ps["n"]) == (as_["site"], as_["family"], as_["switched"], as_["n"]), (
-                f"{where}epoch {a.epoch} site {as_['site']}: {ps} != {as_}"
-            )
-            assert _close(ps["alpha"], as_["alpha"]) and _close(ps["r"], as_["r"]), f"{where}epoch {a.epoch}: {ps} != {as_}"
-
-
-def run_both(splits, members: list[PackMember], **kwargs) -> list[tuple[TrainResult, TrainResult]]:
-    strategies = [strategy_from_config(m.strategy) for m in members]
-    configs = [m.config for m in members]
-    assert engine_unsupported(strategies, configs) == ""
-    packed = train_engine(splits, strategies, configs, on_epoch=None, should_stop=None, **kwargs)
-    assert not isinstance(packed, str), packed
-    alone = [train(splits, m.strategy, m.config, evaluate_test=kwargs.get("evaluate_test", False)) for m in members]
-    return list(zip(packed, alone))
-
-
-# Thresholds that fire on these tiny models: relu's io r sits near 0.85, the target r starts low.
-THRESHOLD = {"lower": 0.3, "upper": 0.8}
 STRATEGIES = {
     "fixed": {},
     "threshold": THRESHOLD,
@@ -93,13 +50,8 @@ def _all_built_in() -> list[dict]:
 
 
 def test_every_built_in_strategy_scope_and_signal_in_one_mlp_pack(iris) -> None:
-    members = [
-        PackMember(cfg, TrainConfig(epochs=6, seed=i, lr=0.02, hidden=(8, 6), batch_size=32, patience=0))
-        for i, cfg in enumerate(_all_built_in())
-    ]
-    pairs = run_both(iris, members)
-    for member, (packed, alone) in zip(members, pairs):
-        assert_same(packed, alone, str(member.strategy))
+    members = seeded_members(_all_built_in(), TrainConfig(epochs=6, lr=0.02, hidden=(8, 6), batch_size=32, patience=0))
+    pairs = assert_packed_equals_alone(iris, members)
     # The test means something: threshold members did switch, linear ones moved α.
     assert any(alone.n_switches for (_, alone), m in zip(pairs, members) if m.strategy["name"] == "threshold")
 
@@ -113,10 +65,8 @@ def test_strategy_options_warmup_every_cumulative_cooldown(iris) -> None:
         {"name": "learned", "params": {"base": "silu"}},
         {"name": "fixed", "params": {"base": "gelu"}},
     ]
-    members = [PackMember(v, TrainConfig(epochs=6, seed=10 + i, lr=0.03, hidden=(8,), batch_size=16, patience=0, measure_every=2))
-               for i, v in enumerate(variants)]
-    for member, (packed, alone) in zip(members, run_both(iris, members)):
-        assert_same(packed, alone, str(member.strategy))
+    config = TrainConfig(epochs=6, lr=0.03, hidden=(8,), batch_size=16, patience=0, measure_every=2)
+    assert_packed_equals_alone(iris, seeded_members(variants, config, first_seed=10))
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd"])
@@ -141,18 +91,16 @@ def test_cnn_pack(digits) -> None:
         {"name": "fixed", "params": {"base": "tanh"}},
         {"name": "threshold", "params": {**THRESHOLD, "signal": "target"}},
     ]
-    members = [PackMember(c, TrainConfig(epochs=3, seed=i, lr=0.01, channels=(4, 6), batch_size=64, patience=0))
-               for i, c in enumerate(configs)]
-    for member, (packed, alone) in zip(members, run_both(digits, members, evaluate_test=True)):
-        assert_same(packed, alone, str(member.strategy))
+    config = TrainConfig(epochs=3, lr=0.01, channels=(4, 6), batch_size=64, patience=0)
+    assert_packed_equals_alone(digits, seeded_members(configs, config), evaluate_test=True)
 
 
 def test_mlp_on_image_data_and_regression() -> None:
     diabetes = load_dataset("diabetes")
-    members = [PackMember({"name": name, "params": params}, TrainConfig(epochs=4, seed=i, lr=0.01, hidden=(6,), patience=0))
-               for i, (name, params) in enumerate([("threshold", {**THRESHOLD, "signal": "target"}), ("linear", {"lam": 0.5}), ("fixed", {})])]
-    for member, (packed, alone) in zip(members, run_both(diabetes, members, evaluate_test=True)):
-        assert_same(packed, alone, str(member.strategy))
+    strategies = [{"name": "threshold", "params": {**THRESHOLD, "signal": "target"}}, {"name": "linear", "params": {"lam": 0.5}},
+                  {"name": "fixed", "params": {}}]  # fmt: skip
+    config = TrainConfig(epochs=4, lr=0.01, hidden=(6,), patience=0)
+    assert_packed_equals_alone(diabetes, seeded_members(strategies, config), evaluate_test=True)
 
 
 def test_a_diverging_member_fails_alone_and_one_stops_early(iris) -> None:
@@ -162,9 +110,7 @@ def test_a_diverging_member_fails_alone_and_one_stops_early(iris) -> None:
         PackMember({"name": "linear", "params": {"lam": 0.5}}, TrainConfig(epochs=8, seed=2, lr=1e-5, hidden=(8,), patience=1)),
         PackMember({"name": "learned", "params": {}}, TrainConfig(epochs=8, seed=3, lr=0.02, hidden=(8,), patience=0)),
     ]
-    pairs = run_both(iris, members)
-    for member, (packed, alone) in zip(members, pairs):
-        assert_same(packed, alone, str(member.strategy))
+    pairs = assert_packed_equals_alone(iris, members)
     statuses = [alone.status for _, alone in pairs]
     runs = [alone.epochs_run for _, alone in pairs]
     assert statuses[1] == "diverged" and statuses[0] == statuses[3] == "ok", statuses
@@ -188,13 +134,9 @@ def nan_alpha_rule():
 
 def test_a_member_whose_rule_sets_nan_alpha_diverges_alone(iris, nan_alpha_rule) -> None:
     # Members share α values at a site, so each family runs at one float α; NaN equals no value.
-    members = [
-        PackMember({"name": name, "params": {}}, TrainConfig(epochs=4, seed=seed, lr=0.02, hidden=(8,), patience=0))
-        for name, seed in (("fixed", 0), ("packed_test_nan_alpha", 1), ("fixed", 2), ("packed_test_nan_alpha", 3))
-    ]
-    pairs = run_both(iris, members)
-    for member, (packed, alone) in zip(members, pairs):
-        assert_same(packed, alone, str(member.strategy))
+    names = ("fixed", "packed_test_nan_alpha", "fixed", "packed_test_nan_alpha")
+    members = seeded_members([{"name": name, "params": {}} for name in names], TrainConfig(epochs=4, lr=0.02, hidden=(8,), patience=0))
+    pairs = assert_packed_equals_alone(iris, members)
     assert [alone.status for _, alone in pairs] == ["ok", "diverged", "ok", "diverged"]
     assert [packed.epochs_run for packed, _ in pairs] == [4, 1, 4, 1]
 
@@ -216,18 +158,14 @@ class SignSwitch(Strategy):
 
 def test_a_user_registered_strategy_runs_packed_unchanged(iris) -> None:
     check_strategy("packed_test_sign")  # a well-formed user strategy, as the conformance suite sees it
-    members = [PackMember({"name": "packed_test_sign", "params": {"cut": cut, "scope": scope}},
-                          TrainConfig(epochs=6, seed=i, lr=0.03, hidden=(8, 8), patience=0))
-               for i, (cut, scope) in enumerate([(0.84, "layer"), (0.9, "global"), (0.5, "layer")])]
-    pairs = run_both(iris, members)
-    for member, (packed, alone) in zip(members, pairs):
-        assert_same(packed, alone, str(member.strategy))
+    strategies = [{"name": "packed_test_sign", "params": {"cut": cut, "scope": scope}}
+                  for cut, scope in [(0.84, "layer"), (0.9, "global"), (0.5, "layer")]]  # fmt: skip
+    pairs = assert_packed_equals_alone(iris, seeded_members(strategies, TrainConfig(epochs=6, lr=0.03, hidden=(8, 8), patience=0)))
     assert any(alone.n_switches for _, alone in pairs)
 
 
 def test_train_packed_uses_the_engine_and_stops_members_by_callback(iris) -> None:
-    members = [PackMember({"name": "threshold", "params": THRESHOLD}, TrainConfig(epochs=5, seed=s, hidden=(8,), patience=0))
-               for s in range(3)]
+    members = seeded_members([{"name": "threshold", "params": THRESHOLD} for _ in range(3)], TrainConfig(epochs=5, hidden=(8,), patience=0))
     calls: list[tuple[int, int]] = []
 
     def on_epoch(index: int, epoch: int, value: float) -> bool:
@@ -245,7 +183,7 @@ def test_train_packed_uses_the_engine_and_stops_members_by_callback(iris) -> Non
 
 
 def test_what_the_engine_cannot_run_trains_one_by_one(iris) -> None:
-    members = [PackMember({"name": "fixed", "params": {}}, TrainConfig(epochs=2, seed=s, hidden=(8,), dropout=0.2)) for s in (0, 1)]
+    members = seeded_members([{"name": "fixed", "params": {}} for _ in range(2)], TrainConfig(epochs=2, hidden=(8,), dropout=0.2))
     assert engine_unsupported([strategy_from_config(m.strategy) for m in members], [m.config for m in members]) == "dropout"
     for member, result in zip(members, train_packed(iris, members)):
         assert_same(result, train(iris, member.strategy, member.config))
@@ -254,7 +192,7 @@ def test_what_the_engine_cannot_run_trains_one_by_one(iris) -> None:
 def test_should_stop_interrupts_the_pack_within_one_batch(iris) -> None:
     from dynsearch.train import TrainingInterrupted
 
-    members = [PackMember({"name": "fixed", "params": {}}, TrainConfig(epochs=3, seed=s, hidden=(8,), batch_size=16)) for s in (0, 1)]
+    members = seeded_members([{"name": "fixed", "params": {}} for _ in range(2)], TrainConfig(epochs=3, hidden=(8,), batch_size=16))
     checks: list[int] = []
 
     def should_stop() -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from test_packed_equivalence import assert_same, run_both
+from study_helpers import assert_packed_equals_alone, assert_same, first_rows
 
 from dynsearch.data import load_dataset
 from dynsearch.packed import PackMember, train_packed
@@ -30,9 +30,7 @@ def iris():
 
 @pytest.fixture(scope="module")
 def digits():
-    full = load_dataset("digits")
-    return dataclasses.replace(full, x_train=full.x_train[:160], y_train=full.y_train[:160],
-                               x_val=full.x_val[:80], y_val=full.y_val[:80])  # fmt: skip
+    return first_rows(load_dataset("digits"), n_train=160, n_val=80)
 
 
 def _members(config: TrainConfig, scopes=("layer", "global")) -> list[PackMember]:
@@ -55,9 +53,7 @@ def _members(config: TrainConfig, scopes=("layer", "global")) -> list[PackMember
 
 def test_every_signal_packed_equals_train_mlp(iris) -> None:
     config = TrainConfig(epochs=5, hidden=(12, 10), batch_size=32, lr=5e-3, patience=0, measure_every=2)
-    pairs = run_both(iris, _members(config))
-    for (packed, alone), member in zip(pairs, _members(config)):
-        assert_same(packed, alone, str(member.strategy))
+    pairs = assert_packed_equals_alone(iris, _members(config))
     assert sum(alone.n_switches for _, alone in pairs) > 0
     # Every signal read something and moved a rule in some member.
     switched = {alone.strategy["params"]["signal"] for _, alone in pairs if alone.n_switches}
@@ -68,9 +64,7 @@ def test_every_signal_packed_equals_train_mlp(iris) -> None:
 
 def test_every_signal_packed_equals_train_cnn(digits) -> None:
     config = TrainConfig(epochs=3, model="cnn", channels=(4, 6), batch_size=40, lr=3e-3, patience=0)
-    members = _members(config)[::3]
-    for (packed, alone), member in zip(run_both(digits, members), members):
-        assert_same(packed, alone, str(member.strategy))
+    assert_packed_equals_alone(digits, _members(config)[::3])
 
 
 def test_members_leaving_keep_the_others_rows(iris) -> None:

@@ -91,8 +91,11 @@ def test_plugin_strategy_is_searched_within_its_declared_ranges(searched: tuple[
     assert_study_done(trials, 6, 2)
     damped = [t for t in trials if trial_arm(t) == "damped-layer"]
     assert len(damped) == 3
-    workers = {t.system_attrs["dynsearch_worker"] for t in trials}
-    assert len(workers) == 2, workers  # both workers ran trials, so both imported the plugin
+    # Trained in the run's worker processes, which imported the plugin themselves. Which worker: one pack may
+    # hold all six trials, so on a busy machine one worker can take them all (a worker started on its own is
+    # checked in test_a_separately_started_worker_joins_the_study).
+    workers = {t.system_attrs.get("dynsearch_worker") for t in trials}
+    assert workers and None not in workers, workers
     for t in damped:
         assert t.state == TrialState.COMPLETE
         params = t.user_attrs["strategy"]["params"]

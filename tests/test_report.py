@@ -25,14 +25,15 @@ from scipy import stats as scipy_stats
 from dynsearch.cli import main
 from dynsearch.config import parse_study
 from dynsearch.report import (
+    RetrainJob,
     RetrainRun,
     build_report,
     choose_baseline,
     collect,
     compare,
+    retrain_pack,
     retrain_seeds,
 )
-from dynsearch.report import retrain as retrain_mod
 from dynsearch.search.storage import open_storage
 from dynsearch.search.study import SPEC_ATTR, best_per_arm
 
@@ -189,7 +190,8 @@ def test_rerun_reuses_retraining_and_gives_the_same_report(report_dir: Path, stu
     retrain_json = report_dir / "retrain.json"
     before = {p: p.read_bytes() for p in report_dir.rglob("*") if p.is_file()}
     mtime = retrain_json.stat().st_mtime_ns
-    monkeypatch.setattr(retrain_mod, "_train_one", no_training)
+    monkeypatch.setattr(retrain_pack, "_train_one", no_training)
+    monkeypatch.setattr(retrain_pack, "_train_pack", no_training)
     assert main(["report", STUDY, "--storage", study_url, "--out", str(report_dir), "--seeds", str(SEEDS), "--quiet"]) == 0
     assert retrain_json.stat().st_mtime_ns == mtime
     after = {p: p.read_bytes() for p in report_dir.rglob("*") if p.is_file()}
@@ -204,13 +206,18 @@ def test_refresh_and_more_seeds_train_only_what_is_asked(report_dir: Path, study
     out = tmp_path / "copy"
     shutil.copytree(report_dir, out)
     calls: list[tuple[str, int]] = []
-    real = retrain_mod._train_one
+    real_one, real_pack = retrain_pack._train_one, retrain_pack._train_pack
 
-    def counting(job, splits, device):
+    def counting_one(job, splits, device):
         calls.append((job.arm, job.seed))
-        return real(job, splits, device)
+        return real_one(job, splits, device)
 
-    monkeypatch.setattr(retrain_mod, "_train_one", counting)
+    def counting_pack(jobs, splits, device, compile):
+        calls.extend((job.arm, job.seed) for job in jobs)
+        return real_pack(jobs, splits, device, compile)
+
+    monkeypatch.setattr(retrain_pack, "_train_one", counting_one)
+    monkeypatch.setattr(retrain_pack, "_train_pack", counting_pack)
     monkeypatch.setattr("dynsearch.report.build.make_figures", lambda *a: [])  # not what this test is about
     study = _load(study_url)
     build_report(study, out, seeds=SEEDS + 1, progress=False, jobs=1)  # in-process, so the spy sees the calls
@@ -709,8 +716,8 @@ def test_worker_split_cache_never_serves_another_split_seed() -> None:
     strategy = make_strategy("fixed").to_config()
     dataset = DatasetSpec("iris", {})
     for split_seed in (0, 1):
-        job = retrain_mod.RetrainJob("fixed-relu", 0, dataset, 0, strategy, config.to_dict(), split_seed)
-        run = retrain_mod._run_job(job, "cpu", None)
+        job = RetrainJob("fixed-relu", 0, dataset, 0, strategy, config.to_dict(), split_seed)
+        [run] = retrain_pack.train_jobs([job], "cpu")
         direct = train(load_dataset("iris", split_seed=split_seed), strategy, config, evaluate_test=True)
         assert run.test_metric == direct.test_metric and run.best_val_metric == direct.best_val_metric
 
@@ -725,13 +732,13 @@ def test_the_untimed_warm_up_leaves_the_first_run_unchanged(monkeypatch) -> None
 
     config = TrainConfig(epochs=3, hidden=(8,), batch_size=32, model="mlp", dropout=0.2)
     strategy = make_strategy("learned").to_config()
-    job = retrain_mod.RetrainJob("learned-relu", 0, DatasetSpec("iris", {}), 0, strategy, config.to_dict(), 0)
+    job = RetrainJob("learned-relu", 0, DatasetSpec("iris", {}), 0, strategy, config.to_dict(), 0)
     warmed: list[str] = []
-    monkeypatch.setattr(retrain_mod, "_WARMED_DEVICES", set())
-    monkeypatch.setattr(retrain_mod, "_warm_up", lambda j, s, real=retrain_mod._warm_up: (warmed.append(j.arm),
-                                                                                         real(j, s)))
-    first = retrain_mod._run_job(job, "cpu", None)
-    second = retrain_mod._run_job(job, "cpu", None)
+    monkeypatch.setattr(retrain_pack, "_WARMED", set())
+    monkeypatch.setattr(retrain_pack, "_warm_up", lambda j, s, packed, real=retrain_pack._warm_up: (
+        warmed.append(j.arm), real(j, s, packed)))
+    [first] = retrain_pack.train_jobs([job], "cpu")
+    [second] = retrain_pack.train_jobs([job], "cpu")
     assert warmed == ["learned-relu"]  # once per process and device, not per run
     direct = train(load_dataset("iris", split_seed=0), strategy, config, evaluate_test=True)  # no warm-up before it
     for run in (first, second):

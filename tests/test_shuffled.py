@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import optuna
 import pytest
-from test_packed_equivalence import assert_same, run_both
+from study_helpers import assert_same, run_both
 from torch import nn
 
 import dynsearch

@@ -22,6 +22,7 @@ from dynsearch.signals import (
     signal_from_config,
     signal_names,
 )
+from dynsearch.signals._base import _REGISTRY
 
 
 def np_r(x: np.ndarray, y: np.ndarray) -> float:
@@ -361,7 +362,16 @@ def test_config_round_trip_and_errors() -> None:
         signal_from_config({"name": "io", "parms": {}})
 
 
-def test_registering_checks_duplicates_and_declarations() -> None:
+@pytest.fixture
+def restored_signal_registry():
+    """The registry as it was before the test: a signal registered here is gone for the tests after it."""
+    before = dict(_REGISTRY)
+    yield
+    _REGISTRY.clear()
+    _REGISTRY.update(before)
+
+
+def test_registering_checks_duplicates_and_declarations(restored_signal_registry) -> None:
     @register_signal("test_const")
     class Const(Signal):
         measures = "a constant"

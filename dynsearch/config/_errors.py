@@ -208,6 +208,13 @@ class Checker:
             raise self.fail(key, f"expected at least one integer >= {minimum}, got []")
         return tuple(self.integer(join_key(key, i), v, minimum) for i, v in enumerate(items))
 
+    def choice(self, key: str, value: Any, allowed: tuple[str, ...], what: str) -> str:
+        """One name from ``allowed``."""
+        name = self.string(key, value)
+        if name not in allowed:
+            raise self.fail(key, f"unknown {what} {show(name)}{suggest(name, allowed)}; allowed: {', '.join(allowed)}")
+        return name
+
     def choices(
         self,
         key: str,

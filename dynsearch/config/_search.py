@@ -21,6 +21,7 @@ from ..strategies.builtin import BUILTIN_STRATEGIES
 from ..strategies.params import Choice, Param
 from ._calibrated import Calibrated, calibrated_setting, is_calibrated, per_signal
 from ._errors import Checker, got, join_key, show
+from ._sections import HINTS, elsewhere
 from ._spec import SearchSpace, StrategySpace
 
 __all__ = ["parse_search", "PLURAL_KEYS", "SHARED_KEYS"]
@@ -52,10 +53,8 @@ def parse_search(c: Checker, value: Any, study: str = "") -> SearchSpace:
     s = c.table("search", value)
     registered = strategy_names()
     allowed = _allowed_top_keys(registered)
-    from ._parse import _HINTS, _elsewhere  # the other sections' keys, for "it belongs in [x]" hints
-
     legacy = s.pop(LEGACY_KEY, False) is True
-    c.known_keys("search", s, allowed, _elsewhere("search"), _HINTS["search"])
+    c.known_keys("search", s, allowed, elsewhere("search"), HINTS["search"])
     defaults = [n for n in BUILTIN_STRATEGIES if n in registered]
     names = c.choices("search.strategies", s["strategies"], registered, what="strategy") if "strategies" in s \
         else tuple(defaults)  # fmt: skip

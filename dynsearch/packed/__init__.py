@@ -2,8 +2,10 @@
 
 ``train_packed(splits, members, compile="auto")`` trains every member (a strategy with its training settings) and
 returns one ``TrainResult`` per member, equal to what ``train()`` gives for that member alone:
-packing changes speed, never results. ``pack_key(config)`` tells which training settings can
-share a pack (the same model shape, batch size, epochs and optimizer kind);
+packing changes speed, never results. ``pack_key(config, strategy=None)`` tells which runs can
+share a pack: the same model (kind, sizes, dropout, activation), batch size, epochs, optimizer kind and
+measuring interval, and, given the run's ``strategy``, whether the vectorized engine can run it (a learned
+α per channel, ACON-C or a strategy with its own ``setup_site`` packs apart, trained one by one);
 ``auto_pack_size(splits, config, trials_left=..., memory_budget=...)`` picks how many;
 ``parse_compile(value)`` validates a ``compile`` setting ("auto", true or false).
 

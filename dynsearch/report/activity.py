@@ -20,14 +20,20 @@ __all__ = ["measure_activity", "ArmActivity", "summarize_activity", "ALPHA_TOL"]
 ALPHA_TOL = 1e-9
 
 
-def _start(strategy: dict[str, Any], activation: str) -> tuple[str, float]:
-    """The family and α every site starts with (before the first adjustment)."""
-    from ..strategies import strategy_from_config
+def _starts(strategy: dict[str, Any], activation: str, n_sites: int) -> list[tuple[str, float]]:
+    """The family and α each of ``n_sites`` sites starts with (before the first adjustment), in site order.
+
+    ``apply`` asks the strategy once per site; the final_fixed control starts each site in its own state.
+    """
+    from ..strategies import FinalFixed, strategy_from_config
 
     s = strategy_from_config(strategy)
-    family = get_family(getattr(s, "base", None) or activation)
-    name, alpha = s.initial_state(family.name, family.alpha_default)
-    return get_family(name).name, float(alpha)
+    if isinstance(s, FinalFixed):
+        states = [s.state_at(i) for i in range(n_sites)]
+    else:
+        family = get_family(getattr(s, "base", None) or activation)
+        states = [s.initial_state(family.name, family.alpha_default)] * n_sites
+    return [(get_family(name).name, float(alpha)) for name, alpha in states]
 
 
 def _at_bound(family: str, alpha: float) -> bool:
@@ -40,13 +46,14 @@ def measure_activity(history: Sequence[Any], strategy: dict[str, Any], activatio
 
     Returns switches (family changes), epochs and epochs with any change, sites and sites ever changed,
     α moved start → end and at most (largest over sites), sites whose final α sits on a bound of its
-    family's range, and the start family and α.
+    family's range, and site 0's start family and α. Each site is measured from its own start (the
+    final_fixed control starts sites in different states).
     """
-    family0, alpha0 = _start(strategy, activation)
     found = [getattr(e, "sites", None) if not isinstance(e, dict) else e.get("sites") for e in history]
     epochs: list[Any] = [e for e in found if e]
     n_sites = max((len(e) for e in epochs), default=0)
-    prev = [(family0, alpha0)] * n_sites
+    starts = _starts(strategy, activation, max(n_sites, 1))
+    prev = list(starts[:n_sites])
     changed_sites: set[int] = set()
     switches = epochs_changed = 0
     alpha_max = 0.0
@@ -54,6 +61,7 @@ def measure_activity(history: Sequence[Any], strategy: dict[str, Any], activatio
         any_change = False
         for i, rec in enumerate(sites):
             fam, alpha = str(rec["family"]), float(rec["alpha"])
+            family0, alpha0 = starts[i]
             if fam != prev[i][0]:
                 switches += 1
             if fam != prev[i][0] or abs(alpha - prev[i][1]) > ALPHA_TOL:
@@ -64,7 +72,7 @@ def measure_activity(history: Sequence[Any], strategy: dict[str, Any], activatio
                 alpha_max = max(alpha_max, abs(alpha - alpha0))
             prev[i] = (fam, alpha)
         epochs_changed += any_change
-    alpha_end = max((abs(a - alpha0) for f, a in prev if math.isfinite(a) and f == family0), default=0.0)
+    alpha_end = max((abs(a - a0) for (f, a), (f0, a0) in zip(prev, starts) if math.isfinite(a) and f == f0), default=0.0)
     return {
         "switches": switches,
         "epochs": len(epochs),
@@ -74,8 +82,8 @@ def measure_activity(history: Sequence[Any], strategy: dict[str, Any], activatio
         "alpha_end": alpha_end,
         "alpha_max": alpha_max,
         "pinned_sites": sum(1 for f, a in prev if _at_bound(f, a)),
-        "start_family": family0,
-        "start_alpha": alpha0,
+        "start_family": starts[0][0],  # site 0's: the one start the report names
+        "start_alpha": starts[0][1],
         "end_alphas": sorted({round(a, 6) for _, a in prev}),
     }
 

@@ -179,13 +179,29 @@ def _importance_figure(w: _Writer, name: str, title: str, caption: str, study: o
             name, title, caption,
             note="skipped: no parameter shared by all complete trials takes more than one value",
         )
+    # One fANOVA fit for both renderings: on a study of many arms it takes minutes.
+    evaluator = _evaluate_once(FanovaImportanceEvaluator(seed=0))
     return w.optuna_figure(
         name, title, caption,
-        lambda: pv.plot_param_importances(study, target=_target, target_name=w.metric_name,
-                                          evaluator=FanovaImportanceEvaluator(seed=0)),
-        lambda: mv.plot_param_importances(study, target=_target, target_name=w.metric_name,
-                                          evaluator=FanovaImportanceEvaluator(seed=0)),
+        lambda: pv.plot_param_importances(study, target=_target, target_name=w.metric_name, evaluator=evaluator),
+        lambda: mv.plot_param_importances(study, target=_target, target_name=w.metric_name, evaluator=evaluator),
     )
+
+
+def _evaluate_once(inner: Any) -> Any:
+    """An importance evaluator that computes once and returns the same importances afterwards."""
+    from optuna.importance import BaseImportanceEvaluator
+
+    class EvaluateOnce(BaseImportanceEvaluator):
+        def __init__(self) -> None:
+            self.result: Any = None
+
+        def evaluate(self, study: optuna.Study, params: Any = None, *, target: Any = None) -> Any:
+            if self.result is None:
+                self.result = inner.evaluate(study, params=params, target=target)
+            return self.result
+
+    return EvaluateOnce()
 
 
 def _history_figure(w: _Writer, data: StudyData, complete: list[FrozenTrial]) -> Figure:

@@ -122,7 +122,6 @@ def write_user_attrs(attrs: Mapping[optuna.Trial, Mapping[str, Any]]) -> set[opt
     Any other storage gets one ``set_user_attr`` per attribute. Attributes already stored with the
     same value are not written again.
     """
-    from optuna.storages.journal import JournalStorage
     from optuna.storages.journal._storage import JournalOperation
 
     pending: dict[optuna.Trial, dict[str, Any]] = {}
@@ -133,27 +132,13 @@ def write_user_attrs(attrs: Mapping[optuna.Trial, Mapping[str, Any]]) -> set[opt
             pending[trial] = changed
     if not pending:
         return set()
-    storage = storage_of(next(iter(pending)).study)
-    if not isinstance(storage, JournalStorage):
-        finished: set[optuna.Trial] = set()
-        for trial, kv in pending.items():
-            try:
-                for key, value in kv.items():
-                    trial.set_user_attr(key, value)
-            except optuna.exceptions.UpdateFinishedTrialError:
-                finished.add(trial)
+    finished = _store_per_trial(
+        pending,
+        lambda key, value: (JournalOperation.SET_TRIAL_USER_ATTR, {"user_attr": {key: value}}),
+        lambda trial, key, value: trial.set_user_attr(key, value),
+    )
+    if not _is_journal(next(iter(pending))):
         return finished
-    with storage._thread_lock:
-        storage._sync_with_backend()
-        replay = storage._replay_result
-        finished = {t for t in pending if replay.get_trial(trial_id_of(t)).state.is_finished()}
-        logs = [
-            {"op_code": JournalOperation.SET_TRIAL_USER_ATTR, "worker_id": replay.worker_id,
-             "trial_id": trial_id_of(trial), "user_attr": {key: value}}
-            for trial, kv in pending.items() if trial not in finished for key, value in kv.items()
-        ]  # fmt: skip
-        storage._backend.append_logs(logs)
-        _sync_past_finished(storage)
     for trial, kv in pending.items():
         if trial not in finished:  # what trial.user_attrs returns; a fresh copy, never the storage's own record
             fresh = copy.copy(trial._cached_frozen_trial)
@@ -190,34 +175,63 @@ class ReportBatch:
 
     def flush(self) -> set[optuna.Trial]:
         """Store what is pending; returns the trials another process had finished (not written)."""
-        from optuna.storages.journal import JournalStorage
         from optuna.storages.journal._storage import JournalOperation
 
         pending, self.pending = self.pending, {}
-        if not pending:
-            return set()
-        storage = storage_of(next(iter(pending)).study)
-        finished: set[optuna.Trial] = set()
-        if not isinstance(storage, JournalStorage):
-            for trial, values in pending.items():
-                try:
-                    for step, value in values.items():
-                        storage.set_trial_intermediate_value(trial_id_of(trial), step, value)
-                except optuna.exceptions.UpdateFinishedTrialError:
-                    finished.add(trial)
-            return finished
-        with storage._thread_lock:
-            storage._sync_with_backend()
-            replay = storage._replay_result
-            finished = {t for t in pending if replay.get_trial(trial_id_of(t)).state.is_finished()}
-            logs = [
-                {"op_code": JournalOperation.SET_TRIAL_INTERMEDIATE_VALUE, "worker_id": replay.worker_id,
-                 "trial_id": trial_id_of(trial), "step": step, "intermediate_value": value}
-                for trial, values in pending.items() if trial not in finished for step, value in values.items()
-            ]  # fmt: skip
-            storage._backend.append_logs(logs)
-            _sync_past_finished(storage)
+        return _store_per_trial(
+            pending,
+            lambda step, value: (JournalOperation.SET_TRIAL_INTERMEDIATE_VALUE, {"step": step, "intermediate_value": value}),
+            lambda trial, step, value: storage_of(trial.study).set_trial_intermediate_value(trial_id_of(trial), step, value),
+        )
+
+
+def _is_journal(trial: optuna.Trial) -> bool:
+    from optuna.storages.journal import JournalStorage
+
+    return isinstance(storage_of(trial.study), JournalStorage)
+
+
+def _store_per_trial(
+    pending: Mapping[optuna.Trial, Mapping[Any, Any]],
+    journal_operation: Callable[[Any, Any], tuple[Any, dict[str, Any]]],
+    write_one: Callable[[optuna.Trial, Any, Any], None],
+) -> set[optuna.Trial]:
+    """Store each trial's ``(key, value)`` pairs (all trials of one study); returns the trials that
+    another process had already finished (nothing is written to those).
+
+    On a journal file storage every pair of every trial goes in one append (one file lock and one
+    fsync instead of one per pair), as the operation ``journal_operation(key, value)`` gives: its
+    op code and its fields besides the worker and trial. Any other storage gets
+    ``write_one(trial, key, value)`` per pair.
+    """
+    from optuna.storages.journal import JournalStorage
+
+    if not pending:
+        return set()
+    storage = storage_of(next(iter(pending)).study)
+    finished: set[optuna.Trial] = set()
+    if not isinstance(storage, JournalStorage):
+        for trial, values in pending.items():
+            try:
+                for key, value in values.items():
+                    write_one(trial, key, value)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                finished.add(trial)
         return finished
+    with storage._thread_lock:
+        storage._sync_with_backend()
+        replay = storage._replay_result
+        finished = {t for t in pending if replay.get_trial(trial_id_of(t)).state.is_finished()}
+        logs = []
+        for trial, values in pending.items():
+            if trial in finished:
+                continue
+            for key, value in values.items():
+                op_code, fields = journal_operation(key, value)
+                logs.append({"op_code": op_code, "worker_id": replay.worker_id, "trial_id": trial_id_of(trial), **fields})
+        storage._backend.append_logs(logs)
+        _sync_past_finished(storage)
+    return finished
 
 
 def _sync_past_finished(storage: Any) -> None:

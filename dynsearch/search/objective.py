@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import optuna
 import torch
@@ -30,13 +30,21 @@ __all__ = ["Objective", "TrialPlan", "compact_history", "write_attrs"]
 
 
 def compact_history(result: TrainResult) -> dict[str, Any]:
-    """``{"sites": [...], "epochs": [[epoch, val_metric, [[r, family, α], ...]], ...]}``."""
+    """``{"sites": [...], "epochs": [[epoch, val_metric, [[r, family, α], ...]], ...]}``.
+
+    r is None where nothing was measured (a strategy that reads no signal, or no batch since the
+    last adjustment): a stored 0 would read as a measurement. Older studies stored 0.0 there.
+    """
     sites = [s["site"] for s in result.history[0].sites] if result.history else []
     epochs = [
-        [rec.epoch, _finite_or_none(rec.val_metric), [[round(s["r"], 5), s["family"], round(s["alpha"], 5)] for s in rec.sites]]
+        [rec.epoch, _finite_or_none(rec.val_metric), [[_measured_r(s), s["family"], round(s["alpha"], 5)] for s in rec.sites]]
         for rec in result.history
     ]
     return {"sites": sites, "epochs": epochs}
+
+
+def _measured_r(site: Mapping[str, Any]) -> float | None:
+    return round(site["r"], 5) if site.get("n") else None
 
 
 def _finite_or_none(value: float) -> float | None:

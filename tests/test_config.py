@@ -17,7 +17,6 @@ from dynsearch.config import (
     load_study_file,
     parse_study,
 )
-from dynsearch.data import dataset_names
 from dynsearch.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]

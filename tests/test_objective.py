@@ -46,3 +46,25 @@ def test_the_trajectory_figure_reads_both_forms_of_an_unmeasured_r(tmp_path: Pat
     figure = trajectory_figure(_Writer(tmp_path, "accuracy"), "threshold-layer", trial, ["iris"])
     assert figure.note in (None, "") and figure.png == "figures/trajectory-threshold-layer.png"
     assert (tmp_path / figure.png).stat().st_size > 0
+
+
+def test_the_trajectory_figure_of_many_datasets_shows_the_first_rows_and_says_so(tmp_path: Path) -> None:
+    import matplotlib.image
+
+    from dynsearch.report.trajectory import MAX_DATASETS
+
+    epochs = [[0, 0.5, [[0.9, "relu", 0.0]]], [1, 0.6, [[0.95, "tanh", 1.0]]]]
+    labels = [f"d{i:02d}" for i in range(MAX_DATASETS + 12)]
+
+    def draw(n: int) -> tuple[str, int]:
+        trial = create_trial(state=TrialState.COMPLETE, value=0.6, user_attrs={
+            "strategy": {"name": "threshold", "params": {"lower": 0.93, "upper": 0.94}},
+            "history": {label: {"sites": ["0"], "epochs": epochs} for label in labels[:n]},
+        })  # fmt: skip
+        figure = trajectory_figure(_Writer(tmp_path / str(n), "accuracy"), "threshold-layer", trial, labels[:n])
+        return figure.caption, matplotlib.image.imread(tmp_path / str(n) / figure.png).shape[0]
+
+    caption, height = draw(len(labels))
+    assert f"the first {MAX_DATASETS} of the {len(labels)} datasets" in caption
+    few_caption, few_height = draw(MAX_DATASETS)
+    assert "Shown:" not in few_caption and height == few_height  # as tall as a figure of 8 datasets

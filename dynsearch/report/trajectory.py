@@ -12,7 +12,9 @@ from optuna.trial import FrozenTrial
 if TYPE_CHECKING:
     from .figures import Figure, _Writer
 
-__all__ = ["trajectory_figure", "history_changes"]
+__all__ = ["trajectory_figure", "history_changes", "MAX_DATASETS"]
+
+MAX_DATASETS = 8  # rows of a trajectory figure
 
 
 def trajectory_figure(w: _Writer, arm: str, trial: FrozenTrial, labels: list[str]) -> Figure:
@@ -37,6 +39,10 @@ def trajectory_figure(w: _Writer, arm: str, trial: FrozenTrial, labels: list[str
         from .figures import Figure
 
         return Figure(name, title, caption, note="skipped: the trial has no stored history")
+    if len(rows) > MAX_DATASETS:  # one row per dataset: a study of many datasets made an unreadable strip
+        caption += (f" Shown: the first {MAX_DATASETS} of the {len(rows)} datasets in the study's order "
+                    "(every dataset's history is stored on the trial).")
+        rows = rows[:MAX_DATASETS]
     from .figures import Figure, _pyplot, _save_png
 
     plt = _pyplot()
@@ -87,8 +93,9 @@ def _draw_guides(axes: Any, rows: list[tuple[str, Any]], params: dict[str, Any],
         for key in ("lower", "upper"):
             if isinstance(params.get(key), (int, float)):
                 ax_r.axhline(float(params[key]), color="#c0392b", linestyle="--", linewidth=1)
+                # lower's label under its line, upper's above: close thresholds no longer print over each other
                 ax_r.text(0.99, float(params[key]), f" {key} {float(params[key]):.2f}", color="#c0392b", fontsize=7,
-                          ha="right", va="bottom", transform=ax_r.get_yaxis_transform())
+                          ha="right", va="top" if key == "lower" else "bottom", transform=ax_r.get_yaxis_transform())
         low, high = ax_a.get_ylim()
         span = max(high - low, 0.2)
         for b in bounds:  # a bound far from the data would squash the curve: named in the label instead
@@ -152,6 +159,8 @@ def _draw_trajectories(fig: Any, axes: Any, rows: list[tuple[str, Any]], title: 
         if row == len(rows) - 1:
             for ax in axes[row]:
                 ax.set_xlabel("epoch")
-    fig.suptitle(title, fontsize=12)
+    height = fig.get_size_inches()[1]
+    # Placed in inches from the top: the default 0.98 of a tall figure's height fell inside the first row.
+    fig.suptitle(title, fontsize=12, y=1 - 0.15 / height, va="top")
     # Leave the suptitle its own band so it never overlaps the panel titles.
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.7 / fig.get_size_inches()[1]))
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.7 / height))

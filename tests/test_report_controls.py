@@ -195,3 +195,20 @@ def test_run_records_stay_json_safe_when_a_run_diverges() -> None:
     diverged = [EpochRecord(0, 0.5, 0.4, 0.8, [{"family": "elu", "alpha": float("inf")}])]
     assert end_state(diverged) is None and end_state([]) is None
     json.dumps({"signals": series, "end_state": end_state(history)}, allow_nan=False)
+
+
+def test_the_method_names_the_controls_apart_from_candidates_and_baselines() -> None:
+    from dynsearch.report.sections import _method
+
+    rng = np.random.default_rng(3)
+    data, runs = _data(_planted(rng, {"fixed-relu": 0.0, "threshold-layer": 0.05, "schedule-relu": 0.0}))
+    data.spec.split_seed, data.spec.seeds = 0, 1
+    meta = SimpleNamespace(trained_now=0, reused=len(runs), device="cpu")
+    [_, bullets] = _method(data, compare(data, runs, SEEDS, 0.01), meta)
+    [roles] = [item for item in bullets.items if item.startswith("Roles:")]
+    assert "candidates (dynamic rules under test) are threshold-layer; controls" in roles
+    assert "controls (set beside the candidates, never a baseline) are schedule-relu; every other arm" in roles
+    data, runs = _data(_planted(rng, {"fixed-relu": 0.0, "threshold-layer": 0.05}))
+    data.spec.split_seed, data.spec.seeds = 0, 1
+    [_, bullets] = _method(data, compare(data, runs, SEEDS, 0.01), meta)
+    assert any(i.startswith("Roles:") and "controls" not in i for i in bullets.items)

@@ -11,7 +11,7 @@ from .candidates import ALPHA, tests_in
 from .compare import Comparison
 from .figures import Figure
 from .fmt import fmt_ci, fmt_delta, fmt_num, fmt_p, fmt_pct
-from .roles import CANDIDATE
+from .roles import BASELINE, CANDIDATE
 from .trials import StudyData
 
 __all__ = ["ReportMeta", "build_blocks", "GENERATED_PREFIX"]
@@ -188,14 +188,17 @@ def _spread(c: Comparison) -> str:
 def _method(data: StudyData, c: Comparison, meta: ReportMeta) -> list[Block]:
     spec = data.spec
     candidates = [a for a, role in c.roles.items() if role == CANDIDATE]
+    controls = [a for a, role in c.roles.items() if role not in (CANDIDATE, BASELINE)]
+    control_text = (f"; controls (set beside the candidates, never a baseline) are {', '.join(controls)}"
+                    if controls else "")
     return [Heading(2, "How the comparison was made", "method"), Bullets([
         f"The search scored trials on the **validation** split only (split seed {spec.split_seed}, training seed(s) "
         f"{', '.join(str(s) for s in range(spec.seeds))}); the objective is the mean best validation metric.",
         f"The best complete trial of every arm in every search replicate was re-trained with {len(c.seeds)} fresh "
         f"seed(s) ({_seed_range(c.seeds)}, never used by the search) on every dataset and scored once on the held-out "
         "**test** split, which the search never saw.",
-        f"Roles: candidates (dynamic rules under test) are {', '.join(candidates) or 'none'}; every other arm is a "
-        "baseline. The baseline of each task group is the baseline arm with the highest mean **validation** metric "
+        f"Roles: candidates (dynamic rules under test) are {', '.join(candidates) or 'none'}{control_text}; every "
+        "other arm is a baseline. The baseline of each task group is the baseline arm with the highest mean **validation** metric "
         "of its re-training runs: test scores never choose it.",
         "The dataset is the unit of inference: seeds within a dataset share its split and selected configuration, "
         "so each candidate's paired differences are averaged per dataset before any test (Demšar 2006).",

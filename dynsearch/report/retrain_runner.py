@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 from typing import Any, Callable, Sequence
 
 from .retrain_pack import pack_sizes, train_jobs
@@ -24,6 +25,9 @@ from .retrain_store import RetrainJob, RetrainRun, RetrainStore
 __all__ = ["run_jobs", "plan_packs", "default_jobs", "stderr_progress", "ProgressBar", "ProgressFn"]
 
 ProgressFn = Callable[[int, int, RetrainJob, RetrainRun], None]
+# Seconds between saves of retrain.json while training: each save rewrites the whole file (megabytes for a
+# study of many datasets), and a large study finishes runs several times a second.
+SAVE_EVERY = 10.0
 
 
 def stderr_progress(index: int, total: int, job: RetrainJob, run: RetrainRun) -> None:
@@ -63,9 +67,9 @@ class ProgressBar:
 
 def default_jobs(device: str) -> int:
     """Parallel re-training processes: one per CPU core on the CPU, one on a GPU."""
-    from ..search.runner import available_cores
+    from ..search.runner import default_processes
 
-    return available_cores() if device == "cpu" else 1
+    return default_processes(device)
 
 
 def _pack_group(job: RetrainJob, plugins_loaded: set[tuple[str, ...]]) -> tuple[Any, ...] | None:
@@ -133,8 +137,8 @@ def run_jobs(
 
     Missing runs train in packs (``plan_packs``) in ``processes`` parallel processes through joblib
     (default: one per core on the CPU), each run seeded, so the results do not depend on how they
-    were packed or spread. The store is saved after every finished task (a pack or a run alone), so
-    an interrupted report keeps what it finished. ``compile`` goes to ``train_packed``; ``pack=False``
+    were packed or spread. The store is saved every ``SAVE_EVERY`` seconds and when the training ends
+    or is interrupted, so an interrupted report keeps what it finished. ``compile`` goes to ``train_packed``; ``pack=False``
     trains every run alone with ``train()``, as reports did before packs (the reference that
     ``tests/test_retrain_packed.py`` and ``benchmarks/retrain_time.py`` compare with).
     """
@@ -154,17 +158,24 @@ def run_jobs(
     if announce is not None and jobs:
         _announce(announce, len(jobs), tasks, device, processes, store)
     threads, options = _process_options(device, processes, compile, _backend(processes))
-    done = 0
+    done, saved = 0, time.monotonic()
     parallel = Parallel(n_jobs=processes, return_as="generator_unordered", batch_size=1)
-    for index, runs in parallel(delayed(_task)(i, task, device, threads, options) for i, task in enumerate(tasks)):
-        for job, run in zip(tasks[index], runs):
-            store.put(job, run)
-            results[job.key] = run
-        store.save()
-        for job, run in zip(tasks[index], runs):
-            done += 1
-            if progress is not None:
-                progress(done, len(todo), job, run)
+    try:
+        for index, runs in parallel(delayed(_task)(i, task, device, threads, options)
+                                    for i, task in enumerate(tasks)):
+            for job, run in zip(tasks[index], runs):
+                store.put(job, run)
+                results[job.key] = run
+            if time.monotonic() - saved >= SAVE_EVERY:
+                store.save()
+                saved = time.monotonic()
+            for job, run in zip(tasks[index], runs):
+                done += 1
+                if progress is not None:
+                    progress(done, len(todo), job, run)
+    finally:  # also on Ctrl-C: what finished is kept
+        if store.dirty:
+            store.save()
     return results, len(todo)
 
 

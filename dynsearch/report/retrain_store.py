@@ -109,7 +109,7 @@ class RetrainRun:
 
 
 class RetrainStore:
-    """``retrain.json``: re-training records by key, written atomically after every new run."""
+    """``retrain.json``: re-training records by key, written atomically (``save``)."""
 
     def __init__(self, path: Path, study: str) -> None:
         self.path = Path(path)

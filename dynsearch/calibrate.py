@@ -46,7 +46,6 @@ __all__ = [
     "calibration_dir",
     "calibrated_ranges",
     "fixed_families",
-    "default_processes",
 ]
 
 CALIBRATION_SCHEMA = "dynsearch.calibration/1"
@@ -218,12 +217,9 @@ def _calibrate_dataset(ds: Any, train_config: Any, arms: Sequence[tuple[str, str
     return rows
 
 
-def default_processes(device: str) -> int:
-    """One process per CPU core on the CPU (one torch thread each: several threads on a small model
-    are slower than one, many times so on a busy machine), one on a GPU."""
-    from .search.runner import available_cores
-
-    return available_cores() if device == "cpu" else 1
+def _indexed(index: int, *args: Any) -> tuple[int, list[Row]]:
+    """``_calibrate_dataset(*args)`` with its dataset's index: results arrive in any order."""
+    return index, _calibrate_dataset(*args)
 
 
 def calibrate(
@@ -237,6 +233,7 @@ def calibrate(
     ``progress(done, total, what)`` is called after each training run (a dataset's runs together)."""
     import time
 
+    from .search.runner import available_cores, default_processes
     from .signals import make_signal, signal_names
 
     started = time.perf_counter()
@@ -261,18 +258,13 @@ def calibrate(
     if processes == 1:
         for index, ds in enumerate(spec.datasets):
             finished(index, _calibrate_dataset(ds, *args, None))
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        from .search.runner import available_cores
+    else:  # through joblib's process backend (loky), as the report's re-training
+        from joblib import Parallel, delayed
 
         threads = max(1, available_cores() // processes)
-        # spawn, not fork: a forked torch with live threads can deadlock.
-        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(_calibrate_dataset, ds, *args, threads): i for i, ds in enumerate(spec.datasets)}
-            for future in as_completed(futures):
-                finished(futures[future], future.result())
+        parallel = Parallel(n_jobs=processes, return_as="generator_unordered", batch_size=1)
+        for index, rows in parallel(delayed(_indexed)(i, ds, *args, threads) for i, ds in enumerate(spec.datasets)):
+            finished(index, rows)
     rows = [row for dataset_rows in per_dataset for row in dataset_rows]  # the study's dataset order
     signals = [make_signal(n) for n in names]
     return Calibration(spec.name, spec.path, epochs, list(range(seeds)), [a for a, _ in arms],

@@ -57,6 +57,12 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+def default_processes(device: str) -> int:
+    """Parallel training processes for work outside a search (calibration, re-training): one per CPU
+    core on the CPU, one on a GPU."""
+    return available_cores() if device == "cpu" else 1
+
+
 def _gpu_count() -> int:
     """Visible CUDA GPUs; a CUDA that is installed but broken means CPU workers, and the log says why."""
     import warnings

@@ -8,7 +8,7 @@ a reduction over units (``pooled`` or ``unit_mean``) is chosen when the value is
 statistics of several sites combine by concatenating units (global scope).
 
 Pearson state: ``n`` (M, U) float64 counts, ``shift`` (M, U, 2) the first batch's means of x and y
-(in the data's dtype, so the shift applied and the one added back are the same number),
+(float64, so the shift applied and the one added back are the same number),
 ``sums`` (M, U, 5) float64 sums of shifted Σx, Σy, Σx², Σy², Σxy (see ``dynsearch.signal`` for why
 shifting keeps float32 data exact enough). Share state: ``n`` and ``hits`` (M, U) float64.
 Every update returns a new state; ``copy_state_`` writes one into existing tensors (buffers).
@@ -40,7 +40,6 @@ State = dict[str, Tensor]
 
 # Same conventions as dynsearch.signal: a spread this small relative to n·mean² is rounding noise.
 _DEGENERATE_EPS = 1e-20
-_FLOAT64_ABOVE = 1 << 16  # elements per unit above which products are summed in float64
 
 
 @dataclass(frozen=True)
@@ -77,12 +76,10 @@ def _per_unit_count(t: Tensor) -> int:
 
 
 def _float(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    if not x.is_floating_point() or x.element_size() < 4:
-        x = x.float()  # float16 sums overflow, bfloat16 ones keep 8 bits, integers can overflow
-    y = y.to(x.dtype)
-    if _per_unit_count(x) > _FLOAT64_ABOVE and x.dtype == torch.float32:
-        x, y = x.double(), y.double()
-    return x, y
+    # Widened before any product or sum: float16 sums overflow, bfloat16 ones keep 8 bits, integers
+    # can overflow, and float32 sums depend on the order a CPU's kernel adds them in. In float64 a
+    # product of float32 values is exact and a sum of N of them is off by at most about log2(N)·2⁻⁵³.
+    return x.to(torch.float64), y.to(torch.float64)
 
 
 @torch.no_grad()

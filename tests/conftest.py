@@ -1,4 +1,4 @@
-"""Shared fixtures: a private PostgreSQL server and a headless Chromium.
+"""Shared fixtures: a private PostgreSQL server and a headless Chromium; the kernel variant a run asks for.
 
 Both skip their tests with a reason when the programs are missing on a developer's machine, but fail them when
 CI=true: in CI these tests must run, never be skipped silently (`.ci/run` installs what they need).
@@ -37,6 +37,27 @@ CHROME_ARGS = (
 
 _POSTGRES_FIXTURES = {"postgres_server", "postgres_url", "fresh_postgres_db"}
 
+# DYNSEARCH_TEST_KERNELS runs the suite on other CPU kernels than this machine's defaults, so that a bound
+# tuned to one kernel fails here and not on the next machine (tests/test_kernel_variants.py sets it).
+KERNEL_VARIANTS = ("no-onednn", "one-thread", "two-threads", "flush-denormal")
+
+
+def _use_kernel_variant(variant: str) -> None:
+    import torch  # only when a variant is asked for: the plain suite leaves torch's defaults alone
+
+    if variant == "no-onednn":
+        torch.backends.mkldnn.enabled = False
+    elif variant in ("one-thread", "two-threads"):
+        torch.set_num_threads(1 if variant == "one-thread" else 2)
+    elif variant == "flush-denormal":
+        torch.set_flush_denormal(True)
+    else:
+        raise pytest.UsageError(f"DYNSEARCH_TEST_KERNELS={variant!r}; allowed: {', '.join(KERNEL_VARIANTS)}.")
+
+
+if os.environ.get("DYNSEARCH_TEST_KERNELS"):
+    _use_kernel_variant(os.environ["DYNSEARCH_TEST_KERNELS"])
+
 
 def _unavailable(reason: str) -> NoReturn:
     """Skip locally, fail in CI (CI=true), so a missing install step never turns into a green run."""
@@ -47,7 +68,11 @@ def _unavailable(reason: str) -> NoReturn:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark tests by the fixtures they use, so `-m "not postgres"` / `-m "not browser"` select them."""
+    flushed = os.environ.get("DYNSEARCH_TEST_KERNELS") == "flush-denormal"
     for item in items:
+        if flushed and getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+            # Hypothesis refuses to draw floats while the CPU flushes subnormals (a process-wide flag).
+            item.add_marker(pytest.mark.skip(reason="hypothesis cannot draw floats with subnormals flushed"))
         names = set(getattr(item, "fixturenames", ()))
         if names & _POSTGRES_FIXTURES:
             item.add_marker(pytest.mark.postgres)

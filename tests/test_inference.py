@@ -58,8 +58,9 @@ def test_bootstrap_with_one_run_per_dataset_is_the_ordinary_bootstrap_of_the_mea
     effects = rng.normal(0.02, 0.01, 10)
     low, high = hierarchical_bootstrap_ci([[[v]] for v in effects], n_boot=20000)
     ref = stats.bootstrap((effects,), np.mean, n_resamples=20000, method="percentile", random_state=1)
-    assert low == pytest.approx(ref.confidence_interval.low, abs=1e-3)
-    assert high == pytest.approx(ref.confidence_interval.high, abs=1e-3)
+    # not rounding: two bootstraps of 20,000 resamples, each off by its Monte Carlo error (sd 0.01 data: < 2e-4).
+    assert low == pytest.approx(ref.confidence_interval.low, abs=1e-3)  # not rounding: Monte Carlo, above
+    assert high == pytest.approx(ref.confidence_interval.high, abs=1e-3)  # not rounding: Monte Carlo, above
 
 
 def test_bootstrap_is_seeded_degenerate_for_constants_and_widens_with_seed_noise() -> None:
@@ -97,7 +98,7 @@ def test_friedman_against_scipy_and_hand_ranks() -> None:
 
 @pytest.mark.parametrize("k, q", [(2, 1.960), (3, 2.343), (4, 2.569), (5, 2.728), (6, 2.850), (10, 3.164)])
 def test_nemenyi_cd_matches_demsar_table(k: int, q: float) -> None:
-    assert nemenyi_cd(k, 12) == pytest.approx(q * math.sqrt(k * (k + 1) / 72), abs=2e-3)
+    assert nemenyi_cd(k, 12) == pytest.approx(q * math.sqrt(k * (k + 1) / 72), abs=2e-3)  # not rounding: Demšar tabulates q to 3 decimals
 
 
 def test_cliques_join_arms_closer_than_the_cd() -> None:
@@ -112,7 +113,7 @@ def test_detectable_effect_gives_80_percent_power_by_simulation() -> None:
         delta = detectable_effect(1.0, n)
         x = rng.normal(delta, 1.0, size=(4000, n))
         power = float(np.mean(stats.wilcoxon(x, axis=1).pvalue < 0.05))
-        assert power == pytest.approx(0.8, abs=0.03), (n, delta, power)
+        assert power == pytest.approx(0.8, abs=0.03), (n, delta, power)  # not rounding: 4,000 draws, sd 0.0063
 
 
 def test_detectable_effect_limits_and_datasets_needed() -> None:
@@ -131,8 +132,9 @@ def test_variance_components_recover_planted_values() -> None:
         mu = rng.normal(0, 0.02)
         groups.append([list(mu + rng.normal(0, 0.01) + rng.normal(0, 0.03, 5)) for _ in range(3)])
     c = variance_components(groups)
-    assert c.seed == pytest.approx(0.03**2, rel=0.1)
-    assert c.replicate == pytest.approx(0.01**2, rel=0.35)
-    assert c.dataset == pytest.approx(0.02**2, rel=0.2)
+    # not rounding: estimates from 400 simulated datasets, each within a few of its standard errors.
+    assert c.seed == pytest.approx(0.03**2, rel=0.1)  # not rounding: estimation error, above
+    assert c.replicate == pytest.approx(0.01**2, rel=0.35)  # not rounding: estimation error, above
+    assert c.dataset == pytest.approx(0.02**2, rel=0.2)  # not rounding: estimation error, above
     single = variance_components([[[0.1, 0.2, 0.15]], [[0.0, 0.05, 0.02]]])
     assert math.isnan(single.replicate)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import tolerances as tol
 
 from dynsearch.data import load_dataset
 from dynsearch.packed import PackMember, pack_key, train_packed
@@ -23,8 +24,8 @@ def test_pack_equals_train_per_member(iris):
     for member, result in zip(members, packed):
         alone = train(iris, member.strategy, member.config)
         assert result.best_epoch == alone.best_epoch
-        assert result.best_val_metric == pytest.approx(alone.best_val_metric, abs=1e-4)
-        assert [r.val_metric for r in result.history] == pytest.approx([r.val_metric for r in alone.history], abs=1e-4)
+        assert result.best_val_metric == pytest.approx(alone.best_val_metric, abs=tol.PACKED)
+        assert [r.val_metric for r in result.history] == pytest.approx([r.val_metric for r in alone.history], abs=tol.PACKED)
 
 
 def test_stopped_member_leaves_the_others_running(iris):

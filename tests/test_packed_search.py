@@ -14,6 +14,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import tolerances as tol
 from optuna.trial import FrozenTrial, TrialState
 from study_helpers import FINISHED, assert_study_done, study_toml, trial_arm
 
@@ -83,7 +84,7 @@ def test_packed_trials_equal_the_same_trials_run_alone(tmp_path: Path) -> None:
     for a, p in zip(alone, packed):
         assert p.state == a.state == TrialState.COMPLETE
         assert p.params == a.params
-        assert p.values == pytest.approx(a.values, abs=1e-4)
+        assert p.values == pytest.approx(a.values, abs=tol.PACKED)
         assert _result_attrs(p) == _result_attrs(a), (a.number, trial_arm(a))
         # Training time only (no dataset loading, no process start-up): the sum of its training runs.
         assert p.user_attrs["wall_time"] == pytest.approx(sum(d["wall_time"] for d in p.user_attrs["datasets"].values()))
@@ -108,7 +109,7 @@ def test_a_pack_mixes_arms_and_reports_each_member_to_its_own_trial(tmp_path: Pa
             assert len(steps) == 6
             for d, history in enumerate(t.user_attrs["history"].values()):  # seed 0's curve, per dataset
                 for epoch, val, _ in history["epochs"]:
-                    assert t.intermediate_values[d * 3 + epoch] == pytest.approx(val, abs=1e-12)
+                    assert t.intermediate_values[d * 3 + epoch] == pytest.approx(val, rel=tol.closed_form(1))
         else:
             assert t.state == TrialState.PRUNED and len(steps) < 6
 

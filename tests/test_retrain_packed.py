@@ -14,6 +14,7 @@ from typing import Any
 
 import joblib
 import pytest
+import tolerances as tol
 
 from dynsearch.config import DatasetSpec
 from dynsearch.data import load_dataset
@@ -21,7 +22,6 @@ from dynsearch.report import retrain_pack
 from dynsearch.report.retrain import RetrainJob, RetrainRun, RetrainStore, plan_packs, run_jobs
 from dynsearch.train import TrainConfig
 
-TOL = 1e-4
 TRAIN = TrainConfig(epochs=3, hidden=(8,), batch_size=32, patience=0, lr=0.02).to_dict()
 ARMS = {
     "fixed-relu": {"name": "fixed", "params": {}},
@@ -47,13 +47,13 @@ def _alone(jobs: list[RetrainJob], tmp_path: Path) -> dict[str, RetrainRun]:
 
 
 def _close(a: Any, b: Any) -> bool:
-    """Equal, numbers within TOL (only the summation order of a pack differs), through dicts and lists."""
+    """Equal, numbers within tolerances.PACKED (only the summation order of a pack differs), through dicts and lists."""
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
     if isinstance(a, float) and isinstance(b, (int, float)) and not isinstance(a, bool):
-        return (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, abs=TOL, rel=TOL)
+        return (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, abs=tol.PACKED, rel=tol.PACKED)
     return bool(a == b)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import optuna
 import pytest
+import tolerances as tol
 from study_helpers import assert_same, run_both
 from torch import nn
 
@@ -78,7 +79,7 @@ def test_the_rule_acts_on_the_value_it_was_dealt(iris) -> None:
     for epoch in result.history:
         for site in epoch.sites:
             assert site["source"] != site["site"]
-            assert site["alpha"] == pytest.approx(min(max(0.2 + 0.8 * site["r"], 0.0), 1.0), abs=1e-6)
+            assert site["alpha"] == pytest.approx(min(max(0.2 + 0.8 * site["r"], 0.0), 1.0), abs=tol.ALPHA)
     again = train(iris, {"name": "shuffled", "params": params}, CONFIG)
     assert [e.sites for e in again.history] == [e.sites for e in result.history]
 

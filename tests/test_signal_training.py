@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
+import tolerances as tol
 import torch
 
 import dynsearch
@@ -69,8 +70,10 @@ def test_train_reads_each_signal_as_the_recorder_measures_it(splits, signal: str
     got = [[site["r"] for site in epoch.sites] for epoch in result.history]
     want = _recorded(splits, signal, reduction, scope)
     assert len(got) == len(want)
-    for got_epoch, want_epoch in zip(got, want):
-        assert got_epoch == pytest.approx(want_epoch, abs=1e-6)  # the recorder re-centres each epoch
+    for epoch, got_epoch, want_epoch in zip(result.history, got, want):
+        # The recorder re-centres each epoch: the same pairs, other shifts.
+        bounds = [tol.pearson(site["n"]) for site in epoch.sites]
+        assert all(abs(g - w) <= b for g, w, b in zip(got_epoch, want_epoch, bounds, strict=True)), (got_epoch, want_epoch)
     assert all(site["n"] > 0 and not site["degenerate"] for epoch in result.history for site in epoch.sites)
     assert result.n_switches == 0
 
@@ -91,7 +94,7 @@ def test_a_linear_rule_on_the_gradient_signal_moves_alpha(splits) -> None:
     result = train(splits, strategy, CONFIG)
     for epoch in result.history:
         for site in epoch.sites:
-            assert site["alpha"] == pytest.approx(min(max(0.3 + 0.5 * site["r"], 0.0), 1.0), abs=1e-6)
+            assert site["alpha"] == pytest.approx(min(max(0.3 + 0.5 * site["r"], 0.0), 1.0), abs=tol.ALPHA)
     assert all(site["r"] != 0.0 for e in result.history for site in e.sites)
 
 
@@ -99,7 +102,7 @@ def test_the_data_signal_is_a_constant_of_the_dataset(splits) -> None:
     strategy = {"name": "linear", "params": {"signal": "data", "base": "elu", "lam": 0.2}}
     result = train(splits, strategy, CONFIG)
     values = [e.sites[0]["r"] for e in result.history]
-    assert all(math.isclose(v, values[0], abs_tol=1e-12) for v in values)
+    assert all(math.isclose(v, values[0], abs_tol=tol.pearson(e.sites[0]["n"])) for v, e in zip(values, result.history))
     assert {e.sites[0]["r"] for e in result.history} == {e.sites[1]["r"] for e in result.history}
 
 

@@ -7,6 +7,7 @@ import io
 
 import numpy as np
 import pytest
+import tolerances as tol
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -15,6 +16,8 @@ import dynsearch
 from dynsearch.activations import ACTIVATION_MODULE_TYPES, family_from_module, get_family
 from dynsearch.sites import ActivationSite, needs_target_signal, observe_output, parameter_groups
 from dynsearch.strategies import FixedActivation, LearnedAlpha, LinearUpdate, ThresholdSwitch
+
+pytestmark = pytest.mark.numerics
 
 # Thresholds no r can cross: the rule never switches, so r can be read without side effects.
 NEVER_SWITCH = {"lower": -1.0, "upper": 1.0}
@@ -313,7 +316,7 @@ def test_half_precision_model_measures_r() -> None:
     h = model[0](x)
     (record,) = dynsearch.adjust(model, 0)
     assert not record["degenerate"] and record["n"] == 8000 * 16
-    assert record["r"] == pytest.approx(corr(h.float(), torch.relu(h).float()), abs=1e-4)
+    assert record["r"] == pytest.approx(corr(h.float(), torch.relu(h).float()), abs=tol.pearson(8000 * 16))
 
 
 # --- scope ------------------------------------------------------------------------------------
@@ -334,8 +337,8 @@ def test_one_site_global_r_equals_layer_r() -> None:
     (r_layer,) = [rec["r"] for rec in _records(layer, x)]
     (r_global,) = [rec["r"] for rec in _records(glob, x)]
     h = base[0](x)
-    assert r_layer == pytest.approx(corr(h, torch.relu(h)), abs=1e-5)
-    assert r_global == pytest.approx(r_layer, abs=1e-12)
+    assert r_layer == pytest.approx(corr(h, torch.relu(h)), abs=tol.pearson(64 * 8))
+    assert r_global == pytest.approx(r_layer, abs=tol.pearson(64 * 8))
 
 
 class TwoBranches(nn.Module):
@@ -367,8 +370,8 @@ def test_multi_site_layer_and_global_r_differ() -> None:
 
     layer_r = [rec["r"] for rec in _records(layer, x)]
     global_r = [rec["r"] for rec in _records(glob, x)]
-    assert layer_r == pytest.approx([r_pos, r_neg], abs=1e-5)
-    assert global_r == pytest.approx([r_all, r_all], abs=1e-5)
+    assert layer_r == pytest.approx([r_pos, r_neg], abs=tol.pearson(400))
+    assert global_r == pytest.approx([r_all, r_all], abs=tol.pearson(800))
 
 
 def test_global_scope_gives_every_site_the_same_decision() -> None:
@@ -400,7 +403,7 @@ def test_target_signal_classification() -> None:
     probs = torch.softmax(torch.cat(logits), dim=1)
     expected = corr(probs, F.one_hot(y, 3).float())
     records = dynsearch.adjust(model, 0)
-    assert [rec["r"] for rec in records] == pytest.approx([expected, expected], abs=1e-5)
+    assert [rec["r"] for rec in records] == pytest.approx([expected, expected], abs=tol.pearson(40 * 3))
     assert [rec["n"] for rec in records] == [40 * 3, 40 * 3]
     # After the adjustment the target statistics start afresh.
     assert dynsearch.adjust(model, 1)[0]["n"] == 0
@@ -413,11 +416,11 @@ def test_target_signal_regression_drives_the_decision() -> None:
     pred = torch.linspace(-1, 1, 50).unsqueeze(1)
     observe_output(model, pred, 3 * pred.squeeze(1) + 0.01 * torch.randn(50))  # float targets: regression
     (record,) = dynsearch.adjust(model, 0)
-    assert record["r"] == pytest.approx(1.0, abs=1e-3)
+    assert record["r"] == pytest.approx(1.0, abs=1e-3)  # not rounding: 0.01 noise on a slope of 3 keeps r above 0.999
     assert record["family"] == "sigmoid" and record["switched"]
     observe_output(model, pred, -pred.squeeze(1))
     (record,) = dynsearch.adjust(model, 1)
-    assert record["r"] == pytest.approx(-1.0, abs=1e-6)
+    assert record["r"] == pytest.approx(-1.0, abs=tol.pearson(50))
     assert record["family"] == "tanh"
 
 
@@ -427,7 +430,7 @@ def test_integer_targets_of_one_output_are_regression() -> None:
     observe_output(model, pred, torch.tensor([0, 1, 0, 1]))
     (record,) = dynsearch.adjust(model, 0)
     assert record["n"] == 4
-    assert record["r"] == pytest.approx(corr(pred.squeeze(1), torch.tensor([0.0, 1.0, 0.0, 1.0])), abs=1e-6)
+    assert record["r"] == pytest.approx(corr(pred.squeeze(1), torch.tensor([0.0, 1.0, 0.0, 1.0])), abs=tol.pearson(4))
 
 
 def test_observe_output_needs_an_applied_model() -> None:

@@ -12,8 +12,7 @@ from typing import Any, Sequence
 
 from torch import nn
 
-from .signal import PearsonResult, PearsonStats
-from .signals import SignalMeter, get_signal_class
+from .signals import PearsonResult, PearsonStats, SignalMeter, get_signal_class
 from .sites import network_stats, site_stats, sites
 from .strategies import SiteState, Strategy
 

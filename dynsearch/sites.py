@@ -22,8 +22,7 @@ from torch import Tensor, nn
 
 from .activations import ACTIVATION_MODULE_TYPES, Params, family_from_module, family_index, family_names, get_family
 from .learned import alpha_rows, channel_counts, initial_learned, learned_params
-from .signal import PearsonStats
-from .signals import Signal, SignalMeter, get_signal_class
+from .signals import PearsonStats, Signal, SignalMeter, get_signal_class
 from .strategies import Strategy, strategy_from_config
 
 __all__ = [

@@ -12,7 +12,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from dynsearch.signal import PearsonMoments, PearsonResult, PearsonStats, merge_moments
+from dynsearch.signals import PearsonMoments, PearsonResult, PearsonStats, merge_moments
 
 pytestmark = pytest.mark.numerics
 

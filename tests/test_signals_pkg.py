@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from dynsearch.activations import family_names, get_family
-from dynsearch.signal import PearsonStats
+from dynsearch.signals import PearsonStats
 from dynsearch.signals import (
     REDUCTIONS,
     Signal,

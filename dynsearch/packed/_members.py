@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..activations import get_family
-from ..signal import PearsonMoments, PearsonResult, moments_from_gram, pearson_from_moments
+from ..signals import PearsonMoments, PearsonResult, moments_from_gram, pearson_from_moments
 from ..sites import ActivationSite
 from ..strategies import Strategy
 

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..models import SmallCNN
-from ..signal import first_shift, shifted_gram
+from ..signals import first_shift, shifted_gram
 from ..sites import ActivationSite
 from ._plans import SitePlan, activate
 

@@ -14,8 +14,7 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import Tensor
 
-from ..signal import PearsonResult
-from ..signals import Signal, SignalMeter
+from ..signals import PearsonResult, Signal, SignalMeter
 from ..signals._stats import reset_state
 
 __all__ = ["MemberMeter", "PackSignals"]

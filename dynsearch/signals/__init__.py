@@ -1,4 +1,9 @@
-"""Signals strategies read: pluggable, declared, and measured as streaming tensors on the device.
+"""Signals strategies read: the Pearson arithmetic, the registered signals, and which one a strategy reads.
+
+One package for one concept: ``_pearson`` holds the streaming, mergeable Pearson statistics a site keeps
+(``PearsonStats``), ``_stats`` the same arithmetic per member and unit for the registered signals
+(``_base`` the registry, ``_builtin`` the signals that ship), and ``_reads`` the rule of which signal a
+strategy's ``signal`` parameter names and the scope it forces.
 
 Each signal declares its range, what it measures and the batches it reads (``Signal.source``), and
 keeps per-site statistics as plain dicts of tensors updated by pure functions, per member (a packed
@@ -28,6 +33,17 @@ from ._base import (
 from ._builtin import DataSignal, DeadSignal, GradientSignal, IOSignal, SaturationSignal, TargetSignal
 from ._derivatives import derivative
 from ._meter import SignalMeter
+from ._pearson import (
+    PearsonMoments,
+    PearsonResult,
+    PearsonStats,
+    first_shift,
+    merge_moments,
+    moments_from_gram,
+    pearson_from_moments,
+    shifted_gram,
+)
+from ._reads import get_signal, implied_scope
 from ._recorder import NETWORK, SignalRecorder
 from ._stats import (
     REDUCTIONS,
@@ -43,6 +59,16 @@ from ._stats import (
 )
 
 __all__ = [
+    "PearsonStats",
+    "PearsonMoments",
+    "PearsonResult",
+    "merge_moments",
+    "pearson_from_moments",
+    "moments_from_gram",
+    "shifted_gram",
+    "first_shift",
+    "get_signal",
+    "implied_scope",
     "Signal",
     "SignalValue",
     "SOURCES",

@@ -28,6 +28,7 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence, TypeVar
 
 from torch import Tensor
 
+from .._params import keyword_params
 from ._stats import REDUCTIONS, SignalValue, State
 
 __all__ = [
@@ -102,8 +103,6 @@ class Signal:
 
     @classmethod
     def param_names(cls) -> list[str]:
-        from ..strategies.base import keyword_params
-
         return keyword_params(cls)
 
     def get_params(self) -> dict[str, Any]:

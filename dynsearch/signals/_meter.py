@@ -22,7 +22,7 @@ from typing import Any, Iterable
 
 from torch import Tensor
 
-from ..signal import PearsonResult
+from ._pearson import PearsonResult
 from ._base import Signal
 from ._stats import State, reset_state
 

@@ -9,7 +9,7 @@ statistics of several sites combine by concatenating units (global scope).
 
 Pearson state: ``n`` (M, U) float64 counts, ``shift`` (M, U, 2) the first batch's means of x and y
 (float64, so the shift applied and the one added back are the same number),
-``sums`` (M, U, 5) float64 sums of shifted Σx, Σy, Σx², Σy², Σxy (see ``dynsearch.signal`` for why
+``sums`` (M, U, 5) float64 sums of shifted Σx, Σy, Σx², Σy², Σxy (see ``dynsearch.signals._pearson`` for why
 shifting keeps float32 data exact enough). Share state: ``n`` and ``hits`` (M, U) float64.
 Every update returns a new state; ``copy_state_`` writes one into existing tensors (buffers).
 """
@@ -38,7 +38,7 @@ __all__ = [
 REDUCTIONS = ("pooled", "unit_mean")
 State = dict[str, Tensor]
 
-# Same conventions as dynsearch.signal: a spread this small relative to n·mean² is rounding noise.
+# Same conventions as signals._pearson: a spread this small relative to n·mean² is rounding noise.
 _DEGENERATE_EPS = 1e-20
 
 

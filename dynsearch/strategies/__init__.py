@@ -6,7 +6,7 @@ from .builtin import FixedActivation, LearnedAlpha, LinearUpdate, ThresholdSwitc
 from .controls import FinalFixed, ScheduledSwitch, ShuffledSignal
 from .params import Choice, Family, Float, Int, Param
 from .registry import get_strategy_class, make_strategy, register_strategy, strategy_from_config, strategy_names
-from .signals import get_signal, implied_scope, signal_names
+from ..signals import get_signal, implied_scope, signal_names
 
 __all__ = [
     "Strategy",

@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._constraints import Integer, check
+from .._params import keyword_params
 from ..activations import Family as ActivationFamily
 from ..activations import get_family
 from ..signals import REDUCTIONS
 from .params import Choice, Family, Int, Param
-from .signals import get_signal, implied_scope, signal_names
+from ..signals import get_signal, implied_scope, signal_names
 
 if TYPE_CHECKING:
     from ..signals import Signal
@@ -99,20 +100,6 @@ def _check_choice(owner: str, name: str, value: Any, choices: tuple[str, ...]) -
     if value not in choices:
         raise ValueError(f"The {name!r} parameter of {owner} must be one of {', '.join(choices)}. Got {value!r} instead.")
     return value
-
-
-def keyword_params(cls: type) -> list[str]:
-    """Keyword-only ``__init__`` parameters of ``cls`` and its bases, base parameters first (the
-    constructor parameters that ``get_params`` and config round trips read, for strategies and signals)."""
-    names: list[str] = []
-    for klass in reversed(cls.__mro__):
-        init = klass.__dict__.get("__init__")
-        if init is None or klass is object:
-            continue
-        for p in inspect.signature(init).parameters.values():
-            if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in names:
-                names.append(p.name)
-    return names
 
 
 class Strategy:

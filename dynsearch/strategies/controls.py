@@ -18,7 +18,7 @@ from .base import SCOPES, SiteState, Strategy, _check_int
 from .builtin import LinearUpdate, ThresholdSwitch, _family_name, _lower_bounds, _pair_exists, _upper_bounds
 from .params import Choice, Family, Float, Int
 from .registry import register_strategy
-from .signals import get_signal, signal_names
+from ..signals import get_signal, signal_names
 
 if TYPE_CHECKING:
     from ..sites import ActivationSite

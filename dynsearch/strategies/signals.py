@@ -1,27 +1,16 @@
-"""The signals a strategy's ``signal`` parameter may name: the registry of ``dynsearch.signals``.
+"""Deprecated alias: which signal a strategy reads lives in ``dynsearch.signals`` since 0.2.
 
-There is one registry: a signal registered with ``dynsearch.register_signal`` is a valid ``signal``
-of every strategy and in study files, with no edit anywhere else. This module re-exports it for
-the strategy side.
-
-Example:
-    >>> get_signal("target").per_network
-    True
-    >>> signal_names()[:2]
-    ['io', 'target']
+``from dynsearch.strategies.signals import get_signal`` keeps working with a ``DeprecationWarning``;
+import ``get_signal``, ``implied_scope`` and ``signal_names`` from ``dynsearch.signals`` instead.
 """
 
 from __future__ import annotations
 
-from ..signals import Signal, get_signal_class, register_signal, signal_names
+import warnings
+
+from ..signals import get_signal, implied_scope, register_signal, signal_names
 
 __all__ = ["get_signal", "signal_names", "register_signal", "implied_scope"]
 
-#: The signal class registered under a name (unknown names list the registered ones).
-get_signal = get_signal_class
-
-
-def implied_scope(name: str) -> str | None:
-    """The scope a signal forces: ``global`` for a per-network signal (target, data), else None."""
-    signal: type[Signal] = get_signal_class(name)
-    return "global" if signal.per_network else None
+warnings.warn("dynsearch.strategies.signals is deprecated: import its names from dynsearch.signals.",
+              DeprecationWarning, stacklevel=2)  # fmt: skip

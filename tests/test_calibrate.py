@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tolerances as tol
 
-from dynsearch.calibrate import SUGGESTED, Calibration, calibrate, fixed_families
+from dynsearch.calibration import SUGGESTED, Calibration, calibrate, fixed_families
 from dynsearch.config import ConfigError, StudySpec, load_study_file, parse_study
 from dynsearch.config._calibrated import Calibrated
 from dynsearch.data import load_dataset

@@ -68,8 +68,7 @@ def calibrate_command(args: argparse.Namespace) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")  # figures are files
     import torch
 
-    from ..calibrate import DEFAULT_EPOCHS, calibrate, calibration_dir, fixed_families
-    from ..calibrate_report import write_calibration_report
+    from ..calibration import DEFAULT_EPOCHS, calibrate, calibration_dir, fixed_families, write_calibration_report
 
     try:
         torch.device(args.device)

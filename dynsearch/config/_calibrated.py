@@ -15,6 +15,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from ._calibration import CalibrationMissing, calibrated_ranges
 from ._errors import Checker, got, join_key, show
 
 __all__ = ["CALIBRATED", "Calibrated", "calibration_optional", "is_calibrated", "calibrated_setting",
@@ -71,8 +72,6 @@ def calibrated_setting(c: Checker, key: str, value: Any, p: Any, signals: Any, s
     elif _OPTIONAL.get():
         return Calibrated(())
     else:
-        from ..calibrate import CalibrationMissing, calibrated_ranges
-
         try:
             found = calibrated_ranges(study)
         except CalibrationMissing as exc:

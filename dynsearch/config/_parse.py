@@ -22,7 +22,7 @@ from ._errors import Checker, ConfigError, got, join_key, show, suggest
 from ._sampling import parse_pruner, parse_sampler
 from ._search import parse_search
 from ._sections import HINTS, TOP_KEYS, elsewhere
-from ._spec import DatasetSpec, StudySpec
+from ._spec import DatasetSpec, StudySpec, install_parser
 from ._training import parse_training
 
 __all__ = ["load_study_file", "parse_study"]
@@ -182,3 +182,6 @@ def _auto_or_count(c: Checker, key: str, value: Any, what: str) -> str | int:
     if Integer(1).accepts(value):
         return int(value)
     raise c.fail(key, f'expected "auto" or {Integer(1)} ({what}), {got(value)}')
+
+
+install_parser(parse_study)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from ..signals import get_signal_class, signal_names
 from ..strategies import COMMON_PARAMS, get_strategy_class, strategy_names
 from ..strategies.builtin import BUILTIN_STRATEGIES
 from ..strategies.params import Choice, Param
@@ -78,8 +79,6 @@ def parse_search(c: Checker, value: Any, study: str = "") -> SearchSpace:
 
 def _signal_ranges(c: Checker, table: Mapping[str, Any], names: tuple[str, ...]) -> tuple[Any, ...]:
     """``[search.signals]``: each registered signal with the ranges of the searched parameters compared with it."""
-    from ..signals import get_signal_class, signal_names
-
     known = signal_names()
     params: dict[str, Param] = {}
     for name in names:

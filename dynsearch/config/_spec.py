@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
-from ..strategies import Arm
+from ..signals import get_signal_class
+from ..strategies import Arm, get_strategy_class, strategy_arms
 from ..train import TrainConfig
+from ._calibrated import Calibrated
 
 __all__ = [
     "DatasetSpec",
@@ -21,6 +23,16 @@ __all__ = [
     "OBJECTIVES",
     "MULTI_OBJECTIVE_SAMPLERS",
 ]
+
+# The validating parser: ``_parse`` builds StudySpecs, so this module cannot import it; ``_parse`` hands it
+# over with ``install_parser`` when it is imported (the package's ``__init__`` imports both).
+_PARSE: Callable[[Mapping[str, Any], str], StudySpec] | None = None
+
+
+def install_parser(parse: Callable[[Mapping[str, Any], str], StudySpec]) -> None:
+    """Give ``StudySpec.from_dict`` the study-file parser (called once, by ``_parse``)."""
+    global _PARSE
+    _PARSE = parse
 
 SAMPLERS = ("tpe", "random", "cmaes", "gp", "qmc", "nsga2")
 PRUNERS = ("median", "hyperband", "successive_halving", "none")
@@ -98,8 +110,6 @@ class SearchSpace:
     @property
     def arms(self) -> tuple[Arm, ...]:
         """Every arm: baselines first, then candidates, each in the order of ``strategies``."""
-        from ..strategies import strategy_arms
-
         skip = ("signal",) if self.legacy_arms else ()
         arms = [a for s in self.strategies for a in strategy_arms(s.name, s.as_dict(), skip_axes=skip)]
         return tuple([a for a in arms if a.role == "baseline"] + [a for a in arms if a.role != "baseline"])
@@ -114,10 +124,6 @@ class SearchSpace:
         signal in [0, 1] gets thresholds inside [0, 1]. For io, target, gradient and data the
         map is the identity.
         """
-        from ..signals import get_signal_class
-        from ..strategies import get_strategy_class
-        from ._calibrated import Calibrated
-
         raw = self.strategy(strategy).as_dict()
         if signal is None:
             return raw
@@ -284,8 +290,8 @@ class StudySpec:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StudySpec:
         """Inverse of ``to_dict`` (validated again; raises ConfigError naming ``data["path"]``)."""
-        from ._parse import parse_study
-
+        if _PARSE is None:
+            raise RuntimeError("StudySpec.from_dict needs dynsearch.config imported (it installs the parser).")
         data = dict(data)
         path = data.pop("path", "<dict>")
         search = data.get("search")
@@ -293,7 +299,7 @@ class StudySpec:
             # Stored before strategies declared their arms: its trials were labelled without the
             # signal, which they sampled inside the arm. Keep reading them under those labels.
             data["search"] = {**search, "legacy_arms": True}
-        return parse_study(data, str(path))
+        return _PARSE(data, str(path))
 
     def __hash__(self) -> int:
         return hash(json.dumps(self.to_dict(), sort_keys=True))

@@ -22,8 +22,8 @@ from typing import Any, Iterable
 
 from torch import Tensor
 
-from ._pearson import PearsonResult
 from ._base import Signal
+from ._pearson import PearsonResult
 from ._stats import State, reset_state
 
 __all__ = ["SignalMeter"]

@@ -1,12 +1,12 @@
 """Adjustment strategies: a small protocol, a registry by name, and the built-in rules."""
 
+from ..signals import get_signal, implied_scope, signal_names
 from .arms import Arm, strategy_arms
 from .base import COMMON_PARAMS, ROLES, SCOPES, SIGNALS, SiteState, Strategy
 from .builtin import FixedActivation, LearnedAlpha, LinearUpdate, ThresholdSwitch
 from .controls import FinalFixed, ScheduledSwitch, ShuffledSignal
 from .params import Choice, Family, Float, Int, Param
 from .registry import get_strategy_class, make_strategy, register_strategy, strategy_from_config, strategy_names
-from ..signals import get_signal, implied_scope, signal_names
 
 __all__ = [
     "Strategy",

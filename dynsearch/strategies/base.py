@@ -16,7 +16,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -24,9 +23,8 @@ from .._constraints import Integer, check
 from .._params import keyword_params
 from ..activations import Family as ActivationFamily
 from ..activations import get_family
-from ..signals import REDUCTIONS
+from ..signals import REDUCTIONS, get_signal, implied_scope, signal_names
 from .params import Choice, Family, Int, Param
-from ..signals import get_signal, implied_scope, signal_names
 
 if TYPE_CHECKING:
     from ..signals import Signal

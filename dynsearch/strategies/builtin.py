@@ -6,10 +6,10 @@ import math
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ..activations import family_names, get_family
+from ..signals import get_signal
 from .base import SiteState, Strategy, _check_int, check_learned_only
 from .params import Choice, Family, Float, Int, Setting
 from .registry import register_strategy
-from ..signals import get_signal
 
 if TYPE_CHECKING:
     from ..sites import ActivationSite

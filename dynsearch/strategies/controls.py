@@ -14,11 +14,11 @@ import random
 from typing import TYPE_CHECKING, Any, Sequence
 
 from ..activations import get_family
+from ..signals import get_signal, signal_names
 from .base import SCOPES, SiteState, Strategy, _check_int
 from .builtin import LinearUpdate, ThresholdSwitch, _family_name, _lower_bounds, _pair_exists, _upper_bounds
 from .params import Choice, Family, Float, Int
 from .registry import register_strategy
-from ..signals import get_signal, signal_names
 
 if TYPE_CHECKING:
     from ..sites import ActivationSite

@@ -23,78 +23,28 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from joblib import Parallel, delayed
 
-from ._files import atomic_write_text
+from ..config._calibration import QUANTILES, SUGGESTED, Calibration, Row, SignalSummary
+from ..data import load_dataset
+from ..plugins import load_plugins
+from ..search.runner import available_cores, default_processes
+from ..signals import make_signal, signal_names
+from ..train import train
 
-__all__ = [
-    "CALIBRATION_SCHEMA",
-    "QUANTILES",
-    "SUGGESTED",
-    "DEFAULT_EPOCHS",
-    "Calibration",
-    "SignalSummary",
-    "CalibrationMissing",
-    "calibrate",
-    "calibration_dir",
-    "calibrated_ranges",
-    "fixed_families",
-]
+__all__ = ["DEFAULT_EPOCHS", "calibrate", "fixed_families", "summarize"]
 
-CALIBRATION_SCHEMA = "dynsearch.calibration/1"
-QUANTILES = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
-SUGGESTED = (0.1, 0.9)  # the percentiles that bound a suggested threshold range
 DEFAULT_EPOCHS = 8  # "briefly": the signals' spread shows within a few epochs (docs/signals.md)
 _DIGITS = 3  # suggested ranges are rounded outwards to this many decimals
 
-# (arm, family, dataset, seed, epoch, site, signal, value)
-Row = tuple[str, str, str, int, int, str, str, float]
 Progress = Callable[[int, int, str], None]
-
-
-class CalibrationMissing(LookupError):
-    """The study asks for calibrated ranges that no calibration provides (the message says what to run)."""
-
-
-def calibration_dir(study_name: str) -> Path:
-    """``reports/NAME/calibration``, beside the study's report (relative to the current directory)."""
-    return Path("reports") / study_name / "calibration"
-
-
-@dataclass(frozen=True)
-class SignalSummary:
-    """One signal over everything the calibration measured."""
-
-    name: str
-    measures: str
-    value_range: tuple[float, float]
-    n: int
-    quantiles: dict[float, float]
-    suggested: tuple[float, float] | None  # None: the signal did not vary (no threshold fires on part of it)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "measures": self.measures,
-            "range": list(self.value_range),
-            "n": self.n,
-            "quantiles": {f"{q:g}": v for q, v in self.quantiles.items()},
-            "suggested": None if self.suggested is None else list(self.suggested),
-        }
-
-    @classmethod
-    def from_dict(cls, name: str, d: dict[str, Any]) -> SignalSummary:
-        suggested = d.get("suggested")
-        low, high = d["range"]
-        return cls(name, str(d.get("measures", "")), (float(low), float(high)), int(d["n"]),
-                   {float(q): float(v) for q, v in d["quantiles"].items()},
-                   None if suggested is None else (float(suggested[0]), float(suggested[1])))
 
 
 def _suggest(values: np.ndarray, value_range: tuple[float, float]) -> tuple[float, float] | None:
@@ -121,62 +71,6 @@ def summarize(rows: Sequence[Row], signals: Sequence[Any]) -> dict[str, SignalSu
     return out
 
 
-@dataclass
-class Calibration:
-    """What ``calibrate`` measured: every value, and per signal its quantiles and suggested range."""
-
-    study: str
-    study_file: str
-    epochs: int
-    seeds: list[int]
-    arms: list[str]
-    datasets: list[str]
-    rows: list[Row]
-    summary: dict[str, SignalSummary]
-    wall_time: float = 0.0
-    files: list[str] = field(default_factory=list)
-
-    @property
-    def ranges(self) -> dict[str, tuple[float, float]]:
-        """The suggested threshold range of every signal that varied."""
-        return {name: s.suggested for name, s in self.summary.items() if s.suggested is not None}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema": CALIBRATION_SCHEMA,
-            "study": self.study,
-            "study_file": self.study_file,
-            "epochs": self.epochs,
-            "seeds": self.seeds,
-            "arms": self.arms,
-            "datasets": self.datasets,
-            "wall_time": round(self.wall_time, 2),
-            "signals": {name: s.to_dict() for name, s in self.summary.items()},
-            "columns": ["arm", "family", "dataset", "seed", "epoch", "site", "signal", "value"],
-            "values": [list(r[:7]) + [round(r[7], 6)] for r in self.rows],
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Calibration:
-        if d.get("schema") != CALIBRATION_SCHEMA:
-            raise ValueError(f"not a dynsearch calibration (schema {d.get('schema')!r}, expected {CALIBRATION_SCHEMA!r})")
-        rows = [(str(a), str(f), str(ds), int(s), int(e), str(site), str(sig), float(v))
-                for a, f, ds, s, e, site, sig, v in d.get("values", [])]
-        return cls(str(d["study"]), str(d.get("study_file", "")), int(d["epochs"]), list(d["seeds"]), list(d["arms"]),
-                   list(d["datasets"]), rows,
-                   {name: SignalSummary.from_dict(name, s) for name, s in d["signals"].items()},
-                   float(d.get("wall_time", 0.0)))
-
-    def save(self, out: Path) -> Path:
-        path = Path(out) / "calibration.json"
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n")
-        return path
-
-    @classmethod
-    def load(cls, path: Path) -> Calibration:
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
-
-
 def fixed_families(spec: Any) -> list[tuple[str, str]]:
     """``(arm label, family)`` of the study's arms that never adjust (fixed activations). A study
     without such an arm is calibrated on the base families its strategies search."""
@@ -195,12 +89,6 @@ def _calibrate_dataset(ds: Any, train_config: Any, arms: Sequence[tuple[str, str
                        device: str, names: Sequence[str], plugins: Sequence[str], threads: int | None) -> list[Row]:
     """Every (fixed arm, seed) run on one dataset; the rows of every signal, site and epoch. Runs in a
     pool process too, so it loads the study's plugins (their signals) and sets its torch threads itself."""
-    import torch
-
-    from .data import load_dataset
-    from .plugins import load_plugins
-    from .train import train
-
     load_plugins(plugins)
     if threads:
         torch.set_num_threads(threads)
@@ -231,11 +119,6 @@ def calibrate(
     every registered signal. Datasets train in ``processes`` parallel processes (default: one per
     CPU core, one on a GPU); every run seeds itself, so the result does not depend on how many.
     ``progress(done, total, what)`` is called after each training run (a dataset's runs together)."""
-    import time
-
-    from .search.runner import available_cores, default_processes
-    from .signals import make_signal, signal_names
-
     started = time.perf_counter()
     epochs = epochs or min(spec.train.epochs, DEFAULT_EPOCHS)
     arms = fixed_families(spec)
@@ -259,8 +142,6 @@ def calibrate(
         for index, ds in enumerate(spec.datasets):
             finished(index, _calibrate_dataset(ds, *args, None))
     else:  # through joblib's process backend (loky), as the report's re-training
-        from joblib import Parallel, delayed
-
         threads = max(1, available_cores() // processes)
         parallel = Parallel(n_jobs=processes, return_as="generator_unordered", batch_size=1)
         for index, rows in parallel(delayed(_indexed)(i, ds, *args, threads) for i, ds in enumerate(spec.datasets)):
@@ -269,21 +150,3 @@ def calibrate(
     signals = [make_signal(n) for n in names]
     return Calibration(spec.name, spec.path, epochs, list(range(seeds)), [a for a, _ in arms],
                        [d.label for d in spec.datasets], rows, summarize(rows, signals), time.perf_counter() - started)
-
-
-def calibrated_ranges(study_name: str) -> dict[str, tuple[float, float]]:
-    """The suggested range per signal from ``reports/NAME/calibration/calibration.json``.
-
-    Raises:
-        CalibrationMissing: no (readable) calibration of this study; the message says what was found.
-    """
-    path = calibration_dir(study_name) / "calibration.json"
-    try:
-        cal = Calibration.load(path)
-    except FileNotFoundError:
-        raise CalibrationMissing(f"there is none at {path}") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise CalibrationMissing(f"{path} cannot be read ({str(exc).splitlines()[0] if str(exc) else exc!r})") from None
-    if cal.study != study_name:
-        raise CalibrationMissing(f"{path} calibrates study {cal.study!r}, not {study_name!r}")
-    return cal.ranges

@@ -14,7 +14,16 @@ from .activations import Family, family_names, get_family
 from .adjustment import adjust
 from .export import load_config
 from .plugins import PluginError, load_plugins
-from .signals import PearsonResult, PearsonStats, Signal, SignalMeter, SignalRecorder, make_signal, register_signal, signal_names
+from .signals import (
+    PearsonResult,
+    PearsonStats,
+    Signal,
+    SignalMeter,
+    SignalRecorder,
+    make_signal,
+    register_signal,
+    signal_names,
+)
 from .sites import ActivationSite, apply, observe_input, observe_output, parameter_groups, sites
 from .strategies import (
     Arm,

@@ -248,19 +248,20 @@ def meter_signal(strategy: Strategy) -> Signal | None:
 
 
 def _replace_activations(
-    module: nn.Module, strategy: Strategy, device: torch.device | None, channels: dict[int, int | None]
+    module: nn.Module, strategy: Strategy, device: torch.device | None, channels: dict[int, int | None], first: int = 0
 ) -> int:
+    """Replace every activation below ``module`` by a site, numbering them in order from ``first``; returns how many."""
     count = 0
     for child_name, child in list(module.named_children()):
         if isinstance(child, ActivationSite):
-            family, alpha = strategy.initial_state(child.initial_family, child.initial_alpha)
+            family, alpha = strategy.start_state(first + count, child.initial_family, child.initial_alpha)
             site = ActivationSite(family, alpha, strategy=strategy)
         else:
             found = family_from_module(child)
             if found is None:
-                count += _replace_activations(child, strategy, device, channels)
+                count += _replace_activations(child, strategy, device, channels, first + count)
                 continue
-            family, alpha = strategy.initial_state(*found)
+            family, alpha = strategy.start_state(first + count, *found)
             site = ActivationSite(family, alpha, strategy=strategy)
         site.channels = channels.get(id(child))
         if device is not None:

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from torch import nn
 
 from dynsearch.activations import family_names, get_family
-from dynsearch.signals import PearsonStats
 from dynsearch.signals import (
     REDUCTIONS,
+    PearsonStats,
     Signal,
     copy_state_,
     derivative,

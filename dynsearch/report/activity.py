@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..activations import get_family
+from ..strategies import strategy_from_config
 
 __all__ = ["measure_activity", "ArmActivity", "summarize_activity", "ALPHA_TOL"]
 
@@ -23,16 +24,11 @@ ALPHA_TOL = 1e-9
 def _starts(strategy: dict[str, Any], activation: str, n_sites: int) -> list[tuple[str, float]]:
     """The family and α each of ``n_sites`` sites starts with (before the first adjustment), in site order.
 
-    ``apply`` asks the strategy once per site; the final_fixed control starts each site in its own state.
+    As ``apply`` does, the strategy's ``start_state`` hook answers for each site position.
     """
-    from ..strategies import FinalFixed, strategy_from_config
-
     s = strategy_from_config(strategy)
-    if isinstance(s, FinalFixed):
-        states = [s.state_at(i) for i in range(n_sites)]
-    else:
-        family = get_family(getattr(s, "base", None) or activation)
-        states = [s.initial_state(family.name, family.alpha_default)] * n_sites
+    family = get_family(getattr(s, "base", None) or activation)
+    states = [s.start_state(i, family.name, family.alpha_default) for i in range(n_sites)]
     return [(get_family(name).name, float(alpha)) for name, alpha in states]
 
 

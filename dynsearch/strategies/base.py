@@ -105,7 +105,8 @@ class Strategy:
 
     Subclasses override ``decide`` and take their own parameters as keyword-only arguments,
     stored unchanged under the same names (so ``get_params`` and ``clone`` work). Optional
-    hooks: ``initial_state`` (the site's starting family and α) and ``setup_site``.
+    hooks: ``initial_state`` (the site's starting family and α), ``start_state`` (the same per site
+    position, for strategies whose sites start apart) and ``setup_site``.
 
     Args:
         base: family every site starts from; None keeps each activation module's own family.
@@ -172,6 +173,15 @@ class Strategy:
             chosen = get_family(self.base)
             return chosen.name, chosen.alpha_default
         return get_family(family).name, alpha
+
+    def start_state(self, index: int, family: str, alpha: float) -> tuple[str, float]:
+        """The (family, α) the site at position ``index`` (0-based, in ``dynsearch.sites`` order) starts with.
+
+        ``apply`` asks it once per site, and the report asks it for the start of each site's trajectory.
+        The default is ``initial_state(family, alpha)``, the same for every site; a strategy whose sites
+        start apart (the ``final_fixed`` control) overrides this instead.
+        """
+        return self.initial_state(family, alpha)
 
     def setup_site(self, site: ActivationSite) -> None:
         """Called once when a site is created or re-assigned to this strategy. No-op by default."""

@@ -21,7 +21,7 @@ from .params import Choice, Family, Float, Int
 from .registry import register_strategy
 
 if TYPE_CHECKING:
-    from ..sites import ActivationSite
+    pass
 
 __all__ = ["ScheduledSwitch", "FinalFixed", "ShuffledSignal"]
 
@@ -116,8 +116,8 @@ class FinalFixed(Strategy):
 
     Example:
         >>> s = FinalFixed(families=["tanh", "relu"], alphas=[1.5, 0.0])
-        >>> [s.initial_state("relu", 0.0) for _ in range(1)]
-        [('tanh', 1.5)]
+        >>> [s.start_state(i, "relu", 0.0) for i in range(3)]
+        [('tanh', 1.5), ('relu', 0.0), ('tanh', 1.5)]
     """
 
     uses_signal = False
@@ -156,7 +156,6 @@ class FinalFixed(Strategy):
             self.alphas = float(alphas)  # type: ignore[arg-type]
         else:
             self.alphas = None
-        self._sites_set_up_ = 0
 
     def _family_at(self, index: int) -> str:
         return self.families[index] if isinstance(self.families, list) else self.families
@@ -171,11 +170,10 @@ class FinalFixed(Strategy):
         return family, fam.alpha_default if alpha is None or not fam.has_alpha else float(alpha)
 
     def initial_state(self, family: str, alpha: float) -> tuple[str, float]:
-        # apply() calls initial_state, then setup_site, once per site in site order.
-        return self.state_at(self._sites_set_up_)
+        return self.state_at(0)
 
-    def setup_site(self, site: ActivationSite) -> None:
-        self._sites_set_up_ = (self._sites_set_up_ + 1) % max(self.n_sites, 1)
+    def start_state(self, index: int, family: str, alpha: float) -> tuple[str, float]:
+        return self.state_at(index)
 
     def decide(self, r: float, state: SiteState) -> SiteState:
         return state

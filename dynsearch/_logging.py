@@ -21,6 +21,7 @@ def optuna_verbosity(level: int) -> Iterator[None]:
         >>> optuna.logging.get_verbosity() == before
         True
     """
+    # optuna loads on first use: a search worker that does not need it never imports it
     import optuna
 
     previous = optuna.logging.get_verbosity()

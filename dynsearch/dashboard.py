@@ -83,6 +83,7 @@ def make_server(storage: Any, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
     Raises:
         OSError: the address cannot be bound (port in use, unknown host, …).
     """
+    # optuna-dashboard loads on first use: a search worker that does not need it never imports it
     from optuna_dashboard import wsgi
 
     app = wsgi(storage)

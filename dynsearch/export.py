@@ -27,14 +27,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ._constraints import SEED
-from .selection import TIE_RULE, select_best_trial
+from ._files import atomic_write_text
+from ._version import __version__
+from .plugins import PluginError, load_plugins
+from .selection import TIE_RULE, select_best_trial, trial_arm
+from .strategies import strategy_from_config
+from .train import TrainConfig
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
     from .config import StudySpec
     from .strategies import Strategy
-    from .train import TrainConfig
 
 __all__ = [
     "SCHEMA",
@@ -96,16 +100,11 @@ class ExportRecord:
 
     def strategy_object(self) -> Strategy:
         """The strategy, ready for ``dynsearch.apply`` (the record's plugins are imported first)."""
-        from .plugins import load_plugins
-        from .strategies import strategy_from_config
-
         load_plugins(self.plugins)
         return strategy_from_config(self.strategy)
 
     def train_config(self, seed: int | None = None) -> TrainConfig:
         """The training settings (optionally with another seed)."""
-        from .train import TrainConfig
-
         config = TrainConfig.from_dict(self.train)
         return config if seed is None else dataclasses.replace(config, seed=seed)
 
@@ -130,9 +129,7 @@ def export_record(study: optuna.Study, trial: optuna.trial.FrozenTrial, storage_
     Raises:
         ValueError: the trial lacks what an export needs (it was not run by dynsearch).
     """
-    from ._version import __version__
-    from .search.study import load_spec
-    from .selection import trial_arm
+    from .search.study import load_spec  # the search layer (optuna) loads only when an export is made from a study
 
     spec = load_spec(study)
     strategy, train = trial.user_attrs.get("strategy"), trial.user_attrs.get("train")
@@ -171,7 +168,6 @@ def dumps(record: ExportRecord) -> str:
 
 def write_export(record: ExportRecord, path: str | os.PathLike[str]) -> Path:
     """Write ``record`` to ``path`` atomically (a reader never sees half a file)."""
-    from ._files import atomic_write_text
 
     return atomic_write_text(path, dumps(record))
 
@@ -218,9 +214,6 @@ def read_export(path: str | os.PathLike[str]) -> ExportRecord:
 
 
 def _check_shape(where: str, data: dict[str, Any]) -> None:
-    from .plugins import PluginError, load_plugins
-    from .strategies import strategy_from_config
-    from .train import TrainConfig
 
     plugins = data.get("plugins", [])
     if not isinstance(plugins, list) or not all(isinstance(p, str) for p in plugins):

@@ -43,6 +43,7 @@ def retried_numbers(trials: Iterable[FrozenTrial]) -> set[int]:
 
 
 def _score(trial: FrozenTrial) -> float | None:
+    # optuna loads on first use: a search worker that does not need it never imports it
     from optuna.trial import TrialState
 
     if trial.state != TrialState.COMPLETE or not trial.values or not math.isfinite(trial.values[0]):

@@ -24,6 +24,7 @@ from .adjustment import adjust
 from .data import DatasetSplits, iter_batches
 from .metrics import batch_loss, evaluate, metric_name, split_metrics
 from .models import build_model
+from .signals import SignalRecorder
 from .sites import (
     apply,
     needs_input_signal,
@@ -127,8 +128,6 @@ def build(splits: DatasetSplits, strategy: Strategy | Mapping[str, Any], config:
 def _recorder(model: nn.Module, signals: Sequence[Any]) -> Any:
     if not signals:
         return None
-    from .signals import SignalRecorder
-
     return SignalRecorder(model, list(signals))
 
 

@@ -30,6 +30,7 @@ def _fmt(value: float) -> str:
 
 
 def _signal_figure(cal: Calibration, signal: str, out: Path) -> Figure:
+    # matplotlib loads on first use: a search worker that does not need it never imports it
     import matplotlib.pyplot as plt
 
     rows = [r for r in cal.rows if r[6] == signal]

@@ -57,6 +57,7 @@ def _commands() -> dict[str, tuple[str, Configure]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``dynsearch`` console script."""
+    # loaded when this command runs, so `dynsearch --help` and the other commands start fast
     from ..plugins import PluginError
 
     try:
@@ -67,6 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     parser = ArgumentParser(prog="dynsearch", description="Search the hyperparameters of dynamic activation functions.")
+    # loaded when this command runs, so `dynsearch --help` and the other commands start fast
     from .._version import __version__
 
     parser.add_argument("--version", action="version", version=f"dynsearch {__version__}")

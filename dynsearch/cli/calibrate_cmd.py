@@ -34,6 +34,7 @@ class _Progress:
 
     def __call__(self, done: int, total: int, what: str) -> None:
         if self.bar is None:
+            # tqdm and the command's modules load when it runs: `dynsearch --help` and the other commands start fast
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, unit="run", desc="calibrating", dynamic_ncols=True, file=sys.stderr)
@@ -47,6 +48,7 @@ class _Progress:
 
 def _load(path: Path) -> Any:
     """The study, read without resolving its own ``"calibrated"`` ranges (this command makes them)."""
+    # loaded when this command runs, so `dynsearch --help` and the other commands start fast
     from ..config import ConfigError, load_study_file
     from ..config._calibrated import calibration_optional
     from ..data import DatasetError, load_dataset
@@ -66,6 +68,7 @@ def _load(path: Path) -> Any:
 
 def calibrate_command(args: argparse.Namespace) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")  # figures are files
+    # torch and the command's modules load when it runs: `dynsearch --help` and the other commands start fast
     import torch
 
     from ..calibration import DEFAULT_EPOCHS, calibrate, calibration_dir, fixed_families, write_calibration_report

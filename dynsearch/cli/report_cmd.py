@@ -26,6 +26,7 @@ def _port(text: str) -> int:
 
 
 def _journal_file(url: str) -> Path | None:
+    # loaded when this command runs, so `dynsearch --help` and the other commands start fast
     from ..search.storage import is_journal
 
     if not is_journal(url):
@@ -35,6 +36,7 @@ def _journal_file(url: str) -> Path | None:
 
 def _open_storage_readonly(url: str) -> Any:
     """Open an existing storage; a journal file that does not exist is an error, never created."""
+    # loaded when this command runs, so `dynsearch --help` and the other commands start fast
     from ..search.storage import StorageError, check_storage_url, mask_url, open_storage
 
     try:
@@ -55,6 +57,7 @@ def _open_storage_readonly(url: str) -> Any:
 
 def _check_default_journal(name: str, url: str) -> None:
     """A study whose default journal (runs/NAME.journal) is missing: name the studies that do exist."""
+    # loaded when this command runs, so `dynsearch --help` and the other commands start fast
     from ..search.storage import RUNS_DIR, default_storage_url
 
     journal = _journal_file(url)
@@ -69,6 +72,7 @@ def _check_default_journal(name: str, url: str) -> None:
 
 def open_study(name: str, storage_arg: str | None) -> tuple[Any, str]:
     """``(study, storage_url)`` for a study that exists; a one-line UsageError otherwise."""
+    # optuna and the command's modules load when it runs: `dynsearch --help` and the other commands start fast
     import optuna
 
     from ..search.storage import mask_url, resolve_storage_url
@@ -87,6 +91,7 @@ def open_study(name: str, storage_arg: str | None) -> tuple[Any, str]:
 
 
 def _quiet_optuna() -> None:
+    # optuna and the command's modules load when it runs: `dynsearch --help` and the other commands start fast
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -114,6 +119,7 @@ def configure_report(parser: argparse.ArgumentParser) -> Callable[[argparse.Name
 def report(args: argparse.Namespace) -> int:
     # Figures are files: no GUI backend (set before matplotlib is imported; an explicit MPLBACKEND wins).
     os.environ.setdefault("MPLBACKEND", "Agg")
+    # torch and the command's modules load when it runs: `dynsearch --help` and the other commands start fast
     import torch
 
     from ..report import DEFAULT_SEEDS, build_report
@@ -153,6 +159,7 @@ def report(args: argparse.Namespace) -> int:
 
 
 def configure_dashboard(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    # loaded when this command runs, so `dynsearch --help` and the other commands start fast
     from ..dashboard import DEFAULT_HOST, DEFAULT_PORT
 
     parser.add_argument("name", metavar="NAME", nargs="?",
@@ -165,6 +172,7 @@ def configure_dashboard(parser: argparse.ArgumentParser) -> Callable[[argparse.N
 
 
 def _dashboard_storage_url(args: argparse.Namespace) -> str:
+    # loaded when this command runs, so `dynsearch --help` and the other commands start fast
     from ..search.storage import RUNS_DIR, resolve_storage_url
 
     if args.name:
@@ -184,6 +192,7 @@ def _dashboard_storage_url(args: argparse.Namespace) -> str:
 
 
 def dashboard(args: argparse.Namespace) -> int:
+    # loaded when this command runs, so `dynsearch --help` and the other commands start fast
     from ..dashboard import serve
     from ..search._optuna import storage_of, study_id_of
     from ..search.storage import mask_url
@@ -219,6 +228,7 @@ def configure_export(parser: argparse.ArgumentParser) -> Callable[[argparse.Name
 
 
 def export(args: argparse.Namespace) -> int:
+    # loaded when this command runs, so `dynsearch --help` and the other commands start fast
     from ..export import TIE_RULE, dumps, export_record, matching_arms, select_best_trial, write_export
     from ..search.storage import mask_url
     from ..search.study import load_spec

@@ -54,6 +54,7 @@ def _positive_float(text: str) -> float:
 
 
 def _set_verbosity(verbose: bool, quiet: bool) -> None:
+    # optuna and the command's modules load when it runs: `dynsearch --help` and the other commands start fast
     import optuna
 
     level = logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING
@@ -86,6 +87,7 @@ def configure_run(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespa
 
 
 def _load_spec(path: Path):
+    # loaded when this command runs, so `dynsearch --help` and the other commands start fast
     from ..config import ConfigError, load_study_file
 
     try:
@@ -96,6 +98,7 @@ def _load_spec(path: Path):
 
 def _check_datasets(spec: Any) -> None:
     """Load every dataset once before any storage is touched: a bad CSV is a usage error."""
+    # loaded when this command runs, so `dynsearch --help` and the other commands start fast
     from ..data import DatasetError, load_dataset
 
     for ds in spec.datasets:
@@ -106,6 +109,7 @@ def _check_datasets(spec: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # loaded when this command runs, so `dynsearch --help` and the other commands start fast
     from ..search.runner import run_study
     from ..search.storage import StorageError, check_storage_url, mask_url, resolve_storage_url
 
@@ -149,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_summary(summary: Any, storage_label: str) -> None:
+    # loaded when this command runs, so `dynsearch --help` and the other commands start fast
     from ..search.study import best_per_arm, describe_params
 
     counts = summary.counts
@@ -172,6 +177,7 @@ def _print_summary(summary: Any, storage_label: str) -> None:
 
 def warn_ties(trials: list[Any]) -> None:
     """On stderr: a best value that ties across trials or saturates, within arms and overall."""
+    # loaded when this command runs, so `dynsearch --help` and the other commands start fast
     from ..search.ties import find_tie, find_ties_per_arm, per_arm_message
 
     for line in (per_arm_message(find_ties_per_arm(trials)), find_tie(trials)):
@@ -203,6 +209,7 @@ def configure_worker(parser: argparse.ArgumentParser) -> Callable[[argparse.Name
 
 
 def worker(args: argparse.Namespace) -> int:
+    # optuna and the command's modules load when it runs: `dynsearch --help` and the other commands start fast
     import optuna
 
     from ..search.storage import (
@@ -215,7 +222,7 @@ def worker(args: argparse.Namespace) -> int:
         open_storage,
         resolve_storage_url,
     )  # fmt: skip
-    from ..search.worker import run_worker
+    from ..search.worker import run_worker  # with the storage above: loaded when the worker starts
 
     _set_verbosity(args.verbose, args.quiet)
     if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
@@ -237,6 +244,7 @@ def worker(args: argparse.Namespace) -> int:
         known = ", ".join(names) or "none"
         raise UsageError(f"worker: no study {args.study!r}{did_you_mean(args.study, names)} on {mask_url(storage_url)} "
                          f"(studies there: {known})")
+    # loaded when this command runs, so `dynsearch --help` and the other commands start fast
     from ..config import ConfigError
 
     try:
@@ -262,6 +270,7 @@ def configure_studies(parser: argparse.ArgumentParser) -> Callable[[argparse.Nam
 
 
 def studies(args: argparse.Namespace) -> int:
+    # loaded when this command runs, so `dynsearch --help` and the other commands start fast
     from ..search.storage import RUNS_DIR, StorageError, _journal_path, is_journal, mask_url
     from ..search.study import list_studies
 

@@ -59,6 +59,7 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
 
 
 def configure(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    # loaded when this command runs, so `dynsearch --help` and the other commands start fast
     from ..strategies import signal_names, strategy_names
 
     data = parser.add_argument_group("data")
@@ -120,6 +121,7 @@ def _train_settings(args: argparse.Namespace, base: dict[str, Any]) -> dict[str,
 
 
 def _strategy(args: argparse.Namespace, exported: Any) -> Any:
+    # loaded when this command runs, so `dynsearch --help` and the other commands start fast
     from ..activations import family_names, get_family
     from ..strategies import make_strategy, strategy_from_config, strategy_names
 
@@ -164,6 +166,7 @@ def _datasets(args: argparse.Namespace, exported: Any) -> list[tuple[str, dict[s
 
 
 def run(args: argparse.Namespace) -> int:
+    # torch and the command's modules load when it runs: `dynsearch --help` and the other commands start fast
     import torch
 
     from ..data import DatasetError, load_dataset
@@ -174,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
                          "strategy; change its parameters with flags such as --lower, or drop --config)")
     exported = None
     if args.config is not None:
+        # loaded when this command runs, so `dynsearch --help` and the other commands start fast
         from ..export import ExportError, read_export
 
         try:

@@ -23,6 +23,7 @@ Arrays = tuple[np.ndarray, np.ndarray, list[str], list[str]]  # x, y, feature na
 
 def _skd() -> Any:
     """scikit-learn's datasets module, imported on first use (a worker reading cached splits never needs it)."""
+    # scikit-learn loads on first use: a search worker that does not need it never imports it
     from sklearn import datasets
 
     return datasets

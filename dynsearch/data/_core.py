@@ -187,6 +187,7 @@ def assemble(
     x, feature_names = raw.features(train)
     if x.shape[1] == 0:
         raise DatasetError(f"Dataset {raw.name!r} has no usable feature values in its train rows.")
+    # scikit-learn loads on first use: a search worker that does not need it never imports it
     from sklearn.preprocessing import StandardScaler
 
     # StandardScaler maps constant columns to 0 (scale 1), never NaN.

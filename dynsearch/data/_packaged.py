@@ -34,6 +34,7 @@ def _encode(frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
 
 def tips() -> Arrays:
     """Restaurant bills (244 rows): predict the tip from the bill, party size, day, time, sex and smoker."""
+    # plotly loads on first use: a search worker that does not need it never imports it
     import plotly.data
 
     frame = plotly.data.tips()
@@ -44,9 +45,11 @@ def tips() -> Arrays:
 def gapminder() -> Arrays:
     """Country-years 1952–2007 (1704 rows): predict life expectancy from continent, year, log population
     and log GDP per capita (country names and codes are left out: they would identify the answer)."""
+    # plotly loads on first use: a search worker that does not need it never imports it
     import plotly.data
 
     frame = plotly.data.gapminder()
+    # pandas loads on first use: a search worker that does not need it never imports it
     import pandas as pd
 
     inputs = pd.DataFrame(

@@ -156,6 +156,7 @@ def _make_classification(recipe: dict[str, Any], rng: np.random.Generator) -> tu
 
 
 def _make_regression(recipe: dict[str, Any], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    # scikit-learn loads on first use: a search worker that does not need it never imports it
     from sklearn import datasets as skd
 
     n, gen, state = recipe["n_samples"], recipe["generator"], int(rng.integers(2**31))

@@ -94,6 +94,7 @@ def _read_table(fmt: str, path: Path) -> pd.DataFrame:
 
 
 def _is_numeric(series: pd.Series) -> bool:
+    # pandas loads on first use: a search worker that does not need it never imports it
     from pandas.api import types as ptypes
 
     return ptypes.is_numeric_dtype(series.dtype) and not ptypes.is_bool_dtype(series.dtype)
@@ -175,6 +176,7 @@ def _feature_builder(frame: pd.DataFrame, display: str) -> Callable[[np.ndarray]
     A numeric column missing in every train row becomes 0; a category not seen in the train rows, or a
     missing one, encodes as all zeros. Output columns follow the file's column order.
     """
+    # pandas, scikit-learn loads on first use: a search worker that does not need it never imports it
     import pandas as pd
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer

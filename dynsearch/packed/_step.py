@@ -97,6 +97,7 @@ def forward_loss(
 
 def _compiled(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     if name not in _COMPILED:
+        # torch.compile's machinery loads only when a step is compiled
         import torch._dynamo
 
         torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, _RECOMPILE_LIMIT)

@@ -49,6 +49,7 @@ def heartbeat_enabled(storage: optuna.storages.BaseStorage) -> bool:
     A study wraps an RDBStorage in Optuna's private ``_CachedStorage``, so this asks for the
     capability, not for the class.
     """
+    # optuna's storage internals load only where a storage of that kind is used
     from optuna.storages._heartbeat import is_heartbeat_enabled
 
     return is_heartbeat_enabled(storage)
@@ -69,6 +70,7 @@ def stale_trial_ids(study: optuna.Study) -> list[int]:
 def open_rdb_storage(url: str, *, heartbeat_interval: int | None, grace_period: int | None, **kwargs: Any) -> Any:
     """``RDBStorage(url, ...)``, with Optuna's notice that heartbeats are experimental silenced here
     only (dynsearch relies on them on purpose; no process-wide warning filter)."""
+    # optuna's storage internals load only where a storage of that kind is used
     from optuna.storages import RDBStorage
 
     with warnings.catch_warnings():
@@ -122,6 +124,7 @@ def write_user_attrs(attrs: Mapping[optuna.Trial, Mapping[str, Any]]) -> set[opt
     Any other storage gets one ``set_user_attr`` per attribute. Attributes already stored with the
     same value are not written again.
     """
+    # optuna's storage internals load only where a storage of that kind is used
     from optuna.storages.journal._storage import JournalOperation
 
     pending: dict[optuna.Trial, dict[str, Any]] = {}
@@ -175,6 +178,7 @@ class ReportBatch:
 
     def flush(self) -> set[optuna.Trial]:
         """Store what is pending; returns the trials another process had finished (not written)."""
+        # optuna's storage internals load only where a storage of that kind is used
         from optuna.storages.journal._storage import JournalOperation
 
         pending, self.pending = self.pending, {}
@@ -186,6 +190,7 @@ class ReportBatch:
 
 
 def _is_journal(trial: optuna.Trial) -> bool:
+    # optuna's storage internals load only where a storage of that kind is used
     from optuna.storages.journal import JournalStorage
 
     return isinstance(storage_of(trial.study), JournalStorage)
@@ -204,6 +209,7 @@ def _store_per_trial(
     op code and its fields besides the worker and trial. Any other storage gets
     ``write_one(trial, key, value)`` per pair.
     """
+    # optuna's storage internals load only where a storage of that kind is used
     from optuna.storages.journal import JournalStorage
 
     if not pending:

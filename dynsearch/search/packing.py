@@ -62,6 +62,7 @@ def auto_pack_size(spec: StudySpec, datasets: Sequence[DatasetSplits], device: s
                    ) -> tuple[int, str]:
     """K for ``pack = "auto"`` over the study's loaded ``datasets`` (every one trains in the same pack),
     and a line saying why."""
+    # the packed engine loads only in a process that trains packs, not in the supervisor
     from ..packed import auto_pack_size as engine_rule
     from ..packed import member_footprint
 
@@ -83,6 +84,7 @@ def auto_pack_size(spec: StudySpec, datasets: Sequence[DatasetSplits], device: s
 
 def engine_options(spec: StudySpec) -> dict[str, Any]:
     """Options the installed pack engine understands (``compile`` where it has one)."""
+    # the packed engine loads only in a process that trains packs, not in the supervisor
     from ..packed import train_packed
 
     accepted = inspect.signature(train_packed).parameters
@@ -116,6 +118,7 @@ def warm_up(objective: Objective) -> list[DatasetSplits]:
     would import torch's compiler stack (about 2 s) that an eager pack never needs. Nothing here
     raises: a dataset that fails to load fails its trials, with the reason, later.
     """
+    # the packed engine loads only in a process that trains packs, not in the supervisor
     from ..packed import PackMember, train_packed
 
     spec = objective.spec

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,9 +66,7 @@ def default_processes(device: str) -> int:
 
 def _gpu_count() -> int:
     """Visible CUDA GPUs; a CUDA that is installed but broken means CPU workers, and the log says why."""
-    import warnings
-
-    import torch
+    import torch  # torch loads only to count GPUs: the supervisor itself never trains
 
     reason = None
     with warnings.catch_warnings(record=True) as caught:
@@ -130,6 +129,7 @@ class _Progress:
     def __init__(self, total: int, enabled: bool, start_finished: int) -> None:
         self.bar = None
         if enabled:
+            # tqdm loads on first use: a search worker that does not need it never imports it
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, initial=min(start_finished, total), unit="trial", dynamic_ncols=True,

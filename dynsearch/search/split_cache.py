@@ -37,6 +37,7 @@ def write_split_cache(spec: StudySpec, folder: str | Path) -> int:
     A dataset that fails to load is skipped: the workers load it themselves and fail its trials
     with the reason.
     """
+    # the data loaders (scikit-learn, pandas) load only when a split is not cached yet
     from ..data import load_dataset
 
     written = 0
@@ -69,6 +70,7 @@ def read_cached_splits(
     path = cache_file(folder, dataset, split_seed)
     if not path.is_file():
         return None
+    # the data loaders (scikit-learn, pandas) load only when a split is not cached yet
     from ..data import DatasetSplits
 
     state = torch.load(path, map_location=device, weights_only=True)

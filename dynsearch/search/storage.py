@@ -193,6 +193,7 @@ def open_storage(url: str, *, heartbeat: bool = True) -> optuna.storages.BaseSto
 @contextlib.contextmanager
 def _pg_advisory_lock(url: str, key: int) -> Iterator[None]:
     """Hold PostgreSQL advisory lock ``key`` on its own connection (released even if the block raises)."""
+    # SQLAlchemy loads on first use: a search worker that does not need it never imports it
     import sqlalchemy
 
     real = url if not url.startswith("postgresql://") else "postgresql+psycopg://" + url[len("postgresql://"):]

@@ -24,7 +24,7 @@ from ..config import StudySpec
 from ..selection import ARM_PARAM, REPLACES_ATTR, best_per_arm, retried_numbers
 from ._optuna import storage_of, study_id_of, trial_id_of
 from .samplers import REPLICATE_ATTR, SPLIT_SEED_ATTR, trial_stream
-from .storage import MAX_RETRY, budget_lock, mask_url
+from .storage import MAX_RETRY, budget_lock, mask_url, open_storage
 
 __all__ = [
     "SPEC_ATTR",
@@ -309,8 +309,6 @@ def describe_params(trial: FrozenTrial) -> dict[str, Any]:
 
 def list_studies(storage_url: str) -> list[tuple[str, int, int, int, int, int, str]]:
     """``(name, complete, pruned, failed, running, waiting, best)`` for every study on a storage."""
-    from .storage import open_storage
-
     storage = open_storage(storage_url, heartbeat=False)
     rows = []
     for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):

@@ -19,8 +19,10 @@ def check_search_space(cls: type[Strategy] | str, *, trials: int = 30, seed: int
     Raises:
         AssertionError: naming the arm, the plan and the constructor's error.
     """
+    # optuna and the search space load only for the search-space check, not for a strategy's own checks
     import optuna
 
+    # optuna and the search space load only for the search-space check, not for a strategy's own checks
     from ..search.space import suggest_strategy
 
     cls = get_strategy_class(cls) if isinstance(cls, str) else cls

@@ -316,6 +316,7 @@ def check_strategy(cls_or_name: type[Strategy] | str) -> None:
         raise AssertionError(f"{_label(cls)}() cannot be built from its defaults: {exc!r}.") from exc
     for check in CHECKS:
         check(strategy)
+    # optuna and the search space load only for the search-space check, not for a strategy's own checks
     from .space_conformance import check_search_space
 
     check_search_space(cls)

@@ -168,7 +168,6 @@ def dumps(record: ExportRecord) -> str:
 
 def write_export(record: ExportRecord, path: str | os.PathLike[str]) -> Path:
     """Write ``record`` to ``path`` atomically (a reader never sees half a file)."""
-
     return atomic_write_text(path, dumps(record))
 
 

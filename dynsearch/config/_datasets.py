@@ -26,6 +26,14 @@ def _dataset_name(c: Checker, key: str, value: Any) -> str:
         if not rest.strip():
             raise c.fail(key, f"no path after {prefix.strip().lower()}:, got {show(name)}; e.g. \"csv:data/train.csv\"")
         return f"{prefix.strip().lower()}:{rest.strip()}"
+    from ..loaders import LoaderError, is_loader, resolve_loader
+
+    if is_loader(name.strip()):
+        try:
+            resolve_loader(name.strip())  # importable and callable now, before anything runs
+        except LoaderError as exc:
+            raise c.fail(key, str(exc)) from None
+        return name.strip()
     canonical = name.strip().lower().replace("-", "_")
     builtins = dataset_names()
     if canonical in builtins or is_suite_member(canonical):

@@ -63,6 +63,10 @@ def load_dataset(
     """
     check_fractions(val_fraction, test_fraction)
     check_split_seed(split_seed)
+    from ..loaders import is_loader, load_user_dataset
+
+    if isinstance(name, str) and is_loader(name):  # a user's loader: it splits the data itself
+        return load_user_dataset(name, options, split_seed=split_seed, device=device)
     file = parse_file_name(name) if isinstance(name, str) else None
     if file is not None:
         try:

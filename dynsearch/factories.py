@@ -112,3 +112,35 @@ def _cnn(input_shape: tuple[int, ...], n_outputs: int, *, channels: Sequence[int
         raise ValueError(f"A cnn needs input_shape (C, H, W), got {tuple(input_shape)!r}; use an mlp for flat features.")
     return small_cnn((input_shape[0], input_shape[1], input_shape[2]), n_outputs, channels=channels,
                      activation=activation, dropout=dropout)  # fmt: skip
+
+
+def check_model(splits: Any, config: Any) -> None:
+    """Build the study's model for ``splits`` once and run two rows through it, before anything trains.
+
+    Raises:
+        FactoryError: the factory fails or returns no module, the output has the wrong shape, or the model
+            has no activation to make dynamic.
+    """
+    import torch
+
+    from .train import build
+
+    if not config.factory:
+        return  # the built-in kinds are checked by their own rules
+    try:
+        model = build(splits, {"name": "fixed", "params": {}}, config)
+    except FactoryError:
+        raise
+    except ValueError as exc:  # apply: no activation to make dynamic
+        raise FactoryError(f"model factory {config.factory!r}: {' '.join(str(exc).split())}") from None
+    expected = (2, splits.n_outputs)
+    try:
+        with torch.no_grad():
+            shape = tuple(model.eval()(splits.x_train[:2]).shape)
+    except Exception as exc:  # noqa: BLE001 - the user's forward, in one line
+        raise FactoryError(f"model factory {config.factory!r}: its model fails on a batch of input shape "
+                           f"{tuple(splits.x_train[:2].shape)}: {type(exc).__name__}: {' '.join(str(exc).split())}"
+                           ) from None  # fmt: skip
+    if shape != expected:
+        raise FactoryError(f"model factory {config.factory!r}: its model returns shape {shape} for 2 rows; "
+                           f"expected {expected} (input_shape {splits.input_shape}, n_outputs {splits.n_outputs})")

@@ -97,12 +97,22 @@ def _load_spec(path: Path):
 def _check_datasets(spec: Any) -> None:
     """Load every dataset once before any storage is touched: a bad CSV is a usage error."""
     from ..data import DatasetError, load_dataset
+    import dataclasses
 
+    from ..factories import FactoryError, check_model
+
+    # The searched factory parameters at their low ends: the factory sees a value for every one it needs.
+    low = {name: bounds[0] for name, bounds in spec.search.model}
+    config = dataclasses.replace(spec.train, model_params={**spec.train.model_params, **low})
     for ds in spec.datasets:
         try:
-            load_dataset(ds.name, split_seed=spec.split_seed, **dict(ds.options))
+            splits = load_dataset(ds.name, split_seed=spec.split_seed, **dict(ds.options))
         except DatasetError as exc:
             raise UsageError(f"{spec.path}: datasets: {exc}", about_file=True) from None
+        try:  # a study's own model: built once on each dataset, so a wrong shape fails now, not in every trial
+            check_model(splits, config)
+        except FactoryError as exc:
+            raise UsageError(f"{spec.path}: model.factory: {ds.label}: {exc}", about_file=True) from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -242,14 +242,16 @@ def resolve_callable(reference: str, what: str) -> Callable[..., Any]:
         obj = getattr(obj, part)
     if not callable(obj):
         raise ValueError(f"{what} {reference!r}: {type(obj).__name__} object is not callable")
-    return obj  # type: ignore[no-any-return]
+    function: Callable[..., Any] = obj
+    return function
 
 
 def resolve_fit(reference: str) -> FitFunction:
     """The fit function a study's ``objective`` names ("" or "builtin": ``builtin_fit``)."""
     if reference in ("", "builtin"):
         return builtin_fit
-    return resolve_callable(reference, "objective")  # type: ignore[return-value]
+    fit: FitFunction = resolve_callable(reference, "objective")
+    return fit
 
 
 def check_reported(ctx: FitContext, reference: str) -> None:

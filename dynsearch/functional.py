@@ -83,7 +83,7 @@ class _Tracer(fx.Tracer):
 def _replacement(node: fx.Node) -> type[nn.Module] | None:
     if node.op == "call_function":
         try:
-            return FUNCTIONS.get(node.target)  # type: ignore[call-overload]
+            return FUNCTIONS.get(node.target)  # type: ignore[arg-type]
         except TypeError:  # an unhashable target
             return None
     if node.op == "call_method" and not node.kwargs and len(node.args) == 1:

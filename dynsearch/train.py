@@ -21,9 +21,9 @@ import torch
 from torch import nn
 
 from .data import DatasetSplits
+from .fit import FitContext, check_reported, make_optimizer, resolve_fit, snapshot
 from .metrics import batch_loss, evaluate, metric_name, split_metrics
 from .sites import apply, sites
-from .fit import FitContext, check_reported, make_optimizer, resolve_fit, snapshot
 from .strategies import Strategy, strategy_from_config
 from .train_config import MODEL_KINDS, OPTIMIZERS, TrainConfig
 

@@ -96,9 +96,9 @@ def _load_spec(path: Path):
 
 def _check_datasets(spec: Any) -> None:
     """Load every dataset once before any storage is touched: a bad CSV is a usage error."""
-    from ..data import DatasetError, load_dataset
     import dataclasses
 
+    from ..data import DatasetError, load_dataset
     from ..factories import FactoryError, check_model
 
     # The searched factory parameters at their low ends: the factory sees a value for every one it needs.

@@ -28,7 +28,7 @@ def _param_value(c: Checker, key: str, value: Any) -> Any:
 def _ranges(c: Checker, value: Any) -> tuple[tuple[str, tuple[Any, Any]], ...]:
     """``[search.model]``: each searched factory parameter with its int or float ``[low, high]``."""
     table = c.table("search.model", value)
-    out = []
+    out: list[tuple[str, tuple[Any, Any]]] = []
     for name, bounds in table.items():
         key = join_key("search.model", name)
         if isinstance(bounds, list) and len(bounds) == 2 and all(isinstance(v, int) and not isinstance(v, bool)

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import importlib
 import math
+import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Protocol
 
@@ -232,6 +234,9 @@ def resolve_callable(reference: str, what: str) -> Callable[..., Any]:
     module, sep, attr = reference.partition(":")
     if not sep or not module or not attr:
         raise ValueError(f"{what} {reference!r}: expected 'package.module:function'")
+    cwd = os.getcwd()
+    if "" not in sys.path and cwd not in sys.path:
+        sys.path.append(cwd)  # as for plugins: a module next to the study file is found
     try:
         obj: Any = importlib.import_module(module)
     except Exception as exc:  # a user's module: any import error is its failure

@@ -12,7 +12,11 @@ into them and what comes out. Put a strategy into any model::
 from ._version import __version__
 from .activations import Family, family_names, get_family
 from .adjustment import adjust
+from .data import DatasetSplits
 from .export import load_config
+from .factories import register_model
+from .fit import FitContext
+from .loaders import LoadedData, register_loader
 from .plugins import PluginError, load_plugins
 from .signals import (
     PearsonResult,
@@ -73,4 +77,9 @@ __all__ = [
     "Arm",
     "load_plugins",
     "PluginError",
+    "DatasetSplits",
+    "FitContext",
+    "LoadedData",
+    "register_model",
+    "register_loader",
 ]

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .activations import ACTIVATION_MODULE_TYPES, Params, family_from_module, family_index, family_names, get_family
+from .functional import convert_functional
 from .learned import alpha_rows, channel_counts, initial_learned, learned_params
 from .signals import PearsonStats, Signal, SignalMeter, get_signal_class
 from .strategies import Strategy, strategy_from_config
@@ -200,8 +201,13 @@ def sites(model: nn.Module) -> list[tuple[str, ActivationSite]]:
     return [(name, m) for name, m in model.named_modules() if isinstance(m, ActivationSite)]
 
 
-def apply(model: nn.Module, strategy: Strategy | Mapping[str, Any], *, keep_activations: bool = False) -> nn.Module:
+def apply(model: nn.Module, strategy: Strategy | Mapping[str, Any], *, keep_activations: bool = False,
+          strict: bool = False) -> nn.Module:  # fmt: skip
     """Replace every activation module of ``model`` with a site driven by ``strategy``.
+
+    Functional activations in a forward (``F.relu(x)``, ``torch.tanh(x)``) become sites too, through
+    ``torch.fx`` (``dynsearch.functional``): the model returned is then a ``GraphModule`` with the same
+    parameter names. Use the returned model.
 
     Works on any module tree (Sequential, ModuleList, ModuleDict, nested custom modules).
     Applying to a model that already has sites re-assigns them to the new strategy.
@@ -212,9 +218,11 @@ def apply(model: nn.Module, strategy: Strategy | Mapping[str, Any], *, keep_acti
             (set in every exported config) replaces each activation's own family.
         keep_activations: start every site from the model's own activation (nn.Tanh stays tanh),
             ignoring the strategy's ``base``.
+        strict: raise when a functional activation cannot become a site (the model does not trace)
+            instead of warning once and leaving it fixed.
 
     Raises:
-        ValueError: if the model holds no activation module.
+        ValueError: if the model holds no activation module, or ``strict`` and one stays fixed.
     """
     strategy = strategy_from_config(strategy)
     if keep_activations and strategy.base is not None:
@@ -222,6 +230,7 @@ def apply(model: nn.Module, strategy: Strategy | Mapping[str, Any], *, keep_acti
         strategy = strategy_from_config({**config, "params": {**config["params"], "base": None}})
     if isinstance(model, ActivationSite) or family_from_module(model) is not None:
         raise ValueError(f"dynsearch.apply needs a model that contains activations; got a bare {type(model).__name__}.")
+    model = convert_functional(model, strict=strict, leaves=(ActivationSite,))
     device = next((p.device for p in model.parameters()), None)
     replaced = _replace_activations(model, strategy, device, channel_counts(model))
     if replaced == 0:

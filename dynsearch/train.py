@@ -14,26 +14,18 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
-from .adjustment import adjust
-from .data import DatasetSplits, iter_batches
+from .data import DatasetSplits
+from .factories import FactoryError, build_factory_model
+from .fit import EpochRecord, FitContext, TrainingInterrupted, check_reported, make_optimizer, resolve_fit, snapshot
 from .metrics import batch_loss, evaluate, metric_name, split_metrics
-from .models import build_model
 from .signals import SignalRecorder
-from .sites import (
-    apply,
-    needs_input_signal,
-    needs_target_signal,
-    observe_input,
-    observe_output,
-    parameter_groups,
-    sites,
-)
+from .sites import apply, sites
 from .strategies import Strategy, strategy_from_config
 from .train_config import MODEL_KINDS, OPTIMIZERS, TrainConfig
 
@@ -48,24 +40,8 @@ __all__ = [
     "split_metrics",
     "OPTIMIZERS",
     "MODEL_KINDS",
+    "check_model",
 ]
-
-
-class TrainingInterrupted(Exception):
-    """Raised by ``train`` when its ``should_stop`` callback asks it to stop (checked every batch)."""
-
-
-@dataclass
-class EpochRecord:
-    """One epoch of history: losses, validation metric and every site's r, family and α."""
-
-    epoch: int
-    train_loss: float
-    val_loss: float
-    val_metric: float
-    sites: list[dict[str, Any]] = field(default_factory=list)
-    # {site: {signal: value}} of the signals ``train(record_signals=...)`` measured (network ones under "(network)")
-    signals: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -93,32 +69,20 @@ class TrainResult:
         return asdict(self)
 
 
-def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    groups = parameter_groups(model, config.weight_decay)
-    if config.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=config.lr)
-    if config.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=config.lr)
-    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
-
-
-def _snapshot(model: nn.Module) -> dict[str, Any]:
-    """A copy of the state_dict: tensors cloned, a site's extra state (host counters) copied."""
-    return {k: v.detach().clone() if isinstance(v, Tensor) else dict(v) for k, v in model.state_dict().items()}
+_optimizer = make_optimizer  # the trainer's optimizer, under its former name
+_snapshot = snapshot
 
 
 def build(splits: DatasetSplits, strategy: Strategy | Mapping[str, Any], config: TrainConfig) -> nn.Module:
     """The study's model for this dataset, seeded, with its activations turned into sites."""
     torch.manual_seed(config.seed)
-    model = build_model(
-        config.model,
-        input_shape=splits.input_shape,
-        n_outputs=splits.n_outputs,
-        hidden=config.hidden,
-        channels=config.channels,
-        activation=config.activation,
-        dropout=config.dropout,
-    )
+    if config.factory:
+        model = build_factory_model(config.factory, splits.input_shape, splits.n_outputs, config.model_params)
+    else:  # the built-in kinds are the registered factories "mlp" and "cnn"
+        kind = config.model if config.model != "auto" else "cnn" if len(splits.input_shape) == 3 else "mlp"
+        builtin = {"hidden": config.hidden, "channels": config.channels, "activation": config.activation,
+                   "dropout": config.dropout}  # fmt: skip
+        model = build_factory_model(kind, splits.input_shape, splits.n_outputs, builtin)
     model = apply(model.to(splits.x_train.device), strategy)
     for _, site in sites(model):
         site.measure_every = config.measure_every
@@ -129,13 +93,6 @@ def _recorder(model: nn.Module, signals: Sequence[Any]) -> Any:
     if not signals:
         return None
     return SignalRecorder(model, list(signals))
-
-
-def _epoch_signals(recorder: Any) -> dict[str, dict[str, float]]:
-    """The epoch's measured values (one host sync per value, once per epoch), then a fresh start."""
-    if recorder is None:
-        return {}
-    return {site: {name: v[0] for name, v in values.items()} for site, values in recorder.epoch_values().items()}
 
 
 def train(
@@ -168,7 +125,8 @@ def train(
     strategy = strategy_from_config(strategy)
     started = time.perf_counter()
     model = build(splits, strategy, config)
-    fit = _fit(model, splits, config, on_epoch=on_epoch, should_stop=should_stop, record_signals=record_signals)
+    fit = _run_fit(model, splits, strategy, config, on_epoch=on_epoch, should_stop=should_stop,
+                   record_signals=record_signals)  # fmt: skip
     history, best_state = fit.history, fit.best_state
     n_switches = sum(site.n_switches_ for _, site in sites(model))  # over the whole run
     if best_state is not None:
@@ -197,99 +155,54 @@ def train(
     )
 
 
-@dataclass
-class _Fit:
-    """What the epoch loop leaves: the history, the best epoch and its weights, and how it ended."""
-
-    history: list[EpochRecord] = field(default_factory=list)
-    best_metric: float = -math.inf
-    best_epoch: int = -1
-    best_state: dict[str, Any] | None = None
-    status: str = "ok"
-    diverged_epoch: int | None = None
-    message: str = ""
-
-    def diverge(self, record: EpochRecord, message: str) -> None:
-        self.status, self.diverged_epoch, self.message = "diverged", record.epoch, message
-        self.history.append(record)
-
-
-def _fit(
+def _run_fit(
     model: nn.Module,
     splits: DatasetSplits,
+    strategy: Strategy,
     config: TrainConfig,
     *,
     on_epoch: Callable[[int, float], None] | None,
     should_stop: Callable[[], bool] | None,
     record_signals: Sequence[Any] = (),
-) -> _Fit:
-    """The epoch loop: train, let the strategy adjust, validate, keep the best weights, stop early."""
-    optimizer = _optimizer(model, config)
-    generator = torch.Generator(device="cpu").manual_seed(config.seed)
-    watch_target = needs_target_signal(model)
-    watch_input = needs_input_signal(model)  # the data signal: a constant of the dataset, measured all the same
+) -> FitContext:
+    """Run the config's fit function (the built-in loop by default) through one ``FitContext``."""
+    fit_function = resolve_fit(config.fit)
     recorder = _recorder(model, record_signals)
-    fit = _Fit()
-    for epoch in range(config.epochs):
-        train_loss = _train_epoch(model, optimizer, splits, config.batch_size, generator, epoch,
-                                  watch_target=watch_target, watch_input=watch_input, recorder=recorder,
-                                  should_stop=should_stop)  # fmt: skip
-        records = adjust(model, epoch)
-        signals = _epoch_signals(recorder)
-        if not math.isfinite(train_loss) or any(not math.isfinite(r["alpha"]) for r in records):
-            fit.diverge(EpochRecord(epoch, train_loss, math.nan, math.nan, records, signals),
-                        f"training loss became {train_loss} at epoch {epoch}")  # fmt: skip
-            break
-        val_loss, val_metric = evaluate(model, splits.x_val, splits.y_val, splits.task)
-        if not math.isfinite(val_metric):
-            fit.diverge(EpochRecord(epoch, train_loss, val_loss, val_metric, records, signals),
-                        f"validation metric became {val_metric} at epoch {epoch}")  # fmt: skip
-            break
-        fit.history.append(EpochRecord(epoch, train_loss, val_loss, val_metric, records, signals))
-        if val_metric > fit.best_metric:
-            fit.best_metric, fit.best_epoch = val_metric, epoch
-            fit.best_state = _snapshot(model)
-        if on_epoch is not None:
-            on_epoch(epoch, val_metric)
-        if config.patience and epoch - fit.best_epoch >= config.patience:
-            break
-    if recorder is not None:
-        recorder.close()
-    return fit
-
-
-def _train_epoch(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    splits: DatasetSplits,
-    batch_size: int,
-    generator: torch.Generator,
-    epoch: int,
-    *,
-    watch_target: bool,
-    watch_input: bool,
-    recorder: Any,
-    should_stop: Callable[[], bool] | None,
-) -> float:
-    """One pass over the training split; returns the mean training loss."""
-    model.train()
-    loss_sum = torch.zeros((), dtype=torch.float64, device=splits.x_train.device)
-    n_batches = 0
-    for xb, yb in iter_batches(splits.x_train, splits.y_train, batch_size, generator=generator):
-        if should_stop is not None and should_stop():
-            raise TrainingInterrupted(f"stopped during epoch {epoch}")
-        optimizer.zero_grad(set_to_none=True)
-        output = model(xb)
-        loss = batch_loss(output, yb, splits.task)
-        loss.backward()
-        optimizer.step()
-        if watch_target:
-            observe_output(model, output, yb)
-        if watch_input:
-            observe_input(model, xb, yb)
+    ctx = FitContext(model, splits, config, on_epoch=on_epoch, stop=should_stop, recorder=recorder)
+    try:
+        fit_function(model, splits, strategy, ctx)
+    finally:
         if recorder is not None:
-            recorder.observe_output(output.detach(), yb)
-            recorder.observe_input(xb, yb)
-        loss_sum += loss.detach()  # summed on the device: no host sync per step
-        n_batches += 1
-    return float(loss_sum) / max(n_batches, 1)
+            recorder.close()
+    if ctx.stopped_by is not None:
+        raise ctx.stopped_by  # the pruner's exception, once the fit function has returned
+    check_reported(ctx, config.fit)
+    return ctx
+
+
+def check_model(splits: DatasetSplits, config: TrainConfig) -> None:
+    """Build the study's model for ``splits`` once and run two rows through it, before anything trains.
+
+    Raises:
+        FactoryError: the factory fails or returns no module, the output has the wrong shape, or the model
+            has no activation to make dynamic.
+    """
+    if not config.factory:
+        return  # the built-in kinds are checked by their own rules
+    try:
+        model = build(splits, {"name": "fixed", "params": {}}, config)
+    except FactoryError:
+        raise
+    except ValueError as exc:  # apply: no activation to make dynamic
+        raise FactoryError(f"model factory {config.factory!r}: {' '.join(str(exc).split())}") from None
+    expected = (2, splits.n_outputs)
+    try:
+        with torch.no_grad():
+            shape = tuple(model.eval()(splits.x_train[:2]).shape)
+    except Exception as exc:  # noqa: BLE001 - the user's forward, in one line
+        raise FactoryError(f"model factory {config.factory!r}: its model fails on a batch of input shape "
+                           f"{tuple(splits.x_train[:2].shape)}: {type(exc).__name__}: {' '.join(str(exc).split())}"
+                           ) from None  # fmt: skip
+    if shape != expected:
+        raise FactoryError(f"model factory {config.factory!r}: its model returns shape {shape} for 2 rows; "
+                           f"expected {expected} (input_shape {splits.input_shape}, n_outputs {splits.n_outputs})")

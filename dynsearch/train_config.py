@@ -8,7 +8,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Mapping
 
 from ._constraints import Constraint, Integer, Real, Sizes, check_all
@@ -43,6 +43,9 @@ class TrainConfig:
 
     ``patience`` 0 disables early stopping. ``measure_every`` k measures one training batch in k
     for the site signals: io, dead, saturation, gradient (1: every batch).
+
+    ``factory`` names a model factory (``dynsearch.factories``; "" is the built-in ``model`` kind) called
+    with ``model_params``; ``fit`` names a fit function (``dynsearch.fit``; "" is the built-in loop).
     """
 
     epochs: int = 30
@@ -59,6 +62,9 @@ class TrainConfig:
     dropout: float = 0.0
     activation: str = "relu"
     measure_every: int = 1
+    factory: str = ""
+    model_params: dict[str, Any] = field(default_factory=dict)
+    fit: str = ""
 
     def __post_init__(self) -> None:
         self.hidden = tuple(self.hidden)
@@ -70,12 +76,16 @@ class TrainConfig:
                 setattr(self, name, int(getattr(self, name)))
         self.hidden = tuple(int(v) for v in self.hidden)
         self.channels = tuple(int(v) for v in self.channels)
+        self.model_params = dict(self.model_params)
 
     def validate(self) -> None:
         """Raise ValueError with a one-line message for the first bad setting."""
         check_all(self, _TRAIN_CONSTRAINTS)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}.")
+        for name in ("factory", "fit"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"{name}: expected a name or 'package.module:function', got {getattr(self, name)!r}.")
         if self.model not in MODEL_KINDS:
             raise ValueError(f"model: expected one of {', '.join(MODEL_KINDS)}, got {self.model!r}.")
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -100,12 +101,21 @@ def _check_datasets(spec: Any) -> None:
     """Load every dataset once before any storage is touched: a bad CSV is a usage error."""
     # loaded when this command runs, so `dynsearch --help` and the other commands start fast
     from ..data import DatasetError, load_dataset
+    from ..factories import FactoryError
+    from ..train import check_model
 
+    # The searched factory parameters at their low ends: the factory sees a value for every one it needs.
+    low = {name: bounds[0] for name, bounds in spec.search.model}
+    config = dataclasses.replace(spec.train, model_params={**spec.train.model_params, **low})
     for ds in spec.datasets:
         try:
-            load_dataset(ds.name, split_seed=spec.split_seed, **dict(ds.options))
+            splits = load_dataset(ds.name, split_seed=spec.split_seed, **dict(ds.options))
         except DatasetError as exc:
             raise UsageError(f"{spec.path}: datasets: {exc}", about_file=True) from None
+        try:  # a study's own model: built once on each dataset, so a wrong shape fails now, not in every trial
+            check_model(splits, config)
+        except FactoryError as exc:
+            raise UsageError(f"{spec.path}: model.factory: {ds.label}: {exc}", about_file=True) from None
 
 
 def run(args: argparse.Namespace) -> int:

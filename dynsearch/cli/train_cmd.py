@@ -170,7 +170,9 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ..data import DatasetError, load_dataset
-    from ..train import TrainConfig, train
+    from ..factories import FactoryError
+    from ..fit import FitError
+    from ..train import TrainConfig, check_model, train
 
     if args.config is not None and args.strategy is not None:
         raise UsageError(f"train: --strategy cannot be combined with --config (the config {args.config} sets the "
@@ -203,12 +205,19 @@ def run(args: argparse.Namespace) -> int:
             loaded.append(load_dataset(name, split_seed=split_seed, device=device, **options))
         except DatasetError as exc:
             raise UsageError(str(exc)) from None
+        try:  # a factory model that cannot train on this data fails before any training, like a bad dataset
+            check_model(loaded[-1], settings)
+        except FactoryError as exc:
+            raise UsageError(str(exc)) from None
     if len(loaded) > 1 and not args.quiet:
         print(f"training on all {len(loaded)} datasets of {args.config} (pass --dataset NAME for one): "
               f"{', '.join(splits.name for splits in loaded)}")
     results = []
     for splits in loaded:
-        result = train(splits, strategy, settings, evaluate_test=True)
+        try:
+            result = train(splits, strategy, settings, evaluate_test=True)
+        except FitError as exc:  # the training function named by the config broke its contract
+            raise UsageError(str(exc)) from None
         results.append(result)
         if not args.quiet:
             print(("\n" if len(loaded) > 1 else "") + summary(result))

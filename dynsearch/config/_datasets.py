@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..data import SuiteError, dataset_names, expand_dataset_entry, is_suite_member
+from ..loaders import LoaderError, is_loader, resolve_loader
 from ._errors import Checker, got, join_key, show, suggest
 from ._spec import DatasetSpec
 
@@ -26,6 +27,12 @@ def _dataset_name(c: Checker, key: str, value: Any) -> str:
         if not rest.strip():
             raise c.fail(key, f"no path after {prefix.strip().lower()}:, got {show(name)}; e.g. \"csv:data/train.csv\"")
         return f"{prefix.strip().lower()}:{rest.strip()}"
+    if is_loader(name.strip()):
+        try:
+            resolve_loader(name.strip())  # importable and callable now, before anything runs
+        except LoaderError as exc:
+            raise c.fail(key, str(exc)) from None
+        return name.strip()
     canonical = name.strip().lower().replace("-", "_")
     builtins = dataset_names()
     if canonical in builtins or is_suite_member(canonical):

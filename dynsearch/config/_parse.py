@@ -19,6 +19,7 @@ from ..data import resolve_file_name
 from ..plugins import PluginError, load_plugins
 from ._datasets import MISSING, parse_datasets
 from ._errors import Checker, ConfigError, got, join_key, show, suggest
+from ._own import parse_own
 from ._sampling import parse_pruner, parse_sampler
 from ._search import parse_search
 from ._sections import HINTS, TOP_KEYS, elsewhere
@@ -91,7 +92,11 @@ def parse_study(data: Mapping[str, Any], path: str) -> StudySpec:
     description = c.string("description", data.get("description", ""), non_empty=False)
     datasets = parse_datasets(c, data.get("datasets", MISSING))
     train = parse_training(c, data.get("model", {}), data.get("training", {}))
-    search = parse_search(c, data.get("search", {}), name)
+    train, model_ranges = parse_own(c, data, train)
+    search_table = data.get("search", {})
+    if isinstance(search_table, Mapping):  # [search.model]: the factory's searched parameters, read by parse_own
+        search_table = {k: v for k, v in search_table.items() if k != "model"}
+    search = dataclasses.replace(parse_search(c, search_table, name), model=model_ranges)
     sampler = parse_sampler(c, data.get("sampler", {}))
     pruner = parse_pruner(c, data.get("pruner", {}), sampler)
 

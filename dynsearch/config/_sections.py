@@ -10,9 +10,10 @@ __all__ = ["TOP_KEYS", "MODEL_KEYS", "SEARCH_KEYS", "SAMPLER_KEYS", "PRUNER_KEYS
 TOP_KEYS = (
     "name", "description", "plugins", "datasets", "n_trials", "timeout", "seeds", "split_seed", "storage",
     "workers", "replicates", "split_seeds", "pack", "equivalence_margin", "model", "training", "search", "sampler", "pruner",
+    "objective",
 )  # fmt: skip
-MODEL_KEYS = tuple(MODEL_FIELD_KEYS.values())  # "kind", "hidden", …: defined once, in _spec
-SEARCH_KEYS = ("strategies", "bases", "scopes", "signals", "reductions", "every", "warmup", "lr", "width")  # and each strategy's
+MODEL_KEYS = (*MODEL_FIELD_KEYS.values(), "factory", "params")  # "kind", "hidden", …: defined once, in _spec
+SEARCH_KEYS = ("strategies", "bases", "scopes", "signals", "reductions", "every", "warmup", "lr", "width", "model")  # and each strategy's
 SAMPLER_KEYS = ("name", "seed", "objectives")
 PRUNER_KEYS = ("name", "n_startup_trials", "n_warmup_steps")
 

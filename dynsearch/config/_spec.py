@@ -95,6 +95,8 @@ class SearchSpace:
     legacy_arms: bool = False  # a study stored by dynsearch 0.1: the signal was not an arm axis
     #: ``[search.signals.<name>]`` ranges: ``((signal, ((param, (low, high)), ...)), ...)``
     signal_ranges: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+    #: ``[search.model]``: the model factory's searched parameters, ``((name, (low, high)), ...)``
+    model: tuple[tuple[str, tuple[Any, Any]], ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -151,6 +153,8 @@ class SearchSpace:
             out["signals"] = {name: {k: list(v) for k, v in ranges} for name, ranges in self.signal_ranges}
         for s in self.strategies:
             out[s.name] = s.to_dict()
+        if self.model:
+            out["model"] = {name: list(bounds) for name, bounds in self.model}
         if self.legacy_arms:
             out["legacy_arms"] = True
         return out
@@ -280,7 +284,9 @@ class StudySpec:
                 "channels": list(t.channels),
                 "dropout": t.dropout,
                 "activation": t.activation,
+                **({"factory": t.factory, "params": dict(t.model_params)} if t.factory else {}),
             },
+            **({"objective": t.fit} if t.fit else {}),
             "training": {k: getattr(t, k) for k in TRAINING_KEYS},
             "search": self.search.to_dict(),
             "sampler": self.sampler.to_dict(),

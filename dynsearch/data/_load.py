@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from ..loaders import is_loader, load_user_dataset
 from ._builtin import builtin_names, load_builtin
 from ._core import DatasetError, DatasetSplits, assemble, check_fractions, check_split_seed
 from ._suites import SuiteError, sidecar_options
@@ -63,6 +64,8 @@ def load_dataset(
     """
     check_fractions(val_fraction, test_fraction)
     check_split_seed(split_seed)
+    if isinstance(name, str) and is_loader(name):  # a user's loader: it splits the data itself
+        return load_user_dataset(name, options, split_seed=split_seed, device=device)
     file = parse_file_name(name) if isinstance(name, str) else None
     if file is not None:
         try:

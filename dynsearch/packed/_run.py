@@ -28,6 +28,12 @@ def _metric_name(task: str) -> str:
 
 def engine_unsupported(strategies: Sequence[Strategy], configs: Sequence[TrainConfig]) -> str:
     """Why the packed engine cannot train these members ("" when it can); they then train one by one."""
+    for config in configs:
+        # The engine vectorizes the built-in MLP and CNN and the built-in loop, nothing else.
+        if config.factory:
+            return f"the model comes from the factory {config.factory!r}, not a built-in kind"
+        if config.fit:
+            return f"the training loop is the study's own objective {config.fit!r}"
     for strategy in strategies:
         hook = type(strategy).setup_site
         if hook is not Strategy.setup_site and not isinstance(strategy, LearnedAlpha):

@@ -26,6 +26,7 @@ import optuna
 import torch
 
 from ..config import StudySpec
+from ..packed._run import engine_unsupported
 from .packing import choose_pack
 from .split_cache import CACHE_ENV, read_cached_splits, write_split_cache
 from .storage import open_storage
@@ -310,6 +311,10 @@ def _resolve_pack(pack: int | str | None, spec: StudySpec, slots: list[WorkerSlo
     for one of ``len(slots)`` workers. A GPU worker resolves ``auto`` itself, from its own device's
     free memory."""
     requested = spec.pack if pack is None else pack
+    unpackable = engine_unsupported([], [spec.train])
+    if unpackable:  # said once, for the whole run: every trial of such a study trains on its own
+        print(f"pack: trials train one per worker: {unpackable}", file=sys.stderr)
+        return 1
     if requested == "auto" and slots and slots[0].device == "cuda":
         return "auto"
     loaded = [read_cached_splits(split_cache, ds, spec.split_seed, torch.device("cpu")) for ds in spec.datasets]

@@ -42,6 +42,12 @@ def suggest_plan(trial: optuna.Trial, spec: StudySpec) -> tuple[dict[str, Any], 
     if spec.search.width is not None:
         width = trial.suggest_int("width", *spec.search.width)
         changes["hidden"] = tuple(width for _ in train.hidden) or (width,)
+    if spec.search.model:  # [search.model]: the factory's own parameters, each under "model.<name>"
+        model_params = dict(train.model_params)
+        for name, (low, high) in spec.search.model:
+            model_params[name] = (trial.suggest_int(f"model.{name}", low, high) if isinstance(low, int)
+                            else trial.suggest_float(f"model.{name}", low, high))  # fmt: skip
+        changes["model_params"] = model_params
     if changes:
         train = dataclasses.replace(train, **changes)
     return {"name": arm.strategy, "params": params}, train

@@ -31,9 +31,9 @@ from dynsearch.report import (
     choose_baseline,
     collect,
     compare,
-    retrain_pack,
     retrain_seeds,
 )
+from dynsearch.report.retrain import _pack as retrain_pack
 from dynsearch.search.storage import open_storage
 from dynsearch.search.study import SPEC_ATTR, best_per_arm
 

@@ -17,8 +17,8 @@ import pytest
 
 from dynsearch.config import DatasetSpec
 from dynsearch.data import load_dataset
-from dynsearch.report import retrain_pack
 from dynsearch.report.retrain import RetrainJob, RetrainRun, RetrainStore, plan_packs, run_jobs
+from dynsearch.report.retrain import _pack as retrain_pack
 from dynsearch.train import TrainConfig
 
 TOL = 1e-4

@@ -6,7 +6,7 @@ whose pairing is destroyed). Every candidate is paired with every control arm of
 same (dataset, replicate, seed) runs, exactly as candidates are paired with the baseline
 (``report.candidates``): per-dataset effects, Wilcoxon and TOST p-values Holm-adjusted over the
 task group's pairs, a hierarchical bootstrap interval at the simultaneous level, one verdict. The
-``final_fixed`` control the report derives from each candidate's own runs (``report.final_fixed``)
+``final_fixed`` control the report derives from each candidate's own runs (``report.retrain``)
 is paired with that candidate only.
 """
 
@@ -18,10 +18,9 @@ from collections.abc import Mapping
 from .blocks import Block, Heading, Para, Table
 from .candidates import ALPHA, CandidateRow, GroupSummary, adjust_family, tests_in
 from .compare import Comparison
-from .final_fixed import derived_label, is_derived
 from .fmt import fmt_ci, fmt_delta, fmt_p
 from .inference import paired_groups, wilcoxon_p
-from .retrain import RetrainRun
+from .retrain import RetrainRun, derived_label, is_derived
 from .roles import CANDIDATE
 from .trials import StudyData
 

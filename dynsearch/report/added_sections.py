@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .blocks import Block, Heading
-from .compare import Comparison
 from .control_pairs import control_section
+from .inference import Comparison
 from .retrain import RetrainRun
 from .signal_spread import signal_section
 from .trials import StudyData

@@ -17,8 +17,8 @@ from .._version import __version__
 from ._io import atomic_write_text
 from .added_sections import add_sections
 from .blocks import Block
-from .compare import Comparison, compare
 from .figures import Figure, make_figures
+from .inference import Comparison, compare
 from .provenance import provenance
 from .render import render_html, render_markdown
 from .retrain import (

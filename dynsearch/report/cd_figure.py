@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .ranks import RankResult, cliques
+from .inference import RankResult, cliques
 
 __all__ = ["draw_cd_diagram"]
 

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .blocks import Block, Bullets, FigureBlock, Heading, Para, Table
-from .candidates import ALPHA, tests_in
-from .compare import Comparison
 from .figures import Figure
 from .fmt import fmt_ci, fmt_delta, fmt_num, fmt_p, fmt_pct
+from .inference import ALPHA, Comparison, tests_in
 from .roles import BASELINE, CANDIDATE
 from .trials import StudyData
 

@@ -12,10 +12,16 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import create_trial
 
 from dynsearch.report import RetrainRun, compare, retrain_seeds
-from dynsearch.report.added_sections import insert_before
-from dynsearch.report.blocks import Heading, Para, Table
-from dynsearch.report.control_pairs import control_groups, control_section
-from dynsearch.report.signal_spread import signal_section, signal_values
+from dynsearch.report.render import (
+    Heading,
+    Para,
+    Table,
+    control_groups,
+    control_section,
+    insert_before,
+    signal_section,
+    signal_values,
+)
 from dynsearch.strategies import get_strategy_class
 
 SEEDS = retrain_seeds(3)
@@ -197,7 +203,7 @@ def test_run_records_stay_json_safe_when_a_run_diverges() -> None:
 
 
 def test_the_method_names_the_controls_apart_from_candidates_and_baselines() -> None:
-    from dynsearch.report.sections import _method
+    from dynsearch.report.render._sections import _method
 
     rng = np.random.default_rng(3)
     data, runs = _data(_planted(rng, {"fixed-relu": 0.0, "threshold-layer": 0.05, "schedule-relu": 0.0}))

@@ -38,6 +38,7 @@ from .inference import (
     verdict,
     wilcoxon_p,
 )
+from .render import trials_csv
 from .retrain import (
     DEFAULT_SEEDS,
     SEED_BASE,
@@ -50,7 +51,6 @@ from .retrain import (
 )
 from .roles import arm_role
 from .trials import ArmCounts, StudyData, collect
-from .trials_table import trials_csv
 
 __all__ = [
     "ALPHA",

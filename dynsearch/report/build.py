@@ -15,12 +15,9 @@ import optuna
 
 from .._version import __version__
 from ._io import atomic_write_text
-from .added_sections import add_sections
-from .blocks import Block
 from .figures import Figure, make_figures
 from .inference import Comparison, compare
-from .provenance import provenance
-from .render import render_html, render_markdown
+from .render import Block, ReportMeta, add_sections, build_blocks, provenance, render_html, render_markdown, trials_csv
 from .retrain import (
     DEFAULT_SEEDS,
     ProgressBar,
@@ -31,9 +28,7 @@ from .retrain import (
     run_final_fixed,
     run_jobs,
 )
-from .sections import ReportMeta, build_blocks
 from .trials import StudyData, collect
-from .trials_table import trials_csv
 
 __all__ = ["ReportResult", "build_report", "default_out_dir", "REPORT_FILES"]
 

@@ -15,12 +15,21 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from .blocks import Block, Heading, Para, Table
-from .fmt import fmt_ci, fmt_delta, fmt_p
-from .inference import ALPHA, CandidateRow, Comparison, GroupSummary, adjust_family, paired_groups, tests_in, wilcoxon_p
-from .retrain import RetrainRun, derived_label, is_derived
-from .roles import CANDIDATE
-from .trials import StudyData
+from ..fmt import fmt_ci, fmt_delta, fmt_p
+from ..inference import (
+    ALPHA,
+    CandidateRow,
+    Comparison,
+    GroupSummary,
+    adjust_family,
+    paired_groups,
+    tests_in,
+    wilcoxon_p,
+)
+from ..retrain import RetrainRun, derived_label, is_derived
+from ..roles import CANDIDATE
+from ..trials import StudyData
+from ._blocks import Block, Heading, Para, Table
 
 __all__ = ["CONTROL", "control_groups", "control_section"]
 

@@ -26,8 +26,14 @@ sys.path.insert(0, str(ROOT))
 
 import optuna  # noqa: E402
 
-from dynsearch.report.retrain import RetrainStore, plan_jobs, plan_packs, retrain_seeds, run_jobs  # noqa: E402
-from dynsearch.report.retrain_runner import default_jobs  # noqa: E402
+from dynsearch.report.retrain import (  # noqa: E402
+    RetrainStore,
+    default_jobs,  # noqa: E402
+    plan_jobs,
+    plan_packs,
+    retrain_seeds,
+    run_jobs,
+)
 from dynsearch.report.trials import collect  # noqa: E402
 from dynsearch.search.storage import open_storage  # noqa: E402
 

@@ -11,8 +11,10 @@ from matplotlib.colors import to_hex  # noqa: E402
 from optuna.distributions import CategoricalDistribution, FloatDistribution  # noqa: E402
 from optuna.trial import create_trial  # noqa: E402
 
-from dynsearch.report.figures import arm_colors  # noqa: E402
-from dynsearch.report.parallel import draw_slice  # noqa: E402
+from dynsearch.report.figures import (
+    arm_colors,  # noqa: E402
+    draw_slice,  # noqa: E402
+)
 
 ARMS = ["fixed-relu", "threshold-layer-io", "linear-layer-io", "linear-target"]
 

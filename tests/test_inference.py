@@ -10,14 +10,18 @@ import pytest
 from scipy import stats
 
 from dynsearch.report.inference import (
+    cliques,
+    datasets_needed,
+    detectable_effect,
+    friedman_ranks,
     hierarchical_bootstrap_ci,
+    nemenyi_cd,
     paired_groups,
     tost_p,
+    variance_components,
     verdict,
     wilcoxon_p,
 )
-from dynsearch.report.power import datasets_needed, detectable_effect, variance_components
-from dynsearch.report.ranks import cliques, friedman_ranks, nemenyi_cd
 
 
 def test_paired_groups_pair_by_replicate_and_seed_and_average_per_dataset() -> None:

@@ -8,8 +8,8 @@ import pytest
 from optuna.trial import TrialState, create_trial
 
 from dynsearch.data import load_dataset
-from dynsearch.report.figures import _Writer
-from dynsearch.report.trajectory import trajectory_figure
+from dynsearch.report.figures import trajectory_figure
+from dynsearch.report.figures._figure import _Writer
 from dynsearch.search.objective import compact_history
 from dynsearch.train import TrainConfig, train
 
@@ -51,7 +51,7 @@ def test_the_trajectory_figure_reads_both_forms_of_an_unmeasured_r(tmp_path: Pat
 def test_the_trajectory_figure_of_many_datasets_shows_the_first_rows_and_says_so(tmp_path: Path) -> None:
     import matplotlib.image
 
-    from dynsearch.report.trajectory import MAX_DATASETS
+    from dynsearch.report.figures import MAX_DATASETS
 
     epochs = [[0, 0.5, [[0.9, "relu", 0.0]]], [1, 0.6, [[0.95, "tanh", 1.0]]]]
     labels = [f"d{i:02d}" for i in range(MAX_DATASETS + 12)]

@@ -31,9 +31,9 @@ from dynsearch.report import (
     choose_baseline,
     collect,
     compare,
-    retrain_pack,
     retrain_seeds,
 )
+from dynsearch.report.retrain import _pack as retrain_pack
 from dynsearch.search.storage import open_storage
 from dynsearch.search.study import SPEC_ATTR, best_per_arm
 
@@ -470,7 +470,7 @@ class _PoisonedScore(float):
 
 
 def test_baseline_is_chosen_on_validation_never_on_test() -> None:
-    from dynsearch.report.compare import _scores, _tables
+    from dynsearch.report.inference._compare import _scores, _tables
 
     seeds = retrain_seeds(3)
     # fixed-tanh is far better on test, fixed-relu better on validation: validation decides.
@@ -504,7 +504,7 @@ def test_planted_effects_get_their_verdict(effect: float, expected: str) -> None
 
 
 def test_planted_null_is_declared_better_at_most_five_percent_of_the_time() -> None:
-    from dynsearch.report.candidates import adjust_family, infer_group
+    from dynsearch.report.inference import adjust_family, infer_group
 
     rng = np.random.default_rng(11)
     n_reports, better = 200, 0
@@ -613,7 +613,7 @@ def test_a_threshold_arm_outside_the_signal_range_is_reported_inert() -> None:
 
 def test_plan_command_sizes_the_study_from_the_measured_spread(study_url: str, report_dir: Path, tmp_path: Path,
                                                                capsys) -> None:
-    from dynsearch.report.power import datasets_needed
+    from dynsearch.report.inference import datasets_needed
 
     (tmp_path / "tiny.toml").write_text(STUDY_TOML)
     argv = ["plan", str(tmp_path / "tiny.toml"), "--storage", study_url, "--effect", "0.02", "--report", str(report_dir)]

@@ -12,10 +12,16 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import create_trial
 
 from dynsearch.report import RetrainRun, compare, retrain_seeds
-from dynsearch.report.added_sections import insert_before
-from dynsearch.report.blocks import Heading, Para, Table
-from dynsearch.report.control_pairs import control_groups, control_section
-from dynsearch.report.signal_spread import signal_section, signal_values
+from dynsearch.report.render import (
+    Heading,
+    Para,
+    Table,
+    control_groups,
+    control_section,
+    insert_before,
+    signal_section,
+    signal_values,
+)
 from dynsearch.strategies import get_strategy_class
 
 SEEDS = retrain_seeds(3)
@@ -135,8 +141,7 @@ def test_sections_go_before_their_anchor() -> None:
 
 def test_final_fixed_controls_are_derived_from_the_runs_that_changed_a_site() -> None:
     from dynsearch.config import DatasetSpec
-    from dynsearch.report.final_fixed import derived_label, final_fixed_jobs
-    from dynsearch.report.retrain import RetrainJob
+    from dynsearch.report.retrain import RetrainJob, derived_label, final_fixed_jobs
 
     ds = DatasetSpec("iris", {})
     strategy = {"name": "threshold", "params": {"lower": 0.8, "upper": 0.9}}
@@ -161,7 +166,7 @@ def test_final_fixed_controls_are_derived_from_the_runs_that_changed_a_site() ->
 
 
 def test_a_derived_control_is_paired_with_its_own_candidate_only() -> None:
-    from dynsearch.report.final_fixed import derived_label
+    from dynsearch.report.retrain import derived_label
 
     rng = np.random.default_rng(4)
     scores = _planted(rng, {"fixed-relu": 0.0, "threshold-layer": 0.05, "linear-layer": 0.0})
@@ -183,7 +188,7 @@ def test_a_derived_control_is_paired_with_its_own_candidate_only() -> None:
 def test_run_records_stay_json_safe_when_a_run_diverges() -> None:
     import json
 
-    from dynsearch.report.run_records import end_state, signal_series
+    from dynsearch.report.retrain import end_state, signal_series
     from dynsearch.train import EpochRecord
 
     sites = [{"site": "1", "family": "tanh", "alpha": 1.0}, {"site": "3", "family": "relu", "alpha": 0.0}]
@@ -198,7 +203,7 @@ def test_run_records_stay_json_safe_when_a_run_diverges() -> None:
 
 
 def test_the_method_names_the_controls_apart_from_candidates_and_baselines() -> None:
-    from dynsearch.report.sections import _method
+    from dynsearch.report.render._sections import _method
 
     rng = np.random.default_rng(3)
     data, runs = _data(_planted(rng, {"fixed-relu": 0.0, "threshold-layer": 0.05, "schedule-relu": 0.0}))

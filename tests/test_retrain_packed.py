@@ -18,8 +18,8 @@ import tolerances as tol
 
 from dynsearch.config import DatasetSpec
 from dynsearch.data import load_dataset
-from dynsearch.report import retrain_pack
 from dynsearch.report.retrain import RetrainJob, RetrainRun, RetrainStore, plan_packs, run_jobs
+from dynsearch.report.retrain import _pack as retrain_pack
 from dynsearch.train import TrainConfig
 
 TRAIN = TrainConfig(epochs=3, hidden=(8,), batch_size=32, patience=0, lr=0.02).to_dict()

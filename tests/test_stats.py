@@ -1,4 +1,4 @@
-"""dynsearch.report.stats against SciPy, hand-computed values and edge cases."""
+"""dynsearch.report.inference (means, paired differences, Holm) against SciPy, hand-computed values and edge cases."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from dynsearch.report.stats import PairedResult, mean_ci, paired_difference
+from dynsearch.report.inference import PairedResult, mean_ci, paired_difference
 
 ACCURACIES = [0.912, 0.905, 0.931, 0.899, 0.920, 0.915, 0.908, 0.925]
 BASELINE = [0.901, 0.907, 0.915, 0.899, 0.911, 0.903, 0.910, 0.917]
@@ -187,7 +187,7 @@ def test_paired_difference_rejects_bad_confidence() -> None:
 
 
 def test_holm_adjust_matches_hand_computed_values() -> None:
-    from dynsearch.report.stats import holm_adjust
+    from dynsearch.report.inference import holm_adjust
 
     # Sorted p: 0.01 (x3), 0.03 (x2), 0.04 (x1) -> 0.03, 0.06, max(0.06, 0.04) = 0.06.
     assert holm_adjust([0.01, 0.04, 0.03]) == [0.03, 0.06, 0.06]

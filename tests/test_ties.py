@@ -134,8 +134,8 @@ def test_run_and_export_warn_about_the_tie(tie_study: tuple[Path, str], capsys) 
 def test_report_says_when_nothing_ties() -> None:
     from types import SimpleNamespace
 
-    from dynsearch.report.blocks import Para
-    from dynsearch.report.sections import _ties
+    from dynsearch.report.render import Para
+    from dynsearch.report.render._sections import _ties
 
     data = SimpleNamespace(name="s", trials=[_trial(0, 0.8), _trial(1, 0.9, "linear-layer"), _trial(2, 0.85)])
     (block,) = _ties(data)  # type: ignore[arg-type]

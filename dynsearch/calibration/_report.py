@@ -16,9 +16,8 @@ import numpy as np
 
 from .._files import atomic_write_text
 from ..config._calibration import QUANTILES, SUGGESTED, Calibration, Row
-from ..report.blocks import Block, Bullets, FigureBlock, Heading, Para, Table
 from ..report.figures import Figure
-from ..report.render import render_html, render_markdown
+from ..report.render import Block, Bullets, FigureBlock, Heading, Para, Table, render_html, render_markdown
 
 __all__ = ["write_calibration_report", "CALIBRATION_FILES"]
 

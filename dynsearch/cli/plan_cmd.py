@@ -45,7 +45,7 @@ def _fmt_hours(hours: float) -> str:
 def plan(args: argparse.Namespace) -> int:
     # loaded when this command runs, so `dynsearch --help` and the other commands start fast
     from ..config import ConfigError, load_study_file
-    from ..report.plan import make_plan
+    from ..report.inference import make_plan
     from ..report.trials import collect
     from ..search.runner import available_cores
     from .report_cmd import _quiet_optuna, open_study

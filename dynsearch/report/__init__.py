@@ -8,13 +8,37 @@ with the best fixed activation (``compare``); ``stats`` holds the confidence int
 
 from .activity import ArmActivity, measure_activity
 from .build import REPORT_FILES, ReportResult, build_report, default_out_dir
-from .candidates import ALPHA, DEFAULT_MARGIN, CandidateRow, GroupSummary, choose_baseline
-from .compare import ArmScore, Comparison, DatasetTable, OverallRow, compare
-from .conclusion import conclusion_text
 from .figures import Figure, make_figures
-from .inference import VERDICTS, hierarchical_bootstrap_ci, paired_groups, tost_p, verdict, wilcoxon_p
-from .power import datasets_needed, detectable_effect, variance_components
-from .ranks import RankResult, friedman_ranks, nemenyi_cd
+from .inference import (
+    ALPHA,
+    DEFAULT_MARGIN,
+    VERDICTS,
+    ArmScore,
+    CandidateRow,
+    Comparison,
+    DatasetTable,
+    GroupSummary,
+    OverallRow,
+    PairedResult,
+    RankResult,
+    choose_baseline,
+    compare,
+    conclusion_text,
+    datasets_needed,
+    detectable_effect,
+    friedman_ranks,
+    hierarchical_bootstrap_ci,
+    holm_adjust,
+    mean_ci,
+    nemenyi_cd,
+    paired_difference,
+    paired_groups,
+    tost_p,
+    variance_components,
+    verdict,
+    wilcoxon_p,
+)
+from .render import trials_csv
 from .retrain import (
     DEFAULT_SEEDS,
     SEED_BASE,
@@ -26,9 +50,7 @@ from .retrain import (
     run_jobs,
 )
 from .roles import arm_role
-from .stats import PairedResult, holm_adjust, mean_ci, paired_difference
 from .trials import ArmCounts, StudyData, collect
-from .trials_table import trials_csv
 
 __all__ = [
     "ALPHA",

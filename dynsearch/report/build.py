@@ -15,17 +15,20 @@ import optuna
 
 from .._version import __version__
 from ._io import atomic_write_text
-from .added_sections import add_sections
-from .blocks import Block
-from .compare import Comparison, compare
 from .figures import Figure, make_figures
-from .final_fixed import run_final_fixed
-from .provenance import provenance
-from .render import render_html, render_markdown
-from .retrain import DEFAULT_SEEDS, ProgressBar, RetrainRun, RetrainStore, plan_jobs, retrain_seeds, run_jobs
-from .sections import ReportMeta, build_blocks
+from .inference import Comparison, compare
+from .render import Block, ReportMeta, add_sections, build_blocks, provenance, render_html, render_markdown, trials_csv
+from .retrain import (
+    DEFAULT_SEEDS,
+    ProgressBar,
+    RetrainRun,
+    RetrainStore,
+    plan_jobs,
+    retrain_seeds,
+    run_final_fixed,
+    run_jobs,
+)
 from .trials import StudyData, collect
-from .trials_table import trials_csv
 
 __all__ = ["ReportResult", "build_report", "default_out_dir", "REPORT_FILES"]
 
@@ -74,7 +77,7 @@ def build_report(
         jobs: parallel re-training processes (default: one per CPU core on the CPU, 1 on a GPU).
         storage_label: the storage URL to print (mask passwords first).
         progress: a progress bar of the re-training on stderr.
-        final_fixed: also train every candidate run's final_fixed control (``report.final_fixed``).
+        final_fixed: also train every candidate run's final_fixed control (``report.retrain``).
 
     Raises:
         ValueError: the study was not created by dynsearch, or ``seeds`` < 1.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .figures import Figure
+from ..figures import Figure
 
 __all__ = ["Heading", "Para", "Table", "Bullets", "FigureBlock", "Block"]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import html
 
-from .blocks import Block, Bullets, FigureBlock, Heading, Para, Table
-from .figures import PLOTLY_JS
+from ..figures import PLOTLY_JS
+from ._blocks import Block, Bullets, FigureBlock, Heading, Para, Table
 
 __all__ = ["render_html", "render_markdown"]
 

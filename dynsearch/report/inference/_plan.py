@@ -4,7 +4,7 @@ the spread a pilot (or finished) study measured, and roughly how long that study
 The spread comes from the study's report when it has one (``retrain.json``: test scores of fresh
 seeds, paired with the baseline chosen on validation), else from the search's own validation scores
 (per dataset and search seed). It is split into between datasets, between replicates (which trial
-won) and between seeds (``report.power.variance_components``); a level the pilot could not measure
+won) and between seeds (``report.inference.variance_components``); a level the pilot could not measure
 (one replicate, one seed) is taken as 0 and said so.
 """
 
@@ -17,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .candidates import ALPHA, choose_baseline
-from .power import POWER, Components, datasets_needed, variance_components
-from .retrain import RetrainStore, best_per_replicate
-from .roles import BASELINE, CANDIDATE, arm_role
-from .trials import StudyData
+from ..retrain import RetrainStore, best_per_replicate
+from ..roles import BASELINE, CANDIDATE, arm_role
+from ..trials import StudyData
+from ._candidates import ALPHA, choose_baseline
+from ._compare import compare
+from ._power import POWER, Components, datasets_needed, variance_components
 
 __all__ = ["PlanRow", "Plan", "make_plan", "SEED_OPTIONS", "REPLICATE_OPTIONS"]
 
@@ -51,8 +52,6 @@ class Plan:
 
 def _groups_from_retrain(data: StudyData, path: Path) -> list[list[list[list[float]]]]:
     """Per candidate: its paired test differences [dataset][replicate][seed] from a report's runs."""
-    from .compare import compare
-
     store = RetrainStore.load(path, data.name)
     if not store.records:
         return []

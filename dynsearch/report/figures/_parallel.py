@@ -33,7 +33,7 @@ def _axis(values: list[Any]) -> tuple[list[float | None], list[tuple[float, str]
 
 def draw_parallel(trials: list[FrozenTrial], params: list[str], metric: str) -> Any:
     """The matplotlib axes of the plot (the caller saves it)."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # matplotlib only when a figure is drawn
 
     trials = sorted(trials, key=lambda t: t.values[0])  # best last, so drawn on top
     # Parameters every trial has (the arm, lr) first, so no line has to jump over another arm's axes.
@@ -72,7 +72,7 @@ def draw_slice(
 ) -> Any:
     """The value against each parameter, one panel per parameter, coloured by arm (``colors``, the
     report's colour of each arm, in the order of its keys) with a legend."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # matplotlib only when a figure is drawn
 
     shown = {str(t.params.get(arm_param)) for t in trials if any(p in t.params for p in params)}
     arms = [a for a in colors if a in shown] + sorted(shown - set(colors))

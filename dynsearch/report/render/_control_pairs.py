@@ -4,9 +4,9 @@ A control changes activations without the signal a candidate reads (``schedule``
 fixed epoch; ``final_fixed``: the end state from the start; ``shuffled``: the same rule fed a signal
 whose pairing is destroyed). Every candidate is paired with every control arm of the study on the
 same (dataset, replicate, seed) runs, exactly as candidates are paired with the baseline
-(``report.candidates``): per-dataset effects, Wilcoxon and TOST p-values Holm-adjusted over the
+(``report.inference``): per-dataset effects, Wilcoxon and TOST p-values Holm-adjusted over the
 task group's pairs, a hierarchical bootstrap interval at the simultaneous level, one verdict. The
-``final_fixed`` control the report derives from each candidate's own runs (``report.final_fixed``)
+``final_fixed`` control the report derives from each candidate's own runs (``report.retrain``)
 is paired with that candidate only.
 """
 
@@ -15,15 +15,21 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from .blocks import Block, Heading, Para, Table
-from .candidates import ALPHA, CandidateRow, GroupSummary, adjust_family, tests_in
-from .compare import Comparison
-from .final_fixed import derived_label, is_derived
-from .fmt import fmt_ci, fmt_delta, fmt_p
-from .inference import paired_groups, wilcoxon_p
-from .retrain import RetrainRun
-from .roles import CANDIDATE
-from .trials import StudyData
+from ..fmt import fmt_ci, fmt_delta, fmt_p
+from ..inference import (
+    ALPHA,
+    CandidateRow,
+    Comparison,
+    GroupSummary,
+    adjust_family,
+    paired_groups,
+    tests_in,
+    wilcoxon_p,
+)
+from ..retrain import RetrainRun, derived_label, is_derived
+from ..roles import CANDIDATE
+from ..trials import StudyData
+from ._blocks import Block, Heading, Para, Table
 
 __all__ = ["CONTROL", "control_groups", "control_section"]
 

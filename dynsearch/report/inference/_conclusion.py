@@ -5,16 +5,12 @@ never adjusted, named; and the smallest effect the design could detect."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
-from .candidates import tests_in
-from .fmt import fmt_ci, fmt_delta, fmt_p
-from .inference import BETTER, EQUIVALENT, INCONCLUSIVE, WORSE
-from .power import POWER
-
-if TYPE_CHECKING:
-    from .candidates import CandidateRow, GroupSummary
-    from .compare import Comparison
+from ..fmt import fmt_ci, fmt_delta, fmt_p
+from ._candidates import CandidateRow, GroupSummary, tests_in
+from ._comparison import Comparison
+from ._power import POWER
+from ._verdicts import BETTER, EQUIVALENT, INCONCLUSIVE, WORSE
 
 __all__ = ["conclusion_text", "power_sentence", "effect_text"]
 

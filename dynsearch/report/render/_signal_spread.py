@@ -15,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .blocks import Block, FigureBlock, Heading, Para, Table
-from .figures import Figure
-from .fmt import fmt_pct
-from .retrain import RetrainRun
-from .trials import StudyData
+from ..figures import Figure, arm_colors
+from ..fmt import fmt_pct
+from ..retrain import RetrainRun
+from ..roles import arm_role
+from ..trials import StudyData
+from ._blocks import Block, FigureBlock, Heading, Para, Table
 
 __all__ = ["signal_section", "signal_values"]
 
@@ -75,14 +76,12 @@ def _rows(data: StudyData, values: Values) -> tuple[list[list[str]], list[str]]:
 
 
 def _figure(data: StudyData, values: Values, out: Path) -> Figure:
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # matplotlib only when the figure is drawn
 
     signals = list(dict.fromkeys(s for per in values.values() for s in per))
     cols = min(3, len(signals))
     n_rows = math.ceil(len(signals) / cols)
     fig, axes = plt.subplots(n_rows, cols, figsize=(5 * cols, 3.2 * n_rows), squeeze=False)
-    from .figures import arm_colors
-    from .roles import arm_role
 
     colors = arm_colors(data.arms)
     styles = {"candidate": "-", "baseline": "--", "control": ":"}

@@ -58,7 +58,7 @@ def _hardware(devices: list[str]) -> str:
     gpus = [d for d in devices if d.startswith("cuda")]
     if gpus:
         try:
-            import torch
+            import torch  # inside the try: a torch that cannot query CUDA must not stop the report
 
             text += "; " + ", ".join(sorted({torch.cuda.get_device_name(0)}))
         except Exception as exc:  # the runs happened on a GPU; its name is a nicety

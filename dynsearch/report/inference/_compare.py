@@ -1,151 +1,26 @@
 """The comparison: test scores of every arm per dataset, candidates against the baseline with the
 dataset as the unit, ranks of all arms, what each candidate actually adjusted, collapses and the
-design's power. Pure computation, no I/O; the rules are in ``report.candidates`` and docs/reports.md.
+design's power. Pure computation, no I/O; the rules are in ``report.inference._candidates`` and docs/reports.md.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 
 import numpy as np
 
-from .activity import ArmActivity, summarize_activity
-from .candidates import ALPHA, DEFAULT_MARGIN, GroupSummary, adjust_family, infer_group, task_group
-from .conclusion import conclusion_text
-from .power import variance_components
-from .ranks import RankResult, friedman_ranks
-from .retrain import RetrainRun
-from .roles import BASELINE, CANDIDATE, arm_role
-from .stats import mean_ci
-from .trials import StudyData
+from ..activity import summarize_activity
+from ..retrain import RetrainRun, best_per_replicate
+from ..roles import BASELINE, CANDIDATE, arm_role
+from ..trials import StudyData
+from ._candidates import ALPHA, DEFAULT_MARGIN, adjust_family, infer_group
+from ._comparison import ArmScore, Comparison, DatasetTable, OverallRow, mean_or_none
+from ._conclusion import conclusion_text
+from ._power import variance_components
+from ._ranks import RankResult, friedman_ranks
 
-__all__ = ["ALPHA", "ArmScore", "DatasetTable", "OverallRow", "Comparison", "compare", "COLLAPSE_MARGIN"]
-
-CONFIDENCE = 0.95
-COLLAPSE_MARGIN = 0.01  # a run within this of the chance level has collapsed
-
-
-@dataclass
-class ArmScore:
-    """One arm on one dataset: the re-training runs of its winners (one per search replicate)."""
-
-    arm: str
-    trials: list[int]
-    metric: str
-    runs: list[RetrainRun]
-    search_val: float | None = None  # the winners' own validation metric (search seeds), mean
-
-    @property
-    def trial(self) -> int:
-        return self.trials[0]
-
-    @property
-    def ok_runs(self) -> list[RetrainRun]:
-        return [r for r in self.runs if r.ok]
-
-    @property
-    def scores(self) -> dict[tuple[int, int], float]:
-        return {(r.replicate, r.seed): float(r.test_metric) for r in self.ok_runs}  # type: ignore[arg-type]
-
-    @property
-    def validation(self) -> dict[tuple[int, int], float]:
-        """Validation metric per (replicate, seed); reads no test score (the baseline is chosen on it)."""
-        return {(r.replicate, r.seed): float(r.best_val_metric) for r in self.runs
-                if r.best_val_metric is not None and math.isfinite(r.best_val_metric)}
-
-    @property
-    def n_failed(self) -> int:
-        return len(self.runs) - len(self.ok_runs)
-
-    @property
-    def collapsed(self) -> list[RetrainRun]:
-        """Runs at chance level (a constant prediction scores as well)."""
-        return [r for r in self.ok_runs if r.chance is not None
-                and r.test_metric <= r.chance + (COLLAPSE_MARGIN if self.metric == "accuracy" else 0.0)]  # type: ignore[operator]
-
-    @property
-    def test(self) -> tuple[float, float, float] | None:
-        values = [r.test_metric for r in self.ok_runs]
-        return mean_ci(values, CONFIDENCE) if values else None  # type: ignore[arg-type]
-
-    @property
-    def test_mean(self) -> float | None:
-        t = self.test
-        return None if t is None else t[0]
-
-    @property
-    def retrain_val(self) -> float | None:
-        return _mean(self.validation.values())
-
-    @property
-    def epochs(self) -> float | None:
-        return _mean(r.epochs_run for r in self.ok_runs)
-
-    @property
-    def wall_time(self) -> float | None:
-        return _mean(r.wall_time for r in self.runs)
-
-    @property
-    def switches(self) -> float | None:
-        return _mean(r.n_switches for r in self.ok_runs)
-
-    @property
-    def failure_messages(self) -> list[str]:
-        return [f"seed {r.seed}: {r.status}" + (f" ({r.message})" if r.message else "") for r in self.runs if not r.ok]
-
-
-@dataclass
-class DatasetTable:
-    label: str
-    metric: str
-    rows: list[ArmScore]
-    winners: list[str] = field(default_factory=list)
-
-    @property
-    def group(self) -> str:
-        return task_group(self.metric)
-
-
-@dataclass
-class OverallRow:
-    """An arm within one task group: mean of its per-dataset mean test metrics, datasets won, mean rank."""
-
-    arm: str
-    role: str
-    group: str
-    mean_test: float | None
-    datasets_scored: int
-    wins: int
-    search_value: float
-    mean_rank: float = math.nan
-
-
-@dataclass
-class Comparison:
-    seeds: list[int]
-    margin: float
-    tables: list[DatasetTable]
-    overall: list[OverallRow]
-    groups: list[GroupSummary]
-    ranks: RankResult | None
-    activity: dict[str, ArmActivity]
-    replicates: int
-    spread: dict[str, float]  # variance of scores within arm × dataset: "replicate" and "seed"
-    no_complete: list[str]
-    roles: dict[str, str]
-    conclusion: str = ""
-
-    @property
-    def candidates(self) -> list:
-        return [r for g in self.groups for r in g.rows]
-
-
-def _mean(values: Iterable[float]) -> float | None:
-    values = [float(v) for v in values]
-    return sum(values) / len(values) if values else None
-
+__all__ = ["compare"]
 
 def _tables(data: StudyData, runs: Mapping[str, RetrainRun], seeds: list[int]) -> list[DatasetTable]:
     winners = _winners(data)
@@ -163,7 +38,7 @@ def _tables(data: StudyData, runs: Mapping[str, RetrainRun], seeds: list[int]) -
             metric = metric or next((r.metric for r in arm_runs if r.metric), "") or next(
                 (s.get("metric", "") for s in stored if s.get("metric")), "")
             vals = [s["val_metric"] for s in stored if s.get("val_metric") is not None]
-            rows.append(ArmScore(arm, [t.number for t in trials], metric, arm_runs, _mean(vals)))
+            rows.append(ArmScore(arm, [t.number for t in trials], metric, arm_runs, mean_or_none(vals)))
         means = [r.test_mean for r in rows if r.test_mean is not None]
         top = max(means) if means else None
         best = [r.arm for r in rows if top is not None and r.test_mean is not None and abs(r.test_mean - top) <= 1e-12]
@@ -173,8 +48,6 @@ def _tables(data: StudyData, runs: Mapping[str, RetrainRun], seeds: list[int]) -
 
 def _winners(data: StudyData) -> dict[str, list]:
     """Each arm's winning trials, one per search replicate (``data.best`` when there are none)."""
-    from .retrain import best_per_replicate
-
     found = best_per_replicate(data) if getattr(data, "trials", None) else {}
     if not found:
         found = {(0, arm): t for arm, t in data.best.items()}
@@ -204,7 +77,7 @@ def _overall(tables: list[DatasetTable], arms: list[str], roles: dict[str, str],
         in_group = [t for t in tables if t.group == group]
         for arm in arms:
             per_ds = [row for t in in_group for row in t.rows if row.arm == arm and row.test_mean is not None]
-            rows.append(OverallRow(arm, roles[arm], group, _mean(r.test_mean for r in per_ds), len(per_ds),  # type: ignore[misc]
+            rows.append(OverallRow(arm, roles[arm], group, mean_or_none(r.test_mean for r in per_ds), len(per_ds),  # type: ignore[misc]
                                    sum(1 for t in in_group if arm in t.winners), best_value[arm],
                                    rank_of.get(arm, math.nan)))
     rows.sort(key=lambda r: (r.group, r.mean_test is None, -(r.mean_test or 0.0), r.arm))

@@ -6,14 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .ranks import RankResult, cliques
+from ..inference import RankResult, cliques
 
 __all__ = ["draw_cd_diagram"]
 
 
 def draw_cd_diagram(result: RankResult, path: Path, save: Any) -> None:
     """Draw ``result`` into ``path`` (``save(fig, path)`` writes the PNG)."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # matplotlib only when a figure is drawn
 
     order = sorted(range(len(result.arms)), key=lambda i: (result.mean_ranks[i], result.arms[i]))
     ranks = [result.mean_ranks[i] for i in order]

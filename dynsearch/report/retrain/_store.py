@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import DatasetSpec
-from ._io import atomic_write_text
+from ...config import DatasetSpec
+from .._io import atomic_write_text
 
 __all__ = ["DEFAULT_SEEDS", "SEED_BASE", "RETRAIN_SCHEMA", "RetrainJob", "RetrainRun", "RetrainStore", "retrain_seeds"]
 
@@ -92,7 +92,7 @@ class RetrainRun:
     activity: dict[str, Any] | None = None  # report.activity.measure_activity of the run
     chance: float | None = None  # test metric of a constant prediction (train majority class; R² 0)
     signals: dict[str, dict[str, list[float | None]]] | None = None  # {signal: {site: per-epoch values}} if recorded
-    end_state: list[list[Any]] | None = None  # [[family, α] per site] after the last epoch (report.final_fixed)
+    end_state: list[list[Any]] | None = None  # [[family, α] per site] after the last epoch (report.retrain)
 
     @property
     def ok(self) -> bool:

@@ -14,9 +14,15 @@ import math
 import time
 from typing import Any, Sequence
 
-from .activity import measure_activity
-from .retrain_store import RetrainJob, RetrainRun
-from .run_records import end_state, signal_names, signal_series
+import torch
+
+from ...data import load_dataset
+from ...packed import PackMember, auto_pack_size, member_footprint, train_packed
+from ...plugins import load_plugins
+from ...train import TrainConfig, train
+from ..activity import measure_activity
+from ._records import end_state, signal_names, signal_series
+from ._store import RetrainJob, RetrainRun
 
 __all__ = ["train_jobs", "chance_level", "pack_sizes"]
 
@@ -36,15 +42,11 @@ def chance_level(splits: Any) -> float | None:
     classification, 0 for regression (R² of the mean). A run near it has collapsed."""
     if getattr(splits, "task", "") != "classification":
         return 0.0
-    import torch
-
     majority = int(torch.bincount(splits.y_train.cpu()).argmax())
     return float((splits.y_test.cpu() == majority).float().mean())
 
 
 def _config(job: RetrainJob) -> Any:
-    from ..train import TrainConfig
-
     return dataclasses.replace(TrainConfig.from_dict(job.train), seed=job.seed)
 
 
@@ -85,8 +87,6 @@ def _run_of(job: RetrainJob, result: Any, device: str, chance: float | None, wal
 
 def _train_one(job: RetrainJob, splits: Any, device: str) -> RetrainRun:
     """Train one job alone with ``train()`` (recording every signal per epoch when the job asks)."""
-    from ..train import train
-
     started = time.perf_counter()
     try:
         result = train(splits, job.strategy, _config(job), evaluate_test=True,
@@ -109,8 +109,6 @@ def _time_shares(elapsed: float, own: Sequence[float]) -> list[float]:
 
 def _train_pack(jobs: Sequence[RetrainJob], splits: Any, device: str, compile: str | bool) -> list[RetrainRun]:
     """Train ``jobs`` as one pack; if the pack raises, each job alone, so one bad member loses only its own run."""
-    from ..packed import PackMember, train_packed
-
     started = time.perf_counter()
     try:
         members = [PackMember(job.strategy, _config(job)) for job in jobs]
@@ -133,8 +131,6 @@ def pack_sizes(n: int, size: int) -> list[tuple[int, int]]:
 
 def _auto_size(jobs: Sequence[RetrainJob], splits: Any, memory_budget: int | None) -> int:
     """``dynsearch.packed.auto_pack_size`` for these jobs' model on this process's device."""
-    from ..packed import auto_pack_size, member_footprint
-
     try:
         config = _config(jobs[0])
         footprint = member_footprint(splits, config).total_bytes
@@ -146,8 +142,6 @@ def _auto_size(jobs: Sequence[RetrainJob], splits: Any, memory_budget: int | Non
 
 
 def _splits_for(job: RetrainJob, device: str) -> Any:
-    from ..data import load_dataset
-
     key = (*job.split_key, str(device))
     if key not in _SPLITS:
         _SPLITS[key] = load_dataset(job.dataset.name, split_seed=job.split_seed, device=device,
@@ -159,9 +153,6 @@ def _warm_up(job: RetrainJob, splits: Any, packed: bool) -> None:
     """One short untimed run (two members for a pack), so the first run of a process does not carry
     torch's one-off start-up cost (about 2 s against 0.2 s) in the report's time per run. Every run
     seeds itself: results are unchanged."""
-    from ..packed import PackMember, train_packed
-    from ..train import train
-
     config = dataclasses.replace(_config(job), epochs=1, patience=0)
     try:
         if packed:
@@ -185,9 +176,6 @@ def train_jobs(
     Several jobs train in packs of ``auto_pack_size`` (capped by ``memory_budget`` bytes), one after
     the other; one job trains alone with ``train()``. ``threads`` sets torch's threads (None: as they are).
     """
-    import torch
-
-    from ..plugins import load_plugins
 
     load_plugins(jobs[0].plugins)  # a fresh pool process knows only the built-in strategies
     if threads:

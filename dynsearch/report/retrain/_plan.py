@@ -1,56 +1,14 @@
-"""Re-training for the comparison: the best configuration of every arm, R fresh seeds, scored on test.
-
-The search picked each arm's best trial on the validation split with its own seeds (0, 1, …).
-Re-using those runs would reward the luckiest seed, so the report re-trains every chosen
-configuration with seeds ``SEED_BASE …`` (never used by the search) on every dataset of the study,
-with the study's split seed and the trial's own training settings, and only now scores the held-out
-test split (``evaluate_test=True``).
-
-Results are kept in ``retrain.json`` next to the report, one record per
-``arm / trial / dataset / seed``, with a fingerprint of everything that determines the run (strategy,
-training settings, dataset, split seed). A later report re-uses every record whose fingerprint
-still matches and trains only what is missing; ``refresh=True`` trains everything again.
-
-This module plans the jobs; ``retrain_store`` holds the jobs, runs and the store, ``retrain_runner``
-packs and runs the jobs in parallel processes (joblib), ``retrain_pack`` trains them in a process.
-"""
+"""Which re-training jobs a report needs: the best trial of every (replicate, arm), on every dataset, for every seed."""
 
 from __future__ import annotations
 
 from typing import Any, Iterable
 
-from .retrain_pack import chance_level
-from .retrain_runner import ProgressBar, ProgressFn, default_jobs, plan_packs, run_jobs, stderr_progress
-from .retrain_store import (
-    DEFAULT_SEEDS,
-    RETRAIN_SCHEMA,
-    SEED_BASE,
-    RetrainJob,
-    RetrainRun,
-    RetrainStore,
-    retrain_seeds,
-)
-from .trials import StudyData
+from ...search.study import best_per_arm
+from ..trials import StudyData
+from ._store import RetrainJob
 
-__all__ = [
-    "DEFAULT_SEEDS",
-    "SEED_BASE",
-    "RETRAIN_SCHEMA",
-    "RetrainJob",
-    "RetrainRun",
-    "RetrainStore",
-    "retrain_seeds",
-    "plan_jobs",
-    "plan_packs",
-    "run_jobs",
-    "default_jobs",
-    "stderr_progress",
-    "ProgressBar",
-    "ProgressFn",
-    "best_per_replicate",
-    "replicate_of",
-    "chance_level",
-]
+__all__ = ["replicate_of", "best_per_replicate", "plan_jobs"]
 
 
 def replicate_of(trial: Any) -> int:
@@ -60,8 +18,6 @@ def replicate_of(trial: Any) -> int:
 
 def best_per_replicate(data: StudyData) -> dict[tuple[int, str], Any]:
     """The best COMPLETE trial of every (replicate, arm), chosen on validation by the search's rule."""
-    from ..search.study import best_per_arm
-
     by_rep: dict[int, list[Any]] = {}
     for t in data.trials:
         by_rep.setdefault(replicate_of(t), []).append(t)

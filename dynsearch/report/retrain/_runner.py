@@ -19,8 +19,15 @@ import sys
 import time
 from typing import Any, Callable, Sequence
 
-from .retrain_pack import pack_sizes, train_jobs
-from .retrain_store import RetrainJob, RetrainRun, RetrainStore
+from ...packed import MAX_PACK, pack_key
+from ...packed._run import engine_unsupported
+from ...plugins import load_plugins
+from ...search.packing import cpu_memory_budget
+from ...search.runner import available_cores, default_processes
+from ...strategies import strategy_from_config
+from ...train import TrainConfig
+from ._pack import pack_sizes, train_jobs
+from ._store import RetrainJob, RetrainRun, RetrainStore
 
 __all__ = ["run_jobs", "plan_packs", "default_jobs", "stderr_progress", "ProgressBar", "ProgressFn"]
 
@@ -53,7 +60,7 @@ class ProgressBar:
 
     def __call__(self, index: int, total: int, job: RetrainJob, run: RetrainRun) -> None:
         if self.bar is None:
-            from tqdm import tqdm
+            from tqdm import tqdm  # only when a bar is shown: no import for a quiet report
 
             self.bar = tqdm(total=total, unit="run", desc="re-training", dynamic_ncols=True, file=sys.stderr)
         self.bar.set_postfix_str(f"{job.arm} on {job.dataset.label}", refresh=False)
@@ -67,8 +74,6 @@ class ProgressBar:
 
 def default_jobs(device: str) -> int:
     """Parallel re-training processes: one per CPU core on the CPU, one on a GPU."""
-    from ..search.runner import default_processes
-
     return default_processes(device)
 
 
@@ -76,11 +81,6 @@ def _pack_group(job: RetrainJob, plugins_loaded: set[tuple[str, ...]]) -> tuple[
     """What ``job`` can share a pack with (its split and ``pack_key``), or None when it trains alone."""
     if job.record_signals:
         return None  # the engine measures only what its strategies read, not every signal per epoch
-    from ..packed import pack_key
-    from ..packed._run import engine_unsupported
-    from ..plugins import load_plugins
-    from ..strategies import strategy_from_config
-    from ..train import TrainConfig
 
     try:
         if job.plugins not in plugins_loaded:
@@ -98,8 +98,6 @@ def plan_packs(jobs: Sequence[RetrainJob], processes: int = 1) -> list[list[Retr
     """The tasks for ``processes`` processes: packs of jobs that can train together, and the jobs that
     train alone (lists of one). A group is split into at least ``processes`` packs, so that every
     process has work; the largest tasks come first, so the processes finish together."""
-    from ..packed import MAX_PACK
-
     groups: dict[tuple[Any, ...], list[RetrainJob]] = {}
     tasks: list[list[RetrainJob]] = []
     loaded: set[tuple[str, ...]] = set()
@@ -142,6 +140,7 @@ def run_jobs(
     trains every run alone with ``train()``, as reports did before packs (the reference that
     ``tests/test_retrain_packed.py`` and ``benchmarks/retrain_time.py`` compare with).
     """
+    # joblib (and its loky processes) only when something is left to train
     from joblib import Parallel, delayed
 
     results: dict[str, RetrainRun] = {}
@@ -186,7 +185,7 @@ def _backend(processes: int) -> Any:
         ValueError: a backend of threads for several processes: every run seeds torch's global random
             generator, which threads of one process share, so their results would depend on timing.
     """
-    from joblib.parallel import get_active_backend
+    from joblib.parallel import get_active_backend  # joblib only when something is left to train
 
     backend, _ = get_active_backend()
     if getattr(backend, "uses_threads", False) and backend.effective_n_jobs(processes) > 1:
@@ -201,9 +200,6 @@ def _process_options(device: str, processes: int, compile: str | bool, backend: 
                      ) -> tuple[int | None, dict[str, Any]]:
     """Torch threads per process (None when the tasks run in this process: left as they are) and
     ``train_jobs``' options."""
-    from ..search.packing import cpu_memory_budget
-    from ..search.runner import available_cores
-
     in_process = processes == 1 or backend.effective_n_jobs(processes) == 1
     threads = None if in_process else max(1, available_cores() // processes)
     budget = None if device.startswith("cuda") else cpu_memory_budget(processes)

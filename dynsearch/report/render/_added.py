@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .blocks import Block, Heading
-from .compare import Comparison
-from .control_pairs import control_section
-from .retrain import RetrainRun
-from .signal_spread import signal_section
-from .trials import StudyData
+from ..inference import Comparison
+from ..retrain import RetrainRun
+from ..trials import StudyData
+from ._blocks import Block, Heading
+from ._control_pairs import control_section
+from ._signal_spread import signal_section
 
 __all__ = ["add_sections", "insert_before"]
 

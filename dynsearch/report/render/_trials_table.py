@@ -14,9 +14,9 @@ from typing import Any
 import optuna
 import pandas as pd
 
-from ..search.space import ARM_PARAM
-from ..search.study import REASON_ATTR
-from .trials import StudyData, trial_arm
+from ...search.space import ARM_PARAM
+from ...search.study import REASON_ATTR
+from ..trials import StudyData, trial_arm
 
 __all__ = ["trials_csv"]
 

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .inference import (
+from ._power import detectable_effect
+from ._stats import holm_adjust
+from ._verdicts import (
     N_BOOTSTRAP,
     DatasetEffects,
     hierarchical_bootstrap_ci,
@@ -27,8 +29,6 @@ from .inference import (
     verdict,
     wilcoxon_p,
 )
-from .power import detectable_effect
-from .stats import holm_adjust
 
 __all__ = ["ALPHA", "DEFAULT_MARGIN", "CandidateRow", "GroupSummary", "choose_baseline", "infer_group",
            "task_group", "adjust_family", "tests_in"]

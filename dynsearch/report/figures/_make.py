@@ -11,26 +11,25 @@ from __future__ import annotations
 
 import logging
 import math
-import warnings
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from .._logging import optuna_verbosity
-from ..search.space import optuna_name
-from ..selection import ARM_PARAM, trial_arm
-from ..strategies import get_strategy_class
-from .parallel import draw_parallel, draw_slice
-from .roles import arm_role
-from .trajectory import history_changes, trajectory_figure
-from .trials import StudyData
+from ..._logging import optuna_verbosity
+from ...search.space import optuna_name
+from ...selection import ARM_PARAM, trial_arm
+from ...strategies import get_strategy_class
+from ..roles import arm_role
+from ..trials import StudyData
+from ._cd import draw_cd_diagram
+from ._figure import PLOTLY_JS, Figure, _pyplot, _save_png, _Writer, arm_colors
+from ._parallel import draw_parallel, draw_slice
+from ._trajectory import history_changes, trajectory_figure
 
-__all__ = ["Figure", "make_figures", "PLOTLY_JS", "slice_params"]
+__all__ = ["make_figures", "slice_params"]
 
-PLOTLY_JS = "plotly.min.js"
 # The write-up's own knobs: λ of the linear update and the two thresholds.
 def slice_params(data: StudyData) -> list[str]:
     """The float parameters the study's candidate strategies declare (λ, thresholds, …), as Optuna names."""
@@ -42,115 +41,8 @@ def slice_params(data: StudyData) -> list[str]:
     return names
 
 
-_DPI = 100
-
-
-def arm_colors(arms: list[str]) -> dict[str, str]:
-    """One colour per arm, in the study's arm order, the same in every figure that colours by arm."""
-    from matplotlib import colormaps
-    from matplotlib.colors import to_hex
-
-    # Ten distinct colours (ggplot's cycle repeats after seven); twenty, in light/dark pairs, beyond ten arms.
-    n = 10 if len(arms) <= 10 else 20
-    cmap = colormaps["tab10" if n == 10 else "tab20"]
-    return {arm: to_hex(cmap(k % n)) for k, arm in enumerate(arms)}
-
-
-@dataclass
-class Figure:
-    """One figure of the report; ``png``/``html`` are paths relative to the report folder."""
-
-    name: str
-    title: str
-    caption: str = ""
-    png: str | None = None
-    html: str | None = None
-    div: str | None = None  # the plotly <div> for index.html (needs plotly.min.js loaded first)
-    note: str | None = None  # why it was skipped
-
-    @property
-    def skipped(self) -> bool:
-        return self.png is None and self.div is None
-
-
 def _target(trial: FrozenTrial) -> float:
     return trial.values[0]
-
-
-def _pyplot():
-    # The backend is the caller's choice (the CLI picks Agg; without a display matplotlib falls back to it).
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save_png(fig: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # No software/date metadata: the same data always gives the same bytes.
-    fig.savefig(path, dpi=_DPI, bbox_inches="tight", metadata={"Software": None})
-    _pyplot().close(fig)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
-
-
-class _Writer:
-    def __init__(self, out: Path, metric_name: str) -> None:
-        self.out = out
-        self.figdir = out / "figures"
-        self.metric_name = metric_name
-        self.written: set[str] = set()
-        self.needs_plotlyjs = False
-
-    def optuna_figure(
-        self,
-        name: str,
-        title: str,
-        caption: str,
-        plotly_fn: Callable[[], Any],
-        mpl_fn: Callable[[], Any],
-        size: tuple[float, float] = (8, 5),
-    ) -> Figure:
-        figure = Figure(name, title, caption)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                pfig = plotly_fn()
-            # Optuna raises ValueError/RuntimeError for a study it cannot plot; anything else is a bug and propagates.
-            except (ValueError, RuntimeError) as exc:
-                figure.note = f"not drawn: {_one_line(exc)}"
-                return figure
-            pfig.update_layout(title=title)
-            figure.div = pfig.to_html(full_html=False, include_plotlyjs=False, div_id=f"fig-{name}")
-            html_path = self.figdir / f"{name}.html"
-            html_path.parent.mkdir(parents=True, exist_ok=True)
-            html_path.write_text(
-                pfig.to_html(full_html=True, include_plotlyjs="directory", div_id=f"fig-{name}"), encoding="utf-8"
-            )
-            figure.html = f"figures/{name}.html"
-            self.written.add(html_path.name)
-            self.needs_plotlyjs = True
-            try:
-                result = mpl_fn()
-            except (ValueError, RuntimeError) as exc:
-                figure.note = f"static version not drawn: {_one_line(exc)}"
-                return figure
-        ax = result.flat[0] if hasattr(result, "flat") else result
-        fig = ax.figure
-        legend = ax.get_legend()
-        if legend is not None and len(legend.get_texts()) <= 1:  # one objective's name: the axis says it already
-            legend.remove()
-        fig.set_size_inches(*size)
-        for loc in ("left", "center", "right"):  # Optuna's own title would repeat the report's
-            ax.set_title("", loc=loc)
-        fig.suptitle(title)
-        png_path = self.figdir / f"{name}.png"
-        _save_png(fig, png_path)
-        figure.png = f"figures/{name}.png"
-        self.written.add(png_path.name)
-        return figure
 
 
 def _study_of(trials: list[FrozenTrial], directions: list[str]) -> optuna.Study:
@@ -166,9 +58,9 @@ def _varying_params(trials: list[FrozenTrial]) -> list[str]:
 
 
 def _importance_figure(w: _Writer, name: str, title: str, caption: str, study: optuna.Study, trials: list[FrozenTrial]) -> Figure:
-    import optuna.visualization as pv
-    import optuna.visualization.matplotlib as mv
-    from optuna.importance import FanovaImportanceEvaluator
+    import optuna.visualization as pv  # plotly and matplotlib load with these: only when figures are drawn
+    import optuna.visualization.matplotlib as mv  # (as above)
+    from optuna.importance import FanovaImportanceEvaluator  # optuna.importance only when importances are drawn
 
     if len(trials) < 2:
         return Figure(name, title, caption, note=f"skipped: needs at least 2 complete trials, has {len(trials)}")
@@ -190,7 +82,7 @@ def _importance_figure(w: _Writer, name: str, title: str, caption: str, study: o
 
 def _evaluate_once(inner: Any) -> Any:
     """An importance evaluator that computes once and returns the same importances afterwards."""
-    from optuna.importance import BaseImportanceEvaluator
+    from optuna.importance import BaseImportanceEvaluator  # optuna.importance only when importances are drawn
 
     class EvaluateOnce(BaseImportanceEvaluator):
         def __init__(self) -> None:
@@ -211,7 +103,7 @@ def _history_figure(w: _Writer, data: StudyData, complete: list[FrozenTrial]) ->
                "coloured by arm; the line is the best value so far over all arms.")
     if not complete:
         return Figure(name, title, caption, note="skipped: no complete trial yet")
-    import plotly.graph_objects as go
+    import plotly.graph_objects as go  # plotly only when the figure is drawn
 
     arms = [a for a in data.arms if any((trial_arm(t) or "") == a for t in complete)]
     colors = arm_colors(data.arms)
@@ -268,8 +160,8 @@ def _importance_figures(w: _Writer, data: StudyData, study: optuna.Study, comple
 
 
 def _search_figures(w: _Writer, data: StudyData, study: optuna.Study, complete: list[FrozenTrial]) -> list[Figure]:
-    import optuna.visualization as pv
-    import optuna.visualization.matplotlib as mv
+    import optuna.visualization as pv  # plotly and matplotlib load with these: only when figures are drawn
+    import optuna.visualization.matplotlib as mv  # (as above)
 
     metric_name = w.metric_name
     figures = []
@@ -319,8 +211,6 @@ def _cd_figure(w: _Writer, comparison: Any) -> Figure | None:
                "Nemenyi critical difference (CD) and cannot be told apart at α = 0.05.")
     if ranks is None or ranks.n_datasets < 2 or len(ranks.arms) < 3:
         return Figure(name, title, caption, note="skipped: needs at least three arms scored on two datasets")
-    from .cd_figure import draw_cd_diagram
-
     draw_cd_diagram(ranks, w.figdir / f"{name}.png", _save_png)
     w.written.add(f"{name}.png")
     return Figure(name, title, caption, png=f"figures/{name}.png")
@@ -329,7 +219,7 @@ def _cd_figure(w: _Writer, comparison: Any) -> Figure | None:
 def _finish(w: _Writer) -> None:
     """Write plotly.min.js once, and remove figures of earlier runs that this one did not draw."""
     if w.needs_plotlyjs:
-        from plotly.offline import get_plotlyjs
+        from plotly.offline import get_plotlyjs  # plotly only when a figure needs its script
 
         js = w.figdir / PLOTLY_JS
         text = get_plotlyjs()

@@ -14,7 +14,10 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .retrain import RetrainJob, RetrainRun
+from ...strategies import FinalFixed
+from ..roles import CANDIDATE, arm_role
+from ._runner import ProgressBar, run_jobs
+from ._store import RetrainJob, RetrainRun
 
 __all__ = ["derived_label", "final_fixed_jobs", "is_derived", "run_final_fixed"]
 
@@ -40,8 +43,6 @@ def final_fixed_jobs(jobs: Iterable[RetrainJob], runs: Mapping[str, RetrainRun],
 
     A run that never changed a site ended where it started: its control would repeat it, so it gets none.
     """
-    from ..strategies import FinalFixed
-
     out = []
     for job in jobs:
         run = runs.get(job.key)
@@ -59,9 +60,6 @@ def run_final_fixed(
 ) -> tuple[dict[str, RetrainRun], int, int]:
     """Find or train the derived controls of ``jobs`` (``run_jobs`` options; ``bar``: a progress bar);
     returns ``({key: run}, jobs, trained now)``, empty unless ``enabled``."""
-    from .retrain import ProgressBar, run_jobs
-    from .roles import CANDIDATE, arm_role
-
     candidates = {a for a in data.arms if arm_role(data, a) == CANDIDATE}
     todo = final_fixed_jobs(jobs, runs, candidates) if enabled else []
     if not todo:

@@ -10,7 +10,7 @@ difference candidate − baseline. Across datasets:
 - `hierarchical_bootstrap_ci`: resample datasets, then replicates within each, then seeds within each;
 - `verdict`: better / worse / equivalent / inconclusive from adjusted p-values and one interval.
 
-Ranks over all arms (Friedman, Nemenyi) are in ``report.ranks``; power in ``report.power``.
+Ranks over all arms (Friedman, Nemenyi) are in ``_ranks``; power in ``_power``.
 """
 
 from __future__ import annotations

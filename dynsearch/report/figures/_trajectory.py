@@ -5,12 +5,13 @@ the bounds of its range, the active family, and the validation metric (from the 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from optuna.trial import FrozenTrial
 
-if TYPE_CHECKING:
-    from .figures import Figure, _Writer
+from ...activations import get_family
+from ...strategies import get_strategy_class
+from ._figure import Figure, _pyplot, _save_png, _Writer
 
 __all__ = ["trajectory_figure", "history_changes", "MAX_DATASETS"]
 
@@ -36,17 +37,13 @@ def trajectory_figure(w: _Writer, arm: str, trial: FrozenTrial, labels: list[str
     history = trial.user_attrs.get("history") or {}
     rows = [(label, history[label]) for label in labels if (history.get(label) or {}).get("epochs")]
     if not rows:
-        from .figures import Figure
-
         return Figure(name, title, caption, note="skipped: the trial has no stored history")
     if len(rows) > MAX_DATASETS:  # one row per dataset: a study of many datasets made an unreadable strip
         caption += (f" Shown: the first {MAX_DATASETS} of the {len(rows)} datasets in the study's order "
                     "(every dataset's history is stored on the trial).")
         rows = rows[:MAX_DATASETS]
-    from .figures import Figure, _pyplot, _save_png
-
     plt = _pyplot()
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator  # matplotlib only when a figure is drawn
 
     with plt.style.context("ggplot"):  # the look of Optuna's matplotlib figures
         fig, axes = plt.subplots(len(rows), 4, figsize=(15, 2.5 * len(rows) + 0.8), squeeze=False)
@@ -62,8 +59,6 @@ def trajectory_figure(w: _Writer, arm: str, trial: FrozenTrial, labels: list[str
 
 def _signal_of(strategy: dict[str, Any]) -> str | None:
     """The signal the strategy reads, or None when it reads none (fixed, learned)."""
-    from ..strategies import get_strategy_class
-
     try:
         cls = get_strategy_class(str(strategy.get("name")))
     except ValueError:
@@ -78,8 +73,6 @@ _R_TITLES = {"io": "r (site input vs output)", "target": "r (output vs target)",
 
 def _draw_guides(axes: Any, rows: list[tuple[str, Any]], params: dict[str, Any], signal: str | None) -> None:
     """Thresholds on the r panel, α's range on the α panel, and the r panel's title for the signal."""
-    from ..activations import get_family
-
     families = sorted({s[1] for _, h in rows for e in h["epochs"] for s in e[2]})
     bounds = sorted({b for f in families for b in (get_family(f).alpha_range or ())})
     for row in range(len(rows)):

@@ -6,13 +6,13 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .blocks import Block, Bullets, FigureBlock, Heading, Para, Table
-from .candidates import ALPHA, tests_in
-from .compare import Comparison
-from .figures import Figure
-from .fmt import fmt_ci, fmt_delta, fmt_num, fmt_p, fmt_pct
-from .roles import BASELINE, CANDIDATE
-from .trials import StudyData
+from ...search.ties import TIE_BREAK, find_tie, find_ties_per_arm, per_arm_message
+from ..figures import Figure
+from ..fmt import fmt_ci, fmt_delta, fmt_num, fmt_p, fmt_pct
+from ..inference import ALPHA, Comparison, tests_in
+from ..roles import BASELINE, CANDIDATE
+from ..trials import StudyData
+from ._blocks import Block, Bullets, FigureBlock, Heading, Para, Table
 
 __all__ = ["ReportMeta", "build_blocks", "GENERATED_PREFIX"]
 
@@ -288,8 +288,6 @@ def _configs(data: StudyData) -> list[Block]:
 
 def _ties(data: StudyData) -> list[Block]:
     """Say when validation could not pick a best trial (a tie or the metric's maximum), and how it was picked."""
-    from ..search.ties import TIE_BREAK, find_tie, find_ties_per_arm, per_arm_message
-
     def sentence(line: str) -> str:
         line = line.removeprefix("warning: ")
         return line[:1].upper() + line[1:] + "."

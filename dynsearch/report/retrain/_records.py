@@ -1,6 +1,6 @@
 """What a re-training run records beside its score: the signals per site and epoch (``RetrainRun.signals``,
 read by ``report.signal_spread``) and the state it ended in (``RetrainRun.end_state``, read by
-``report.final_fixed``). Both go to ``retrain.json``, so they are small and JSON-safe."""
+``report.retrain._final_fixed``). Both go to ``retrain.json``, so they are small and JSON-safe."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ...signals import signal_names as registered
+
 __all__ = ["signal_names", "signal_series", "end_state"]
 
 
 def signal_names() -> list[str]:
     """Every registered signal (a plugin's too): what a recording run measures."""
-    from ..signals import signal_names as registered
-
     return registered()
 
 

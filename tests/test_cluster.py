@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from study_helpers import assert_study_done, study_toml
 from tolerances import PACKED
 
 from dynsearch.cluster import ClusterError, check_storage_for_cluster, plan_actors
+from dynsearch.search.storage import open_storage
 from dynsearch.search.study import REASON_ATTR, WORKER_ATTR
 
 LOOPBACK = "127.0.0.1"
@@ -202,6 +204,47 @@ def test_report_retrains_on_the_cluster_with_the_local_records(tmp_path: Path, r
             assert a[key].get(field) == b[key].get(field), (key, field)
         for field in ("test_metric", "best_val_metric"):
             assert b[key][field] == pytest.approx(a[key][field], abs=PACKED), (key, field)
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_the_driver_stops_the_actors_and_requeues_their_trials(tmp_path: Path, ray_address: str) -> None:
+    study = _study(tmp_path, "stopme", epochs=2000)  # far longer than the test waits
+    url = f"journal:{tmp_path / 'runs' / 'stopme.journal'}"
+    log = open(tmp_path / "run.err", "w")
+    run = subprocess.Popen([sys.executable, "-m", "dynsearch", "run", str(study), "--cluster", ray_address, "--quiet"],
+                           cwd=tmp_path, env=_env(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        storage = None
+        end = time.monotonic() + 240
+        while time.monotonic() < end and run.poll() is None:
+            if storage is None and (tmp_path / "runs" / "stopme.journal").exists():
+                storage = open_storage(url)
+            if storage is not None and _running(storage, "stopme") >= 2:
+                break
+            time.sleep(0.3)
+        assert storage is not None and run.poll() is None, (tmp_path / "run.err").read_text()[-2000:]
+        started = time.monotonic()
+        run.send_signal(signal.SIGINT)
+        assert run.wait(timeout=60) == 130, (tmp_path / "run.err").read_text()[-2000:]
+        assert time.monotonic() - started < 30  # within a batch, not after the 15 s grace and a kill
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+        log.close()
+    trials = storage.get_all_trials(storage.get_study_id_from_name("stopme"), deepcopy=False)
+    states = Counter(t.state for t in trials)
+    assert states[TrialState.RUNNING] == 0 and states[TrialState.FAIL] >= 2, states
+    assert all("interrupted" in t.user_attrs[REASON_ATTR] for t in trials if t.state == TrialState.FAIL)
+    assert states[TrialState.WAITING] == N_TRIALS  # every slot queued again: the same command resumes
+
+
+def _running(storage: object, name: str) -> int:
+    try:
+        study_id = storage.get_study_id_from_name(name)  # type: ignore[attr-defined]
+    except KeyError:
+        return 0
+    return sum(t.state == TrialState.RUNNING for t in storage.get_all_trials(study_id, deepcopy=False))  # type: ignore[attr-defined]
 
 
 # --- bad input ------------------------------------------------------------------------------------

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from ._common import UsageError, did_you_mean, positive_int
 
@@ -111,6 +112,9 @@ def configure_report(parser: argparse.ArgumentParser) -> Callable[[argparse.Name
     parser.add_argument("--jobs", type=positive_int, default=None,
                         help="parallel re-training processes (default: one per CPU core; 1 on a GPU)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument("--cluster", metavar="ADDRESS",
+                        help="re-train on a Ray cluster through joblib's Ray backend: auto, HOST:PORT or "
+                             "ray://HOST:PORT (needs dynsearch[ray]; --jobs defaults to the cluster's CPUs)")
     parser.add_argument("--final-fixed", action="store_true",
                         help="also re-train each candidate run with its end state fixed from the start (a control)")
     return report
@@ -137,11 +141,12 @@ def report(args: argparse.Namespace) -> int:
     command = f"dynsearch report {args.name}" + (f" --seeds {seeds}" if seeds != DEFAULT_SEEDS else "") + (
         " --final-fixed" if args.final_fixed else "")
     try:
-        result = build_report(
-            study, args.out, seeds=seeds, refresh=args.refresh, device=args.device, jobs=args.jobs,
-            storage_label=mask_url(url), command=command, progress=not args.quiet, final_fixed=args.final_fixed,
-        )
-    except ValueError as exc:
+        with _retrain_backend(args.cluster) as cluster_cpus:
+            result = build_report(
+                study, args.out, seeds=seeds, refresh=args.refresh, device=args.device, jobs=args.jobs or cluster_cpus,
+                storage_label=mask_url(url), command=command, progress=not args.quiet, final_fixed=args.final_fixed,
+            )
+    except ValueError as exc:  # a ClusterError too: Ray missing or the cluster unreachable, before any training
         raise UsageError(str(exc)) from None
     if not args.quiet:
         print(result.comparison.conclusion)
@@ -153,6 +158,18 @@ def report(args: argparse.Namespace) -> int:
     if line is not None:
         print(line, file=sys.stderr)
     return 0
+
+
+@contextlib.contextmanager
+def _retrain_backend(address: str | None) -> Iterator[int | None]:
+    """joblib's backend for the re-training: the default (None) or, with --cluster, Ray's (its CPU count)."""
+    if address is None:
+        yield None
+        return
+    from ..cluster import ray_backend
+
+    with ray_backend(address) as info:
+        yield info.cpus
 
 
 # --- dashboard -------------------------------------------------------------------------------

@@ -81,6 +81,9 @@ def configure_run(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespa
                              "(default: the study's pack, auto)")
     parser.add_argument("--storage", help="Optuna storage URL (default: DYNSEARCH_STORAGE, the file's storage, "
                                           "or journal:runs/NAME.journal)")
+    parser.add_argument("--cluster", metavar="ADDRESS",
+                        help="run the workers as actors of a Ray cluster: auto, HOST:PORT or ray://HOST:PORT "
+                             "(needs dynsearch[ray]; several nodes need a PostgreSQL storage)")
     noise = parser.add_mutually_exclusive_group()
     noise.add_argument("--verbose", action="store_true", help="show Optuna's per-trial log lines")
     noise.add_argument("--quiet", action="store_true", help="print nothing but errors and the final summary")
@@ -138,6 +141,9 @@ def run(args: argparse.Namespace) -> int:
             f"({', '.join(spec.arms)}); equal budgets need at least one trial each"
         )
     workers = args.workers if args.workers is not None else spec.workers
+    if args.cluster is not None:
+        summary = _run_on_cluster(args, spec, storage_url, n_trials, workers)
+        return _finish(summary, mask_url(storage_url))
     try:
         summary = run_study(
             spec,
@@ -155,11 +161,33 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    _print_summary(summary, mask_url(storage_url))
+    return _finish(summary, mask_url(storage_url))
+
+
+def _finish(summary: Any, storage_label: str) -> int:
+    _print_summary(summary, storage_label)
     if summary.interrupted:
         print("interrupted: running trials were marked FAIL and re-queued; run the same command to resume.")
         return 130
     return 0
+
+
+def _run_on_cluster(args: argparse.Namespace, spec: Any, storage_url: str, n_trials: int, workers: str | int) -> Any:
+    """``run --cluster``: the workers as Ray actors (dynsearch.cluster); bad input raises before anything is written."""
+    from ..cluster import ClusterError, connect, run_study_on_cluster
+    from ..search.storage import StorageError
+
+    if args.devices:
+        raise UsageError("--devices: not with --cluster, where Ray assigns the GPUs; cap the actors with --workers")
+    level = logging.INFO if args.verbose else logging.ERROR if args.quiet else logging.WARNING
+    try:
+        cluster = connect(args.cluster)
+        return run_study_on_cluster(
+            spec, storage_url, cluster, n_trials=n_trials, timeout=args.timeout or spec.timeout, workers=workers,
+            per_device=args.per_device, progress=not args.quiet, log_level=level, pack=args.pack,
+        )  # fmt: skip
+    except (ClusterError, StorageError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _print_summary(summary: Any, storage_label: str) -> None:

@@ -1,4 +1,4 @@
-"""The report's sections on signals and controls, placed among the sections of ``report.sections``:
+"""The report's sections on signals and controls, placed among the sections ``build_blocks`` gives:
 candidates against their controls right after the conclusion, where the signals lay after the
 per-dataset tables."""
 

@@ -156,9 +156,12 @@ def run_jobs(
     processes = max(1, min(processes, len(tasks)))
     if announce is not None and jobs:
         _announce(announce, len(jobs), tasks, device, processes, store)
-    threads, options = _process_options(device, processes, compile, _backend(processes))
+    backend = _backend(processes)
+    threads, options = _process_options(device, processes, compile, backend)
     done, saved = 0, time.monotonic()
-    parallel = Parallel(n_jobs=processes, return_as="generator_unordered", batch_size=1)
+    # Ray's backend (report --cluster) cannot stream results: they come as one list when all tasks are done.
+    order = "generator_unordered" if getattr(backend, "supports_return_generator", True) else "list"
+    parallel = Parallel(n_jobs=processes, return_as=order, batch_size=1)
     try:
         for index, runs in parallel(delayed(_task)(i, task, device, threads, options)
                                     for i, task in enumerate(tasks)):

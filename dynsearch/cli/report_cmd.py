@@ -166,7 +166,7 @@ def _retrain_backend(address: str | None) -> Iterator[int | None]:
     if address is None:
         yield None
         return
-    from ..cluster import ray_backend
+    from ..cluster import ray_backend  # only with --cluster, like Ray itself
 
     with ray_backend(address) as info:
         yield info.cpus

@@ -174,6 +174,7 @@ def _finish(summary: Any, storage_label: str) -> int:
 
 def _run_on_cluster(args: argparse.Namespace, spec: Any, storage_url: str, n_trials: int, workers: str | int) -> Any:
     """``run --cluster``: the workers as Ray actors (dynsearch.cluster); bad input raises before anything is written."""
+    # only with --cluster, like Ray itself
     from ..cluster import ClusterError, connect, run_study_on_cluster
     from ..search.storage import StorageError
 

@@ -169,10 +169,8 @@ def run(args: argparse.Namespace) -> int:
     # torch and the command's modules load when it runs: `dynsearch --help` and the other commands start fast
     import torch
 
-    from ..data import DatasetError, load_dataset
-    from ..factories import FactoryError
     from ..fit import FitError
-    from ..train import TrainConfig, check_model, train
+    from ..train import TrainConfig, train
 
     if args.config is not None and args.strategy is not None:
         raise UsageError(f"train: --strategy cannot be combined with --config (the config {args.config} sets the "
@@ -198,17 +196,7 @@ def run(args: argparse.Namespace) -> int:
     except RuntimeError:
         raise UsageError(f"--device: unknown torch device {args.device!r}; e.g. cpu, cuda, cuda:1") from None
     split_seed = args.split_seed if exported is None else exported.split_seed
-    # Every dataset is loaded before any training, so a bad one fails at once and nothing is written.
-    loaded = []
-    for name, options in datasets:
-        try:
-            loaded.append(load_dataset(name, split_seed=split_seed, device=device, **options))
-        except DatasetError as exc:
-            raise UsageError(str(exc)) from None
-        try:  # a factory model that cannot train on this data fails before any training, like a bad dataset
-            check_model(loaded[-1], settings)
-        except FactoryError as exc:
-            raise UsageError(str(exc)) from None
+    loaded = _load_all(datasets, split_seed, device, settings)
     if len(loaded) > 1 and not args.quiet:
         print(f"training on all {len(loaded)} datasets of {args.config} (pass --dataset NAME for one): "
               f"{', '.join(splits.name for splits in loaded)}")
@@ -228,6 +216,27 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"result with history written to {args.json}" + (" (a list, one per dataset)" if len(results) > 1 else ""))
     return 0 if all(r.status == "ok" for r in results) else 1
+
+
+def _load_all(datasets: list[tuple[str, dict[str, Any]]], split_seed: int, device: Any, settings: Any) -> list[Any]:
+    """Every dataset loaded (and a factory model built on each) before any training: a bad one fails at once and
+    nothing is written."""
+    # loaded when this command runs, so `dynsearch --help` and the other commands start fast
+    from ..data import DatasetError, load_dataset
+    from ..factories import FactoryError
+    from ..train import check_model
+
+    loaded = []
+    for name, options in datasets:
+        try:
+            loaded.append(load_dataset(name, split_seed=split_seed, device=device, **options))
+        except DatasetError as exc:
+            raise UsageError(str(exc)) from None
+        try:  # a factory model that cannot train on this data fails before any training, like a bad dataset
+            check_model(loaded[-1], settings)
+        except FactoryError as exc:
+            raise UsageError(str(exc)) from None
+    return loaded
 
 
 def _json_default(value: Any) -> Any:

@@ -14,7 +14,11 @@ import socket
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import optuna
+
 from ..search.runner import WorkerSlot
+from ..search.worker import StopFlag, run_worker
+from ._connect import require_ray
 
 __all__ = ["ActorSlot", "plan_actors", "worker_actor_class", "MAX_RESTARTS"]
 
@@ -59,15 +63,11 @@ class _WorkerActor:
     """Runs the worker loop of one slot; ``stop()`` ends it within one batch."""
 
     def __init__(self, study_name: str, storage_url: str, slot: dict[str, Any], options: dict[str, Any]) -> None:
-        from ..search.worker import StopFlag
-
         self._study, self._url, self._slot, self._options = study_name, storage_url, slot, options
         self._flag = StopFlag()  # not installed: signals reach only the main thread, and run() is not on it
         level = options.get("log_level", logging.WARNING)
         logging.basicConfig(level=level, format="%(name)s: %(message)s")
         logging.getLogger("dynsearch").setLevel(level)
-        import optuna
-
         optuna.logging.set_verbosity(level)
 
     def where(self) -> tuple[str, int]:
@@ -75,8 +75,6 @@ class _WorkerActor:
         return socket.gethostname(), os.getpid()
 
     def run(self) -> dict[str, Any]:
-        from ..search.worker import run_worker
-
         result = run_worker(
             self._study, self._url, device=self._slot["device"], threads=self._slot["threads"],
             worker_index=self._slot["index"], deadline=self._options.get("deadline"), stop=self._flag,
@@ -92,8 +90,6 @@ class _WorkerActor:
 @functools.cache
 def worker_actor_class() -> Any:
     """``_WorkerActor`` as a Ray actor class (made on first use, so importing this module needs no Ray)."""
-    from ._connect import require_ray
-
     ray = require_ray()
     return ray.remote(max_concurrency=2, max_restarts=MAX_RESTARTS, max_task_retries=0)(_WorkerActor)
 

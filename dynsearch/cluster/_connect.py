@@ -12,6 +12,8 @@ import socket
 from dataclasses import dataclass
 from types import ModuleType
 
+from ..search.storage import is_journal, mask_url
+
 __all__ = ["ClusterError", "ClusterInfo", "require_ray", "connect", "check_storage_for_cluster", "INSTALL_HINT"]
 
 INSTALL_HINT = "pip install 'dynsearch[ray]'"
@@ -37,7 +39,7 @@ class ClusterInfo:
 def require_ray() -> ModuleType:
     """``import ray``, or a ClusterError that says how to install it."""
     try:
-        import ray
+        import ray  # optional (the ray extra) and seconds to import: loaded only when --cluster asks for it
     except ImportError:
         raise ClusterError(f"--cluster: Ray is not installed; install it with {INSTALL_HINT}") from None
     return ray
@@ -93,8 +95,6 @@ def check_storage_for_cluster(storage_url: str, nodes: int) -> None:
         ...
         dynsearch.cluster._connect.ClusterError: --storage: journal:runs/x.journal is a file on this machine, ...
     """
-    from ..search.storage import is_journal, mask_url
-
     if nodes > 1 and is_journal(storage_url):
         raise ClusterError(
             f"--storage: {mask_url(storage_url)} is a file on this machine, which the other {nodes - 1} node(s) "

@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+import joblib
+
 from ._connect import ClusterInfo, connect
 
 __all__ = ["ray_backend"]
@@ -22,8 +24,7 @@ def ray_backend(address: str) -> Iterator[ClusterInfo]:
         ClusterError: Ray missing, or the cluster unreachable (before anything is trained or written).
     """
     info = connect(address, log_to_driver=False)
-    import joblib
-    from ray.util.joblib import register_ray
+    from ray.util.joblib import register_ray  # Ray's; connect has just imported it
 
     register_ray()
     with joblib.parallel_backend("ray"):

@@ -1,9 +1,16 @@
 """Reports: compare the strategies of a finished (or running) study honestly, and draw what they did.
 
 ``build_report(study)`` writes ``reports/NAME/``: ``index.html`` and ``report.md`` (the same text),
-``trials.csv``, ``retrain.json`` (the cached re-training runs) and ``figures/``. The best trial of every
-arm is re-trained with fresh seeds and scored on the held-out test split; dynamic arms are paired
-with the best fixed activation (``compare``); ``stats`` holds the confidence intervals and tests.
+``trials.csv``, ``retrain.json`` (the cached re-training runs) and ``figures/``. It runs one stage per
+package, in this order (``report.build``)::
+
+    data = collect(study)                                      # trials: the study as the report reads it
+    store = RetrainStore.load(out / "retrain.json", data.name)  # retrain: runs kept from an earlier report
+    runs, _ = run_jobs(plan_jobs(data, seeds), store)          # each arm's best, fresh seeds, test split
+    comparison = compare(data, runs, seeds, margin)            # inference: datasets as the unit
+    figures = make_figures(data, study, out, comparison)       # figures
+    blocks = build_blocks(data, comparison, figures, meta)     # render: one list of blocks,
+    render_markdown(blocks), render_html(blocks)               # written as report.md and index.html
 """
 
 from .activity import ArmActivity, measure_activity

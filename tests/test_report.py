@@ -33,6 +33,7 @@ from dynsearch.report import (
     compare,
     retrain_seeds,
 )
+from dynsearch.report.render import provenance
 from dynsearch.report.retrain import _pack as retrain_pack
 from dynsearch.search.storage import open_storage
 from dynsearch.search.study import SPEC_ATTR, best_per_arm
@@ -744,3 +745,13 @@ def test_the_untimed_warm_up_leaves_the_first_run_unchanged(monkeypatch) -> None
     for run in (first, second):
         assert (run.test_metric, run.best_val_metric, run.best_epoch) == \
             (direct.test_metric, direct.best_val_metric, direct.best_epoch)
+
+
+def test_provenance_names_the_last_commit_of_the_package_in_a_checkout() -> None:
+    """The report's method says which code made it: in a git checkout, the last commit that changed dynsearch/."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout: the report says so instead of a commit")
+    head = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%H", "--", "dynsearch"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    assert provenance({}, ["cpu"])["code"].startswith(f"dynsearch/ as of commit {head[:12]}")

@@ -13,6 +13,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from ... import _version
+
 __all__ = ["provenance", "PACKAGES"]
 
 PACKAGES = ("dynsearch", "torch", "optuna", "numpy", "scipy", "scikit-learn", "matplotlib", "plotly")
@@ -21,7 +23,7 @@ PACKAGES = ("dynsearch", "torch", "optuna", "numpy", "scipy", "scikit-learn", "m
 def _git_commit() -> str:
     """The last commit that changed the dynsearch source tree, ``+dirty`` with local changes to it; "" outside
     a checkout. Not HEAD: a commit elsewhere (docs, a report) must not change the report's bytes."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(_version.__file__).resolve().parents[1]  # the folder holding dynsearch/, wherever this module sits
     if not (root / ".git").exists():
         return ""
     try:

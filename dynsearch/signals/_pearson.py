@@ -116,16 +116,22 @@ def shifted_gram(x: Tensor, y: Tensor, shift: Tensor) -> Tensor:
     ``x`` and ``y`` are ``[K, N]`` (row k pairs x[k, i] with y[k, i]); ``shift`` is ``[K, 3, 1]``
     from ``first_shift``. With rows p = (x - sx, y - sy, 1), the result is p·pᵀ: its entries are
     Σx², Σxy, Σy² of the shifted values, Σx and Σy (last column) and the count (corner).
-    The values are widened to float64 before any product or sum, so every product is exact and the
-    sums carry a relative error of at most about log2(N)·2⁻⁵³ whatever order a kernel adds them in.
-    A float32 matrix product is no option: its accumulation order and width depend on the CPU's BLAS
-    kernel (a 50,000-long float32 dot product was off by 0.03 on one CPU, 4e-5 summed element-wise).
+    The values are widened to float64 before any product or sum, and the three products come from one
+    float64 matrix product (``[K, 2, N]`` by its transpose): one pass over the values instead of a
+    product and a sum each, and the sums carry a relative error of at most about log2(N)·2⁻⁵³ in
+    whatever order the CPU's BLAS kernel adds them (Higham's bound holds for any order). A float32
+    matrix product is no option: its accumulation order and width depend on that kernel (a 50,000-long
+    float32 dot product was off by 0.03 on one CPU, 4e-5 summed element-wise).
     """
     k, n = x.shape
-    xs = x.to(torch.float64) - shift[:, 0].to(torch.float64)
-    ys = y.to(torch.float64) - shift[:, 1].to(torch.float64)
-    sx, sy = xs.sum(1), ys.sum(1)
-    sxx, syy, sxy = (xs * xs).sum(1), (ys * ys).sum(1), (xs * ys).sum(1)
+    p = torch.empty(k, 2, n, dtype=torch.float64, device=x.device)
+    p[:, 0] = x  # widening copies: exact for every float dtype
+    p[:, 1] = y
+    p -= shift[:, :2].to(torch.float64)
+    products = torch.bmm(p, p.transpose(1, 2))
+    sums = p.sum(2)
+    sx, sy, sxx, syy = sums[:, 0], sums[:, 1], products[:, 0, 0], products[:, 1, 1]
+    sxy = products[:, 0, 1]  # used for both off-diagonal entries, so the gram stays exactly symmetric
     count = torch.full_like(sx, float(n))
     return torch.stack((sxx, sxy, sx, sxy, syy, sy, sx, sy, count), 1).view(k, 3, 3)
 

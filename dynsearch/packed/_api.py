@@ -87,13 +87,16 @@ def train_packed(
 ) -> list[TrainResult]:
     """Train ``members`` (all with the same ``pack_key``) together; one result per member, in order.
 
-    Each result equals what ``train()`` gives that member alone (validation metrics within
-    1e-4). The vectorized engine runs the trainer's MLP and small CNN; members it cannot
-    reproduce exactly (dropout, a strategy overriding ``setup_site``) train one by one with
-    ``train()``. ``on_epoch(member_index, epoch, val_metric)`` returning True takes that member
-    out (status "pruned"); the pack drops its rows and the others go on. ``compile``: True compiles the packed step with ``torch.compile`` (a failure prints one line
-    and trains eagerly), False never does, "auto" does when the pack's remaining work after its
-    first epoch is expected to repay the compile time.
+    Each result equals what ``train()`` gives that member alone: the same status, best epoch,
+    epochs and switches, and r, α and metrics within float32 rounding of the training (README,
+    "Packing changes speed, never results"). The vectorized engine runs the trainer's MLP and
+    small CNN; members it cannot reproduce exactly (dropout, a strategy overriding ``setup_site``,
+    a study's own model or fit) train one by one with ``train()``.
+    ``on_epoch(member_index, epoch, val_metric)`` returning True takes that member out (status
+    "pruned"); the pack drops its rows and the others go on. ``compile``: True compiles the packed
+    step with ``torch.compile`` (a failure prints one line and trains eagerly), False never does,
+    "auto" does when the pack's remaining work after its first epoch is expected to repay the
+    compile time.
 
     Raises:
         ValueError: if the members' settings cannot share a pack.

@@ -139,7 +139,7 @@ def _one_line_exit_2(done: subprocess.CompletedProcess, *words: str) -> None:
 def test_postgres_study_on_the_cluster_survives_a_killed_actor(
     tmp_path: Path, ray_address: str, fresh_postgres_db: str
 ) -> None:
-    study = _study(tmp_path, "onray", epochs=120)  # trials of a few seconds: one can be caught training
+    study = _study(tmp_path, "onray", epochs=400)  # trials of a second or two: one can be caught training
     out, err = open(tmp_path / "run.out", "w"), open(tmp_path / "run.err", "w")
     # Heartbeats every second, stale after 5 s: the settings reach the actors through the driver's environment.
     run = subprocess.Popen(
@@ -178,21 +178,21 @@ def _actors_training(storage: RDBStorage, name: str) -> dict[int, int]:
 
 
 def _wait_for_running_actor(storage: RDBStorage, name: str, run: subprocess.Popen, err: Path) -> int:
-    """The pid of an actor (a process on this host) that has trained one trial for half a second and still does."""
+    """The pid of an actor (a process on this host) that has trained one trial for 0.3 s and still does."""
     end = time.monotonic() + 240
     while time.monotonic() < end:
         if run.poll() is not None:
             pytest.fail(f"dynsearch run exited ({run.returncode}) before any trial ran: {err.read_text()[-2000:]}")
         before = _actors_training(storage, name)
         if before:
-            time.sleep(0.5)  # let it train a little: the kill cuts a trial short
+            time.sleep(0.3)  # let it train a little: the kill cuts a trial short
             # The same trial, still on the same actor: one that finished meanwhile would leave nothing to retry.
             still = {n: pid for n, pid in _actors_training(storage, name).items() if before.get(n) == pid}
             if still:
                 return next(iter(still.values()))
             continue
         time.sleep(0.2)
-    pytest.fail("no actor trained a trial for half a second within 240 s")
+    pytest.fail("no actor trained a trial for 0.3 s within 240 s")
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ from dynsearch.data import DatasetSplits
 from dynsearch.packed import PackMember
 from dynsearch.packed._run import engine_unsupported, train_engine
 from dynsearch.search.space import ARM_PARAM
+from dynsearch.signals import signal_from_config
 from dynsearch.strategies import strategy_from_config
 from dynsearch.train import TrainConfig, TrainResult, train
 
@@ -128,6 +129,12 @@ def assert_same(packed: TrainResult, alone: TrainResult, label: str = "", *, tol
             )
             assert _close(ps["alpha"], as_["alpha"], tol) and _close(ps["r"], as_["r"], tol), f"{where}epoch {a.epoch}: {ps} != {as_}"
             _assert_clear_of_thresholds(alone.strategy, as_["r"], tol, f"{where}epoch {a.epoch} site {as_['site']}")
+        # Recorded signals (train(record_signals=...)): the same sites and signals, values within the bound.
+        assert p.signals.keys() == a.signals.keys(), f"{where}epoch {a.epoch} recorded at {sorted(p.signals)} != {sorted(a.signals)}"
+        for site, values in a.signals.items():
+            assert p.signals[site].keys() == values.keys(), f"{where}epoch {a.epoch} site {site} recorded signals"
+            for name, value in values.items():
+                assert _close(p.signals[site][name], value, tol), f"{where}epoch {a.epoch} site {site} {name}"
 
 
 def _assert_clear_of_thresholds(strategy: dict, r: float, tol: float, where: str) -> None:
@@ -144,9 +151,11 @@ def run_both(splits: DatasetSplits, members: list[PackMember], **kwargs) -> list
     strategies = [strategy_from_config(m.strategy) for m in members]
     configs = [m.config for m in members]
     assert engine_unsupported(strategies, configs) == ""
-    packed = train_engine(splits, strategies, configs, on_epoch=None, should_stop=None, **kwargs)
+    record = [[signal_from_config(s) for s in m.record_signals] for m in members]
+    packed = train_engine(splits, strategies, configs, on_epoch=None, should_stop=None, record=record, **kwargs)
     assert not isinstance(packed, str), packed
-    alone = [train(splits, m.strategy, m.config, evaluate_test=kwargs.get("evaluate_test", False)) for m in members]
+    alone = [train(splits, m.strategy, m.config, evaluate_test=kwargs.get("evaluate_test", False),
+                   record_signals=m.record_signals) for m in members]  # fmt: skip
     return list(zip(packed, alone))
 
 

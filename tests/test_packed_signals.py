@@ -6,11 +6,12 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from study_helpers import assert_packed_equals_alone, assert_same, first_rows
+from study_helpers import assert_packed_equals_alone, assert_same, drift, first_rows
 
 from dynsearch.data import load_dataset
 from dynsearch.packed import PackMember, train_packed
-from dynsearch.train import TrainConfig
+from dynsearch.signals import NETWORK, signal_names
+from dynsearch.train import TrainConfig, train
 
 pytestmark = pytest.mark.numerics
 
@@ -85,3 +86,41 @@ def test_members_leaving_keep_the_others_rows(iris) -> None:
     for p, a, member in zip(packed, alone, members):
         assert p.status == a.status
         assert_same(p, a, str(member.strategy)) if a.status == "ok" else None
+
+
+def _recording(members: list[PackMember]) -> list[PackMember]:
+    """Every second member records every registered signal per epoch, as a report's first-seed runs do."""
+    names = signal_names()
+    return [dataclasses.replace(m, record_signals=names if i % 2 == 0 else ()) for i, m in enumerate(members)]
+
+
+def test_recorded_signals_packed_equal_train(iris, digits) -> None:
+    # The engine records what train(record_signals=...) records alone: the same sites, signals and epochs,
+    # values within the bound, beside members that record nothing and whatever their strategies read.
+    config = TrainConfig(epochs=4, hidden=(12, 10), batch_size=32, lr=5e-3, patience=0, measure_every=2)
+    pairs = assert_packed_equals_alone(iris, _recording(_members(config)))
+    recorded = [alone.history[-1].signals for _, alone in pairs[::2]]
+    assert all(set(r) == {"1", "3", NETWORK} for r in recorded)
+    assert all(set(r["1"]) == {"io", "dead", "saturation", "gradient"} and set(r[NETWORK]) == {"target", "data"}
+               for r in recorded)  # fmt: skip
+    assert all(not alone.history[-1].signals for _, alone in pairs[1::2])
+    cnn = TrainConfig(epochs=2, model="cnn", channels=(4, 6), batch_size=40, lr=3e-3, patience=0)
+    assert_packed_equals_alone(digits, _recording(_members(cnn)[::4]))
+
+
+def test_recording_members_leaving_keep_the_others_rows(iris) -> None:
+    config = TrainConfig(epochs=5, hidden=(8,), batch_size=50, lr=1e-2, patience=0)
+    members = _recording(_members(config, scopes=("layer",))[:6])
+    stops = {0: 1, 3: 2}
+
+    def on_epoch(index: int, epoch: int, value: float) -> bool:
+        return stops.get(index) == epoch
+
+    packed = train_packed(iris, members, on_epoch=on_epoch, compile=False)
+    alone = [train(iris, m.strategy, m.config, record_signals=m.record_signals) for m in members]
+    for index, (p, a, member) in enumerate(zip(packed, alone, members)):
+        if index in stops:
+            assert p.status == "pruned"
+            continue
+        assert_same(p, a, str(member.strategy), tol=drift(iris, config))
+        assert bool(a.history[0].signals) == bool(member.record_signals)

@@ -73,19 +73,20 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, RetrainRun]
     return _alone(_jobs(), tmp_path_factory.mktemp("alone"))
 
 
-def test_packs_group_one_dataset_and_pack_key_and_leave_signals_and_unsupported_alone() -> None:
+def test_packs_group_one_dataset_and_pack_key_and_leave_unsupported_alone() -> None:
     tasks = plan_packs(_jobs(), processes=1)
     packs = [t for t in tasks if len(t) > 1]
     alone = [t[0] for t in tasks if len(t) == 1]
-    # One pack per dataset: fixed, threshold and linear arms together, the seeds that record no signals.
+    # One pack per dataset: fixed, threshold and linear arms together, the seed that records every signal too.
     assert len(packs) == 2
     for pack in packs:
         assert {j.arm for j in pack} == {"fixed-relu", "threshold-layer", "linear-layer"}
-        assert len({j.dataset for j in pack}) == 1 and not any(j.record_signals for j in pack)
-    assert all(j.record_signals or j.arm == "learned-relu-per_channel" for j in alone)
+        assert len({j.dataset for j in pack}) == 1
+        assert {j.seed for j in pack if j.record_signals} == {SEEDS[0]}
+    assert alone and all(j.arm == "learned-relu-per_channel" for j in alone)
     assert len(alone) == len(_jobs()) - sum(len(p) for p in packs)
     # Two processes: each group is split so that both have a pack to train.
-    assert sorted(len(t) for t in plan_packs(_jobs(), processes=2) if len(t) > 1) == [3, 3, 3, 3]
+    assert sorted(len(t) for t in plan_packs(_jobs(), processes=2) if len(t) > 1) == [4, 4, 5, 5]
 
 
 def test_packed_retraining_gives_the_records_of_training_each_run_alone(tmp_path: Path, reference) -> None:
@@ -107,7 +108,7 @@ def test_two_processes_give_the_records_of_one(tmp_path: Path, reference) -> Non
     two, _ = run_jobs(_jobs(), RetrainStore(tmp_path / "a.json", "s"), processes=2, progress=None,
                       announce=lines.append)
     assert_same_records(two, reference)
-    assert "in 2 process(es): 4 pack(s) of 12 and 12 alone" in lines[0]
+    assert "in 2 process(es): 4 pack(s) of 18 and 6 alone" in lines[0]
 
 
 def test_the_joblib_backend_a_user_picks_is_used(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from ..data import DatasetSplits
+from ..signals import signal_from_config
 from ..strategies import Strategy, strategy_from_config
 from ..train import TrainConfig, TrainResult, train
 from ._run import MemberCallback, engine_unsupported, stopped_result, train_engine
@@ -16,10 +17,13 @@ __all__ = ["PackMember", "pack_key", "train_packed", "train_sequential", "Member
 
 @dataclass(frozen=True)
 class PackMember:
-    """One training run of a pack: its strategy (or config) and its own training settings."""
+    """One training run of a pack: its strategy (or config), its own training settings, and the signals it
+    records per epoch in its history (names or configs, as ``train(record_signals=...)``; recording changes
+    nothing in the training)."""
 
     strategy: Strategy | Mapping[str, Any]
     config: TrainConfig
+    record_signals: Sequence[Any] = ()
 
 
 def pack_key(config: TrainConfig, strategy: Strategy | Mapping[str, Any] | None = None) -> tuple[Any, ...]:
@@ -69,7 +73,7 @@ def train_sequential(
 
         try:
             result = train(splits, member.strategy, member.config, on_epoch=report, should_stop=should_stop,
-                           evaluate_test=evaluate_test)
+                           evaluate_test=evaluate_test, record_signals=member.record_signals)
         except _MemberStopped:
             result = stopped_result(splits, member.strategy, seen)
         results.append(result)
@@ -111,8 +115,10 @@ def train_packed(
     strategies = [strategy_from_config(m.strategy) for m in members]
     configs = [m.config for m in members]
     if not engine_unsupported(strategies, configs):
+        record = [[signal_from_config(s) for s in m.record_signals] for m in members]
         results = train_engine(splits, strategies, configs, on_epoch=on_epoch, should_stop=should_stop,
-                               evaluate_test=evaluate_test, compile_step=compile)
+                               evaluate_test=evaluate_test, compile_step=compile,
+                               record=record if any(record) else None)
         if not isinstance(results, str):
             return results
     # What the engine cannot run trains one by one: the same results, at the old speed.

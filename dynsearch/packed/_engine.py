@@ -23,7 +23,8 @@ from ._members import MemberSite, MemberStats
 from ._net import Op, packed_forward
 from ._optim import PackedOptimizer
 from ._plans import SitePlan, site_plan
-from ._signals import PackSignals
+from ._recording import PackRecorder
+from ._signals import PackSignals, Tap
 from ._step import PackedStep
 
 __all__ = ["PackEngine"]
@@ -46,7 +47,8 @@ class PackEngine:
     """
 
     def __init__(self, splits: DatasetSplits, strategies: Sequence[Any], configs: Sequence[Any], models: Sequence[Any],
-                 plan: list[Op], params: list[Tensor], members: Sequence[int]) -> None:
+                 plan: list[Op], params: list[Tensor], members: Sequence[int],
+                 record: Sequence[Sequence[Any]] | None = None) -> None:
         self.splits, self.plan, self.configs = splits, plan, list(configs)
         self.device = splits.x_train.device
         self.members: list[int | None] = list(members)  # each row's original index (None: it left)
@@ -56,6 +58,9 @@ class PackEngine:
         meter_signals = [meter_signal(s) for s in strategies]
         self.signals = PackSignals(self.views, meter_signals, splits.x_train.device)
         self.signals.plan(self.views)
+        # Signals recorded per epoch (``train(record_signals=...)``), every batch, apart from what strategies read.
+        self.recorder = PackRecorder(len(self.site_names), record or [[] for _ in configs], splits.x_train.device)
+        self.recorder.plan(self.views)
         self.targets = [MemberStats(needs_target_signal(m) and sig is None) for m, sig in zip(models, meter_signals)]
         self.generators = [torch.Generator().manual_seed(c.seed) for c in configs]
         k, n_sites = len(configs), len(self.site_names)
@@ -112,7 +117,7 @@ class PackEngine:
         """Compile the step (dry run on the first batch); False if compilation failed."""
         x, y, batch = self.splits.x_train, self.splits.y_train, self.configs[0].batch_size
         k = len(self.members)
-        if self.signals.active:
+        if self.signals.active or self.recorder.active:
             return False  # the meters' updates and gradient hooks run eagerly only
         # Batches are slices of each member's shuffled split: the dry run's have the same strides.
         xb = x.expand(k, *x.shape).contiguous()[:, :batch]
@@ -139,7 +144,8 @@ class PackEngine:
         loss_sum = torch.zeros(len(self.members), dtype=torch.float64, device=self.device)
         fresh = self._fresh() if self.measure_io or self.measure_target else None
         n_batches = 0
-        meters = self.signals if self.signals.active else None
+        observers = [m for m in (self.signals, self.recorder) if m.active]
+        recorded = self.recorder.site_taps(self.alphas) if self.recorder.active else None
         for b, start in enumerate(range(0, n, batch)):
             if should_stop is not None and should_stop():
                 raise TrainingInterrupted(f"stopped during epoch {epoch}")
@@ -149,7 +155,8 @@ class PackEngine:
                 xs[:, start : start + batch], ys[:, start : start + batch],
                 sums=self.grams, shifts=self.shifts, fresh=fresh if b == 0 else None,
                 io=self.measure_io and measured, target=self.measure_target,
-                taps=meters.site_taps(self.alphas) if meters is not None and measured else None, signals=meters,
+                taps=_merged(self.signals.site_taps(self.alphas) if self.signals.active and measured else None, recorded),
+                observers=observers,
             )
             loss_sum += loss
             n_batches += 1
@@ -189,7 +196,14 @@ class PackEngine:
                     row[s].changed = False
         self.signals.apply_resets(self.views)
         self.signals.plan(self.views)
+        self.recorder.plan(self.views)  # families may have changed: f′-signals group rows by family
         self.site_plans = self._site_plans()
+
+    def recorded(self) -> list[dict[str, dict[str, float]]]:
+        """Per row, this epoch's recorded signals (empty for members that record none); then afresh."""
+        if not self.recorder.active:
+            return [{} for _ in self.members]
+        return self.recorder.epoch_values(self.site_names)
 
     def adjust(self, epoch: int) -> list[list[dict[str, Any]]]:
         self._read_state()
@@ -239,6 +253,8 @@ class PackEngine:
         for name in ("members", "views", "targets", "generators"):
             setattr(self, name, [getattr(self, name)[i] for i in kept])
         self.signals.compact(kept, self.views)
+        self.recorder.compact(kept)
+        self.recorder.plan(self.views)
         self.site_plans = self._site_plans()
 
     def snapshot(self, position: int) -> tuple[list[Tensor], list[Tensor], list[str]]:
@@ -256,3 +272,20 @@ class PackEngine:
         alphas = [torch.stack(rows) for rows in zip(*(s[1] for s in snaps))]
         plans = [site_plan(list(fams), None, None, self.device) for fams in zip(*(s[2] for s in snaps))]
         return self.evaluate(x, y, params, alphas, plans)
+
+
+def _merged(first: Sequence[Tap | None] | None, second: Sequence[Tap | None] | None) -> list[Tap | None] | None:
+    """One tap per site calling both lists' taps (either may be None, or hold None for a site)."""
+    if first is None:
+        return None if second is None else list(second)
+    if second is None:
+        return list(first)
+    return [_both(a, b) if a is not None and b is not None else a or b for a, b in zip(first, second)]
+
+
+def _both(a: Tap, b: Tap) -> Tap:
+    def tap(z: Tensor, y: Tensor) -> None:
+        a(z, y)
+        b(z, y)
+
+    return tap

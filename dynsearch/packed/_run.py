@@ -69,20 +69,21 @@ class _Member:
 
 
 def _end_of_epoch(m: _Member, epoch: int, train_loss: float, val: tuple[float, float],
-                  records: list[dict[str, Any]], on_epoch: MemberCallback | None) -> bool:
+                  records: list[dict[str, Any]], signals: dict[str, dict[str, float]],
+                  on_epoch: MemberCallback | None) -> bool:
     """``train()``'s bookkeeping after an epoch, for one member; True when the member leaves."""
     val_loss, val_metric = val
     if not math.isfinite(train_loss) or any(not math.isfinite(r["alpha"]) for r in records):
         m.status, m.diverged_epoch = "diverged", epoch
         m.message = f"training loss became {train_loss} at epoch {epoch}"
-        m.history.append(EpochRecord(epoch, train_loss, math.nan, math.nan, records))
+        m.history.append(EpochRecord(epoch, train_loss, math.nan, math.nan, records, signals))
         return True
     if not math.isfinite(val_metric):
         m.status, m.diverged_epoch = "diverged", epoch
         m.message = f"validation metric became {val_metric} at epoch {epoch}"
-        m.history.append(EpochRecord(epoch, train_loss, val_loss, val_metric, records))
+        m.history.append(EpochRecord(epoch, train_loss, val_loss, val_metric, records, signals))
         return True
-    m.history.append(EpochRecord(epoch, train_loss, val_loss, val_metric, records))
+    m.history.append(EpochRecord(epoch, train_loss, val_loss, val_metric, records, signals))
     m.seen.append((epoch, val_metric))
     if val_metric > m.best_metric:
         m.best_metric, m.best_epoch, m.best = val_metric, epoch, True
@@ -101,8 +102,12 @@ def train_engine(
     should_stop: Callable[[], bool] | None,
     evaluate_test: bool = False,
     compile_step: str | bool = False,
+    record: Sequence[Sequence[Any]] | None = None,
 ) -> list[TrainResult] | str:
-    """Train the members packed; returns their results, or why the engine cannot (then nothing ran)."""
+    """Train the members packed; returns their results, or why the engine cannot (then nothing ran).
+
+    ``record[i]``: the signals (``Signal`` instances) member i records per epoch, as ``train(record_signals=...)``.
+    """
     started = time.perf_counter()
     models = [build(splits, s, c) for s, c in zip(strategies, configs)]
     plan, reason = layer_plan(models[0])
@@ -114,7 +119,7 @@ def train_engine(
     order = sorted(range(len(models)), key=families.__getitem__)
     models = [models[i] for i in order]
     engine = PackEngine(splits, [strategies[i] for i in order], [configs[i] for i in order], models, plan,
-                        stack_parameters(models, plan), order)
+                        stack_parameters(models, plan), order, None if record is None else [record[i] for i in order])
     del models
     members = [_Member(i, s, c) for i, (s, c) in enumerate(zip(strategies, configs))]
     if compile_step is True and compile_available(splits.x_train.device):
@@ -126,6 +131,7 @@ def train_engine(
             break
         epoch_started = time.perf_counter()
         train_losses = engine.train_epoch(epoch, should_stop)
+        recorded = engine.recorded()
         if epoch == 0 and compile_step == "auto" and _compile_pays(engine, time.perf_counter() - epoch_started):
             engine.try_compile()
         records = engine.adjust(epoch)
@@ -134,7 +140,8 @@ def train_engine(
         # Callbacks in member order (a live row always holds its member's index, never None).
         for pos in sorted(engine.live(), key=lambda p: engine.members[p]):  # type: ignore[arg-type,return-value]
             m = members[engine.members[pos]]  # type: ignore[index]
-            if _end_of_epoch(m, epoch, train_losses[pos], (val[0][pos], val[1][pos]), records[pos], on_epoch):
+            if _end_of_epoch(m, epoch, train_losses[pos], (val[0][pos], val[1][pos]), records[pos], recorded[pos],
+                             on_epoch):
                 leaving.add(pos)
             if m.best is True:
                 m.best = engine.snapshot(pos) if evaluate_test else None

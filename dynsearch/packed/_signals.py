@@ -17,7 +17,7 @@ from torch import Tensor
 from ..signals import PearsonResult, Signal, SignalMeter
 from ..signals._stats import reset_state
 
-__all__ = ["MemberMeter", "PackSignals"]
+__all__ = ["MemberMeter", "MeterSet", "PackSignals"]
 
 Tap = Callable[[Tensor, Tensor], None]
 
@@ -85,27 +85,18 @@ def _rows_update(meter: SignalMeter, rows: Tensor, a: Tensor, b: Tensor, **kw: A
     meter.state = {k: v.index_copy(0, rows, new[k]) for k, v in meter.state.items()}
 
 
-class PackSignals:
-    """The meters of one pack: per site, one per signal its members read (over just those members'
-    rows); per network, likewise."""
+class MeterSet:
+    """Meters over pack rows, per site and per network: one per signal, over the rows that read it.
 
-    def __init__(self, views: Sequence[Sequence[Any]], signals: Sequence[Signal | None], device: torch.device) -> None:
-        """``views[row][site]`` are the members' ``MemberSite``; ``signals[row]`` the signal each reads
-        through a meter (None: none, or io/target pooled, which the pack's sums measure)."""
-        n_sites = len(views[0]) if views else 0
+    The per-batch updates (site taps, network and input observations), the per-family plans and the
+    compaction are shared by the meters strategies read (``PackSignals``) and those a recording run
+    keeps (``PackRecorder``).
+    """
+
+    def __init__(self, n_sites: int, device: torch.device) -> None:
         self.device = device
         self.sites: list[dict[Signal, PackMeter]] = [{} for _ in range(n_sites)]
         self.network: dict[Signal, PackMeter] = {}
-        self.network_views: list[MemberMeter | None] = []
-        for row, (row_views, signal) in enumerate(zip(views, signals)):
-            self.network_views.append(None)
-            if signal is None:
-                continue
-            if signal.per_network:
-                self.network_views[row] = self._join(self.network, signal, row)
-                continue
-            for s, view in enumerate(row_views):
-                view.signal_meter = self._join(self.sites[s], signal, row)
 
     def _join(self, meters: dict[Signal, PackMeter], signal: Signal, row: int) -> MemberMeter:
         meter = meters.setdefault(signal, PackMeter(signal, self.device))
@@ -162,6 +153,43 @@ class PackSignals:
             if meter.rows and meter.signal.source == "input":
                 meter.meter.update(meter.select(x), meter.select(target))
 
+    # --- compaction ------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def _compact_rows(self, kept: Sequence[int]) -> dict[int, dict[int, int]]:
+        """Keep only the rows ``kept`` (positions before compaction) in every meter; per meter (by id),
+        its old local row -> new local row."""
+        position = {old: new for new, old in enumerate(kept)}
+        local: dict[int, dict[int, int]] = {}
+        for meter in self._meters():
+            keep = [i for i, row in enumerate(meter.rows) if row in position]
+            local[id(meter)] = {old: new for new, old in enumerate(keep)}
+            meter.rows = [position[meter.rows[i]] for i in keep]
+            if meter.meter.state is not None:
+                index = torch.tensor(keep, dtype=torch.long, device=self.device)
+                meter.meter.state = {k: v.index_select(0, index) for k, v in meter.meter.state.items()}
+        return local
+
+
+class PackSignals(MeterSet):
+    """The meters the pack's strategies read: per site, one per signal its members read (over just those
+    members' rows); per network, likewise."""
+
+    def __init__(self, views: Sequence[Sequence[Any]], signals: Sequence[Signal | None], device: torch.device) -> None:
+        """``views[row][site]`` are the members' ``MemberSite``; ``signals[row]`` the signal each reads
+        through a meter (None: none, or io/target pooled, which the pack's sums measure)."""
+        super().__init__(len(views[0]) if views else 0, device)
+        self.network_views: list[MemberMeter | None] = []
+        for row, (row_views, signal) in enumerate(zip(views, signals)):
+            self.network_views.append(None)
+            if signal is None:
+                continue
+            if signal.per_network:
+                self.network_views[row] = self._join(self.network, signal, row)
+                continue
+            for s, view in enumerate(row_views):
+                view.signal_meter = self._join(self.sites[s], signal, row)
+
     # --- per epoch -------------------------------------------------------------------------------
 
     def _member_meters(self, views: Sequence[Sequence[Any]]) -> list[MemberMeter]:
@@ -188,18 +216,9 @@ class PackSignals:
                 for k, t in state.items()
             }
 
-    @torch.no_grad()
     def compact(self, kept: Sequence[int], views: Sequence[Sequence[Any]]) -> None:
         """Keep only the rows ``kept`` (positions before compaction); ``views`` are already compacted."""
-        position = {old: new for new, old in enumerate(kept)}
-        local: dict[int, dict[int, int]] = {}  # per meter: old local row -> new local row
-        for meter in self._meters():
-            keep = [i for i, row in enumerate(meter.rows) if row in position]
-            local[id(meter)] = {old: new for new, old in enumerate(keep)}
-            meter.rows = [position[meter.rows[i]] for i in keep]
-            if meter.meter.state is not None:
-                index = torch.tensor(keep, dtype=torch.long, device=self.device)
-                meter.meter.state = {k: v.index_select(0, index) for k, v in meter.meter.state.items()}
+        local = self._compact_rows(kept)
         self.network_views = [self.network_views[i] for i in kept]
         for m in self._member_meters(views):
             m.row = local[id(m.meter)][m.row]

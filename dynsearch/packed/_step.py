@@ -73,10 +73,11 @@ def compile_available(device: torch.device) -> bool:
 def forward_loss(
     plan: Sequence[Op], task: str, params: Sequence[Tensor], alphas: Sequence[Tensor], site_plans: Sequence[SitePlan],
     xb: Tensor, yb: Tensor, sums: Sequence[Tensor], shifts: Sequence[Tensor], fresh: Sequence[Tensor] | None,
-    io: bool, target: bool, taps: Sequence[Any] | None = None, signals: Any = None,
+    io: bool, target: bool, taps: Sequence[Any] | None = None, observers: Sequence[Any] = (),
 ) -> Tensor:
     """The members' losses ``[K]`` on one batch; adds this batch's signal sums into ``sums``, and feeds
-    the other signals' meters (``taps`` per site, ``signals`` the pack's ``PackSignals``; eager only)."""
+    the other signals' meters (``taps`` per site; ``observers``, the pack's meter sets, get the network's
+    output and input; eager only)."""
     output, site_grams = packed_forward(
         plan, params, alphas, site_plans, xb,
         shifts=shifts[:-1] if io else None, fresh=fresh[:-1] if io and fresh is not None else None, taps=taps,
@@ -89,9 +90,9 @@ def forward_loss(
             k = output.shape[0]
             x, y = target_pairs(output.detach(), yb)
             sums[-1].add_(observe(x.reshape(k, -1), y.reshape(k, -1), shifts[-1], None if fresh is None else fresh[-1]))
-        if signals is not None:
-            signals.observe_network(output, yb)
-            signals.observe_input(xb, yb)
+        for meters in observers:
+            meters.observe_network(output, yb)
+            meters.observe_input(xb, yb)
     return loss
 
 
@@ -153,7 +154,7 @@ class PackedStep:
         self, params: Sequence[Tensor], alphas: Sequence[Tensor], site_plans: Sequence[SitePlan],
         optimizer: PackedOptimizer, trainable: Sequence[Tensor], xb: Tensor, yb: Tensor, *,
         sums: Sequence[Tensor], shifts: Sequence[Tensor], fresh: Sequence[Tensor] | None, io: bool, target: bool,
-        taps: Sequence[Any] | None = None, signals: Any = None,
+        taps: Sequence[Any] | None = None, observers: Sequence[Any] = (),
     ) -> Tensor:
         """Train one batch; returns the members' losses ``[K]``.
 
@@ -161,9 +162,9 @@ class PackedStep:
         ``io`` says whether this batch measures the sites, ``target`` whether the target signal
         is watched; ``fresh`` (first batch of an epoch only) marks sums that start afresh.
         """
-        if taps is not None or signals is not None:
+        if taps is not None or observers:
             loss = self.forward(self.plan, self.task, params, alphas, site_plans, xb, yb, sums, shifts, fresh, io, target,
-                                taps, signals)
+                                taps, observers)
         else:
             loss = self.forward(self.plan, self.task, params, alphas, site_plans, xb, yb, sums, shifts, fresh, io, target)
         optimizer.step(trainable, torch.autograd.grad(loss.sum(), trainable))

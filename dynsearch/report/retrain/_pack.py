@@ -2,9 +2,8 @@
 
 ``train_jobs(jobs, device, threads)`` is what each parallel process runs: it loads the jobs'
 dataset once per process, warms torch up once, then trains the jobs. Several jobs train as packs
-(``dynsearch.packed.train_packed``, each member equal to ``train()`` alone); a single job trains
-with ``train()`` itself, which is also how a job that records every signal per epoch trains: the
-pack engine measures only the signals its members' strategies read, so it cannot record them.
+(``dynsearch.packed.train_packed``, each member equal to ``train()`` alone, the signals a job records
+per epoch included); a single job trains with ``train()`` itself.
 """
 
 from __future__ import annotations
@@ -111,7 +110,7 @@ def _train_pack(jobs: Sequence[RetrainJob], splits: Any, device: str, compile: s
     """Train ``jobs`` as one pack; if the pack raises, each job alone, so one bad member loses only its own run."""
     started = time.perf_counter()
     try:
-        members = [PackMember(job.strategy, _config(job)) for job in jobs]
+        members = [PackMember(job.strategy, _config(job), signal_names() if job.record_signals else ()) for job in jobs]
         results = train_packed(splits, members, evaluate_test=True, compile=compile)
     except (KeyboardInterrupt, SystemExit):
         raise

@@ -3,8 +3,9 @@
 Jobs on the same dataset and split whose settings share a ``dynsearch.packed.pack_key`` train
 together as one pack (a packed member equals ``train()`` alone: packing changes speed, never
 results). Jobs the pack engine cannot run (``dynsearch.packed`` lists why: a learned α per channel,
-ACON-C, ``final_fixed``'s own site set-up, dropout) and the jobs that record every signal per epoch
-train one by one with ``train()``, each a task of its own.
+ACON-C, ``final_fixed``'s own site set-up, dropout) train one by one with ``train()``, each a task of
+its own. The jobs that record every signal per epoch pack like the others (the engine records them
+per member, as ``train(record_signals=...)`` does alone).
 
 The packs run in parallel processes through joblib (``joblib.Parallel``, its default backend loky
 unless a ``joblib.parallel_config(backend=...)`` around the call picks another): one process per
@@ -79,9 +80,6 @@ def default_jobs(device: str) -> int:
 
 def _pack_group(job: RetrainJob, plugins_loaded: set[tuple[str, ...]]) -> tuple[Any, ...] | None:
     """What ``job`` can share a pack with (its split and ``pack_key``), or None when it trains alone."""
-    if job.record_signals:
-        return None  # the engine measures only what its strategies read, not every signal per epoch
-
     try:
         if job.plugins not in plugins_loaded:
             load_plugins(job.plugins)

@@ -4,7 +4,7 @@ What it measures, in one process:
 
 * (a) the update alone, on the stacked parameters of K members of an MLP 64 → 256 → 256 → 10 (the
   weights ``[K, out, in]`` and biases ``[K, out]`` the packed engine trains), with gradients drawn once:
-  ``plain`` is the update as it was before the fused kernel (ten element-wise kernels per tensor,
+  ``plain`` is the update as it was before the fused kernel (nine element-wise kernels per tensor,
   copied here verbatim), ``fused`` is ``dynsearch.packed._optim.optimizer_update`` (torch's fused
   Adam kernel with lr = 1 into a scratch tensor, then each member's rate), and ``per-member`` the
   other way to give each member its rate: one fused call per member over its slices, rate as a scalar;

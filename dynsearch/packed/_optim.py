@@ -5,9 +5,9 @@ decay, SGD's momentum buffer started from the first gradient), with the per-memb
 tensors broadcast over each member's rows, so a member's update equals its own optimizer's
 within float32 rounding (``tests/test_packed_optim.py`` holds it to ``tolerances.optimizer_steps``).
 
-Adam and AdamW run torch's fused kernel (``torch._fused_adam_``, which torch has for the CPU and CUDA): one pass
-over a parameter tensor updates both moments and computes the step. The kernel takes one scalar
-learning rate for all its tensors, so it runs with lr = 1 into a zeroed scratch tensor, leaving
+Adam and AdamW run torch's fused kernel (``torch._fused_adam_``, which torch has for the CPU and
+CUDA): one pass over a parameter tensor updates both moments and computes the step. The kernel takes
+one scalar learning rate for all its tensors, so it runs with lr = 1 into a zeroed scratch tensor, leaving
 ``delta = −m̂ / (√v̂ + ε)`` there, and ``p.addcmul_(lr, delta)`` applies each member's own rate.
 Weight decay stays outside the kernel (its parameter is the scratch): AdamW scales ``p`` by
 ``1 − lr·wd`` first, Adam adds ``wd·p`` to the gradient, both as torch.optim does. That is three

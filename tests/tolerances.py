@@ -18,7 +18,7 @@ import math
 
 import torch
 
-__all__ = ["unit_roundoff", "gamma", "moments", "pearson", "float32_mean", "training_drift", "closed_form", "PACKED", "ALPHA"]
+__all__ = ["unit_roundoff", "gamma", "moments", "pearson", "float32_mean", "training_drift", "closed_form", "optimizer_steps", "PACKED", "ALPHA"]
 
 
 def unit_roundoff(dtype: torch.dtype = torch.float64) -> float:
@@ -88,6 +88,15 @@ def closed_form(ops: int, dtype: torch.dtype = torch.float64) -> float:
     """Relative |Δ| between two evaluations of one closed-form expression of ``ops`` operations on a few values
     (an α clipped from r, a derivative at a point, an activation against its reference), each op off by u."""
     return 2 * ops * unit_roundoff(dtype)
+
+
+def optimizer_steps(steps: int, ops: int = 16) -> float:
+    """Relative |Δ|, against the parameters' scale, between two float32 runs of one optimizer that evaluate each
+    step's element-wise update (``ops`` operations: decay, both moments, bias corrections, √, ε, the division,
+    the rate and the add) in another order or with fused multiply-adds. Each step's update differs by at most
+    ``closed_form(ops, float32)``; the difference stays in the weights and moments and, to first order, adds up
+    over the steps (Adam's moments are convex combinations, so they do not amplify it)."""
+    return steps * closed_form(ops, torch.float32)
 
 
 # α = clip(α₀ + λ·r) computed in float64 and kept in a float32 buffer: three operations and one store.

@@ -1,8 +1,9 @@
 """One packed training step: forward, per-member loss, gradients, optimizer update, signal sums.
 
-The forward pass (with the signal sums) and the optimizer update are pure functions of tensors
-and a static layer plan, so ``torch.compile`` can compile them with static shapes. Compiled
-functions live for the process: a later pack of the same shape reuses them.
+The forward pass (with the signal sums) is a pure function of tensors and a static layer plan, so
+``torch.compile`` can compile it with static shapes. Compiled functions live for the process: a
+later pack of the same shape reuses them. The optimizer update stays eager: it is torch's fused
+kernel already, on which ``torch.compile`` fails (see ``_optim``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from torch import Tensor
 from ..sites import target_pairs
 from ..train import batch_loss
 from ._net import Op, observe, packed_forward
-from ._optim import PackedOptimizer, optimizer_update
+from ._optim import PackedOptimizer
 from ._plans import SitePlan
 
 __all__ = [
@@ -118,13 +119,14 @@ class PackedStep:
         self.compiled = False
 
     def try_compile(self, optimizer: PackedOptimizer, trainable: Sequence[Tensor], *args: Any) -> bool:
-        """Compile the step, proving it on a dry run over copies of the state.
+        """Compile the forward pass, proving it and its gradients on a dry run over copies of the state.
 
         ``args``: params, alphas, site plans, a batch (x, y), sums, shifts, and the io and target flags.
+        The optimizer's update stays eager (its fused kernel is one pass per tensor already).
 
         A failure prints one line and leaves the step eager; nothing of the pack has changed.
         """
-        forward, update = _compiled("forward", forward_loss), _compiled("update", optimizer_update)
+        forward = _compiled("forward", forward_loss)
         clone = lambda ts: [t.detach().clone().requires_grad_(t.requires_grad) for t in ts]  # noqa: E731
         params, alphas, site_plans, xb, yb, sums, shifts, io, target = args
         dry_params, dry_alphas = clone(params), clone(alphas)
@@ -132,17 +134,14 @@ class PackedStep:
         try:
             loss = forward(self.plan, self.task, dry_params, dry_alphas, site_plans, xb, yb, clone(sums), clone(shifts),
                            None, io, target)
-            grads = torch.autograd.grad(loss.sum(), dry_trainable)
-            states = [clone(state) for state in optimizer.states]
-            update(optimizer.kind, dry_trainable, grads, states, optimizer.lrs, optimizer.wds, optimizer.moms,
-                   optimizer.step_count + 1, False)
+            torch.autograd.grad(loss.sum(), dry_trainable)
         except Exception as error:  # noqa: BLE001 - any compiler failure: one line, then eager
             first_line = (str(error).strip().splitlines() or [""])[0][:200]
             print(f"dynsearch: torch.compile failed ({type(error).__name__}: {first_line}); training eagerly.",
                   file=sys.stderr)
             _FAILED.append(first_line)
             return False
-        self.forward, optimizer.update, self.compiled = forward, update, True
+        self.forward, self.compiled = forward, True
         _SHAPES_SEEN.add(self.shape_key(xb, optimizer))
         return True
 

@@ -10,6 +10,9 @@ import pytest
 from scipy import stats
 
 from dynsearch.report.inference import (
+    TRIM,
+    DatasetEffects,
+    beyond_mean,
     cliques,
     datasets_needed,
     detectable_effect,
@@ -17,6 +20,7 @@ from dynsearch.report.inference import (
     hierarchical_bootstrap_ci,
     nemenyi_cd,
     paired_groups,
+    summarize_effects,
     tost_p,
     variance_components,
     verdict,
@@ -142,3 +146,57 @@ def test_variance_components_recover_planted_values() -> None:
     assert c.dataset == pytest.approx(0.02**2, rel=0.2)  # not rounding: estimation error, above
     single = variance_components([[[0.1, 0.2, 0.15]], [[0.0, 0.05, 0.02]]])
     assert math.isnan(single.replicate)
+
+
+# --- effects beyond the mean -----------------------------------------------------------------
+
+# Six datasets a little better, two collapsed far below: the mean says worse, the median better.
+COLLAPSING = [0.02, 0.01, 0.03, 0.015, 0.025, 0.005, -0.6, -0.5]
+
+
+def test_summarize_effects_against_numpy_and_scipy() -> None:
+    rng = np.random.default_rng(5)
+    for e in (np.array(COLLAPSING), rng.normal(0.0, 0.02, 17), rng.standard_t(2, 45) * 0.01):
+        s = summarize_effects(e, margin=0.01)
+        assert s.n == e.size and s.mean == np.mean(e) and s.median == np.median(e)
+        assert s.trimmed_mean == stats.trim_mean(e, TRIM)
+        assert (s.better, s.worse, s.tied) == (int(np.sum(e >= 0.01)), int(np.sum(e <= -0.01)),
+                                               int(np.sum(np.abs(e) < 0.01)))
+        assert s.better + s.worse + s.tied == e.size
+
+
+def test_collapses_flip_the_mean_but_not_the_median_and_the_trimmed_mean_cuts_them() -> None:
+    s = summarize_effects(COLLAPSING, margin=0.01)
+    assert s.mean < 0 < s.median
+    # 20 % of 8 datasets: one cut on each side (-0.6 and 0.03), the mean of the other six
+    assert s.trimmed_mean == stats.trim_mean(COLLAPSING, 0.2) == np.mean(sorted(COLLAPSING)[1:-1])
+    assert (s.better, s.tied, s.worse) == (5, 1, 2)  # 0.01 is on the margin: better; 0.005 inside: tied
+    assert s.share(s.better) == 5 / 8
+
+
+def test_ties_are_inside_the_margin_or_exactly_zero_without_one() -> None:
+    e = [0.0, 0.0, 0.004, -0.004, 0.01, -0.02]
+    def counts(margin: float) -> tuple[int, int, int]:
+        s = summarize_effects(e, margin)
+        return s.better, s.tied, s.worse
+
+    assert counts(0.005) == (1, 4, 1)
+    assert counts(0.0) == (2, 2, 2)
+    empty = summarize_effects([], 0.01)
+    assert empty.n == 0 and math.isnan(empty.mean) and math.isnan(empty.median) and math.isnan(empty.share(0))
+    with pytest.raises(ValueError, match="margin must be >= 0"):
+        summarize_effects(e, -0.01)
+    with pytest.raises(ValueError, match="finite"):
+        summarize_effects([0.1, math.nan], 0.01)
+
+
+def test_beyond_mean_leaves_out_the_named_datasets_only() -> None:
+    labels = [f"ds{i}" for i in range(len(COLLAPSING))]
+    effects = DatasetEffects(labels, [[[v, v]] for v in COLLAPSING])
+    b = beyond_mean(effects, {"ds6", "ds7", "not-a-dataset"}, 0.01)
+    assert b.left_out == ["ds6", "ds7"]
+    assert b.all == summarize_effects(effects.effects, 0.01)
+    assert b.kept == summarize_effects(effects.effects[:6], 0.01)
+    assert b.kept.mean > 0 and b.kept.n == 6
+    nothing = beyond_mean(effects, set(), 0.01)
+    assert nothing.kept == nothing.all and nothing.left_out == []

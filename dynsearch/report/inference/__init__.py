@@ -2,11 +2,13 @@
 
 Takes the collected study (``report.trials.StudyData``) and the re-training runs (``report.retrain``);
 gives a ``Comparison`` (``compare``): per-dataset scores, candidates against the baseline chosen on
-validation (Wilcoxon, TOST, hierarchical bootstrap, Holm), ranks of all arms (Friedman, Nemenyi), the
+validation (Wilcoxon, TOST, hierarchical bootstrap, Holm; the median, trimmed mean, sign shares and
+collapse-free effects beside the mean), ranks of all arms (Friedman, Nemenyi), the
 design's power, and the conclusion in words. ``make_plan`` sizes a study from a pilot the same way.
 Pure computation, no I/O beyond reading ``retrain.json`` for a plan.
 """
 
+from ._beyond import TRIM, BeyondMean, EffectSummary, beyond_mean, summarize_effects
 from ._candidates import (
     ALPHA,
     DEFAULT_MARGIN,
@@ -43,6 +45,11 @@ from ._verdicts import (
 __all__ = [
     "ALPHA",
     "DEFAULT_MARGIN",
+    "TRIM",
+    "EffectSummary",
+    "BeyondMean",
+    "summarize_effects",
+    "beyond_mean",
     "CandidateRow",
     "GroupSummary",
     "choose_baseline",

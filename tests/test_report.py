@@ -27,6 +27,7 @@ from dynsearch.config import parse_study
 from dynsearch.report import (
     RetrainJob,
     RetrainRun,
+    RetrainStore,
     build_report,
     choose_baseline,
     collect,
@@ -559,6 +560,66 @@ def test_collapsed_runs_are_listed_apart() -> None:
     runs = {k: dataclasses.replace(r, chance=1 / 3) for k, r in runs.items()}
     row = compare(data, runs, seeds).tables[0].rows[0]
     assert [r.test_metric for r in row.collapsed] == [0.34]
+
+
+def _beyond_line(comparison, row) -> str:
+    """The Markdown row of ``row`` in the "Beyond the mean" table, from the comparison's own numbers."""
+    from dynsearch.report.fmt import fmt_delta, fmt_pct
+
+    b = comparison.beyond(row)
+    a = b.all
+    shares = " / ".join(fmt_pct(a.share(k)) for k in (a.better, a.tied, a.worse))
+    cells = [row.arm, row.group, fmt_delta(a.mean), fmt_delta(a.median), fmt_delta(a.trimmed_mean),
+             f"{shares} ({a.better} / {a.tied} / {a.worse})", fmt_delta(b.kept.mean), fmt_delta(b.kept.median),
+             f"{len(b.left_out)} of {a.n}"]
+    return "| " + " | ".join(cells) + " |"
+
+
+BEYOND_HEADER = ("| arm | group | mean Δ | median Δ | 20 % trimmed mean Δ | better / tied / worse (±0.01) | "
+                 "mean Δ, collapses out | median Δ, collapses out | datasets left out |")
+
+
+def test_the_report_gives_the_effects_beyond_the_mean(report_dir: Path, study_url: str) -> None:
+    md = (report_dir / "report.md").read_text()
+    assert "### Beyond the mean" in md and BEYOND_HEADER in md
+    assert md.index("| threshold-layer | classification | fixed-relu |") < md.index(BEYOND_HEADER)
+    data = collect(_load(study_url))
+    store = RetrainStore.load(report_dir / "retrain.json", STUDY)
+    comparison = compare(data, store.records, retrain_seeds(SEEDS), data.spec.equivalence_margin)
+    assert [r.arm for r in comparison.candidates] == ["threshold-layer", "linear-layer"]
+    for row in comparison.candidates:
+        assert _beyond_line(comparison, row) in md
+        assert comparison.beyond(row).all.mean == row.mean  # the mean of the candidates table
+    assert 'data-table="beyond"' in (report_dir / "index.html").read_text()
+
+
+def test_collapses_flip_the_mean_the_median_and_the_collapse_free_effect_do_not_and_verdicts_stay() -> None:
+    from dynsearch.report.render import beyond_table, render_markdown
+
+    seeds = retrain_seeds(3)
+    labels = _labels(8)
+    # A candidate 2 points better on six datasets and at chance (accuracy 0.3, chance 1/3) on two.
+    scores = {"fixed-relu": {ds: [0.85] * 3 for ds in labels},
+              "threshold-layer": {ds: [0.3] * 3 if ds in ("ds6", "ds7") else [0.87] * 3 for ds in labels}}
+    data, plain = _synthetic(scores, seeds)
+    runs = {k: dataclasses.replace(r, chance=1 / 3) for k, r in plain.items()}
+    comparison = compare(data, runs, seeds, 0.01)
+    [row] = comparison.candidates
+    b = comparison.beyond(row)
+    e = row.effects.effects
+    assert b.all.mean == row.mean < 0 < b.all.median == np.median(e)
+    assert b.all.trimmed_mean == scipy_stats.trim_mean(e, 0.2) < 0  # one of two collapses survives a 20 % trim of 8
+    assert (b.all.better, b.all.tied, b.all.worse) == (6, 0, 2)
+    assert b.left_out == ["ds6", "ds7"] and b.kept.n == 6 and b.kept.mean == b.kept.median == np.mean(e[:6]) > 0
+    md = render_markdown(beyond_table(comparison))
+    assert BEYOND_HEADER in md
+    assert ("| threshold-layer | classification | −0.1225 | +0.0200 | −0.0750 | 75 % / 0 % / 25 % (6 / 0 / 2) | "
+            "+0.0200 | +0.0200 | 2 of 8 |") in md
+    # Flagging the collapses changes no test and no verdict: those stay over all datasets.
+    without_chance = compare(data, plain, seeds, 0.01)
+    [unflagged] = without_chance.candidates
+    assert without_chance.beyond(unflagged).left_out == []
+    assert (row.verdict, row.p_adjusted, row.ci) == (unflagged.verdict, unflagged.p_adjusted, unflagged.ci)
 
 
 def test_collect_counts_arms_of_the_real_study(study_url: str) -> None:

@@ -26,6 +26,15 @@ from ._conclusion import conclusion_text, effect_text, power_sentence
 from ._plan import REPLICATE_OPTIONS, SEED_OPTIONS, Plan, PlanRow, make_plan
 from ._power import POWER, Components, datasets_needed, detectable_effect, effect_sd, variance_components
 from ._ranks import RankResult, cliques, friedman_ranks, nemenyi_cd
+from ._simulation import (
+    N_SIMULATIONS,
+    effect_population,
+    pseudo_median,
+    signed_rank_p,
+    simulated_datasets_needed,
+    simulated_detectable_effect,
+    simulated_power,
+)
 from ._stats import PairedResult, holm_adjust, mean_ci, paired_difference
 from ._verdicts import (
     BETTER,
@@ -78,6 +87,13 @@ __all__ = [
     "datasets_needed",
     "variance_components",
     "effect_sd",
+    "N_SIMULATIONS",
+    "effect_population",
+    "pseudo_median",
+    "signed_rank_p",
+    "simulated_power",
+    "simulated_detectable_effect",
+    "simulated_datasets_needed",
     "RankResult",
     "friedman_ranks",
     "nemenyi_cd",

@@ -17,6 +17,7 @@ from types import SimpleNamespace
 import numpy as np
 import optuna
 import pytest
+import tolerances as tol
 import torch
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState, create_trial
@@ -675,22 +676,26 @@ def test_a_threshold_arm_outside_the_signal_range_is_reported_inert() -> None:
 
 def test_plan_command_sizes_the_study_from_the_measured_spread(study_url: str, report_dir: Path, tmp_path: Path,
                                                                capsys) -> None:
-    from dynsearch.report.inference import datasets_needed
+    from dynsearch.report.inference import make_plan, simulated_datasets_needed
 
     (tmp_path / "tiny.toml").write_text(STUDY_TOML)
     argv = ["plan", str(tmp_path / "tiny.toml"), "--storage", study_url, "--effect", "0.02", "--report", str(report_dir)]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "test scores of the re-training runs" in out
+    assert "test scores of the re-training runs" in out and "studies per design simulated from the pilot's" in out
     sd = {name: float(m) if m != "not measured" else 0.0 for name, m in
           re.findall(r"between (datasets|seeds|replicates)[^:]*: SD ([0-9.]+|not measured)", out)}
     rows = {(int(a), int(b)): c for a, b, c in re.findall(r"^\s+(\d+)\s+(\d+)\s+(\d+|> 2000)\s", out, re.M)}
     assert set(rows) == {(s, r) for s in (3, 5, 10) for r in (1, 2, 3)}
-    for (seeds, reps), n in rows.items():  # the printed SDs (4 decimals) give the printed counts
+    plan = make_plan(collect(_load(study_url)), 0.02, report_dir, workers=1)
+    assert np.std(plan.shape) == pytest.approx(1.0, rel=tol.moments(plan.shape.size))
+    for (seeds, reps), n in rows.items():  # each count is the simulation's, on the printed spread
+        population = plan.population(seeds, reps)
         var = sd["datasets"] ** 2 + sd["replicates"] ** 2 / reps + sd["seeds"] ** 2 / (reps * seeds)
-        expected = datasets_needed(0.02, math.sqrt(var), tests=2, limit=2000)
-        assert n == ("> 2000" if expected is None else str(expected)) or abs(int(n) - expected) <= 1, (seeds, reps)
-    # More seeds never need more datasets.
+        assert np.std(population) == pytest.approx(math.sqrt(var), abs=1e-4)  # not rounding: 3 SDs printed to 4 decimals: at most √3 · 5e-5
+        expected = simulated_datasets_needed(0.02, population, tests=2, limit=2000)
+        assert n == ("> 2000" if expected is None else str(expected)), (seeds, reps)
+    # More seeds never need more datasets: the same draws at a smaller spread (ranks ignore the scale).
     assert all(int(rows[(10, r)]) <= int(rows[(3, r)]) for r in (1, 2, 3) if rows[(3, r)].isdigit())
 
 

@@ -259,9 +259,10 @@ def test_simulated_power_is_seeded_monotone_and_can_say_no() -> None:
 
 def test_on_normal_effects_the_simulation_agrees_with_the_normal_model() -> None:
     pop = effect_population([np.random.default_rng(8).normal(0.0, 1.0, 5000)])
+    # The model is asymptotic (Wilcoxon's efficiency 3/π) and the simulation a 2,000-study estimate.
+    close = 0.08  # not rounding: the model's and the simulation's own errors, above
     for n in (12, 45):
-        # not rounding: the model is asymptotic (Wilcoxon's efficiency 3/π) and the simulation a 2,000-study estimate
-        assert simulated_detectable_effect(pop, n, tests=6) == pytest.approx(detectable_effect(1.0, n, tests=6), rel=0.08)
+        assert simulated_detectable_effect(pop, n, tests=6) == pytest.approx(detectable_effect(1.0, n, tests=6), rel=close)
 
 
 def _collapsing(rng: np.random.Generator, size: int) -> np.ndarray:

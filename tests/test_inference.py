@@ -7,16 +7,29 @@ import math
 
 import numpy as np
 import pytest
+import tolerances as tol
 from scipy import stats
 
 from dynsearch.report.inference import (
+    N_SIMULATIONS,
+    TRIM,
+    DatasetEffects,
+    beyond_mean,
     cliques,
     datasets_needed,
     detectable_effect,
+    effect_population,
     friedman_ranks,
     hierarchical_bootstrap_ci,
+    holm_adjust,
     nemenyi_cd,
     paired_groups,
+    pseudo_median,
+    signed_rank_p,
+    simulated_datasets_needed,
+    simulated_detectable_effect,
+    simulated_power,
+    summarize_effects,
     tost_p,
     variance_components,
     verdict,
@@ -142,3 +155,154 @@ def test_variance_components_recover_planted_values() -> None:
     assert c.dataset == pytest.approx(0.02**2, rel=0.2)  # not rounding: estimation error, above
     single = variance_components([[[0.1, 0.2, 0.15]], [[0.0, 0.05, 0.02]]])
     assert math.isnan(single.replicate)
+
+
+# --- effects beyond the mean -----------------------------------------------------------------
+
+# Six datasets a little better, two collapsed far below: the mean says worse, the median better.
+COLLAPSING = [0.02, 0.01, 0.03, 0.015, 0.025, 0.005, -0.6, -0.5]
+
+
+def test_summarize_effects_against_numpy_and_scipy() -> None:
+    rng = np.random.default_rng(5)
+    for e in (np.array(COLLAPSING), rng.normal(0.0, 0.02, 17), rng.standard_t(2, 45) * 0.01):
+        s = summarize_effects(e, margin=0.01)
+        assert s.n == e.size and s.mean == np.mean(e) and s.median == np.median(e)
+        assert s.trimmed_mean == stats.trim_mean(e, TRIM)
+        assert (s.better, s.worse, s.tied) == (int(np.sum(e >= 0.01)), int(np.sum(e <= -0.01)),
+                                               int(np.sum(np.abs(e) < 0.01)))
+        assert s.better + s.worse + s.tied == e.size
+
+
+def test_collapses_flip_the_mean_but_not_the_median_and_the_trimmed_mean_cuts_them() -> None:
+    s = summarize_effects(COLLAPSING, margin=0.01)
+    assert s.mean < 0 < s.median
+    # 20 % of 8 datasets: one cut on each side (-0.6 and 0.03), the mean of the other six
+    assert s.trimmed_mean == stats.trim_mean(COLLAPSING, 0.2) == np.mean(sorted(COLLAPSING)[1:-1])
+    assert (s.better, s.tied, s.worse) == (5, 1, 2)  # 0.01 is on the margin: better; 0.005 inside: tied
+    assert s.share(s.better) == 5 / 8
+
+
+def test_ties_are_inside_the_margin_or_exactly_zero_without_one() -> None:
+    e = [0.0, 0.0, 0.004, -0.004, 0.01, -0.02]
+    def counts(margin: float) -> tuple[int, int, int]:
+        s = summarize_effects(e, margin)
+        return s.better, s.tied, s.worse
+
+    assert counts(0.005) == (1, 4, 1)
+    assert counts(0.0) == (2, 2, 2)
+    empty = summarize_effects([], 0.01)
+    assert empty.n == 0 and math.isnan(empty.mean) and math.isnan(empty.median) and math.isnan(empty.share(0))
+    with pytest.raises(ValueError, match="margin must be >= 0"):
+        summarize_effects(e, -0.01)
+    with pytest.raises(ValueError, match="finite"):
+        summarize_effects([0.1, math.nan], 0.01)
+
+
+def test_beyond_mean_leaves_out_the_named_datasets_only() -> None:
+    labels = [f"ds{i}" for i in range(len(COLLAPSING))]
+    effects = DatasetEffects(labels, [[[v, v]] for v in COLLAPSING])
+    b = beyond_mean(effects, {"ds6", "ds7", "not-a-dataset"}, 0.01)
+    assert b.left_out == ["ds6", "ds7"]
+    assert b.all == summarize_effects(effects.effects, 0.01)
+    assert b.kept == summarize_effects(effects.effects[:6], 0.01)
+    assert b.kept.mean > 0 and b.kept.n == 6
+    nothing = beyond_mean(effects, set(), 0.01)
+    assert nothing.kept == nothing.all and nothing.left_out == []
+
+
+# --- power by simulation ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [3, 9, 30, 50, 51, 200])
+def test_signed_rank_p_is_scipys_wilcoxon_row_by_row(n: int) -> None:
+    rng = np.random.default_rng(n)
+    rows = rng.normal(0.3, 1.0, (40, n))
+    rows[:5, :2] = 0.0  # zeros are dropped
+    if n > 50:
+        rows[5:, :] = np.round(rows[5:, :], 1)  # ties: the normal approximation's tie correction
+    # The exact p sums up to n(n+1)/2 + 1 probabilities (another order than SciPy's), doubled.
+    bound = 2 * tol.gamma(n * (n + 1) // 2 + 1)
+    # Up to 50 values the exact test of the non-zero ones (what SciPy runs on data without zeros or ties).
+    expected = [stats.wilcoxon(r[r != 0], method="exact").pvalue if n <= 50 else stats.wilcoxon(r).pvalue
+                for r in rows]
+    assert signed_rank_p(rows) == pytest.approx(expected, abs=bound, rel=tol.closed_form(2 * n))
+    assert np.isnan(signed_rank_p(np.zeros((1, n)))).all()
+
+
+def test_effect_population_centres_each_candidate_on_its_pseudo_median_and_keeps_the_unbiased_spread() -> None:
+    a, b = np.array([0.1, 0.3, -0.2, 0.0, 0.05]), np.array([5.0, 7.0, 6.5])
+    walsh = [(x + y) / 2 for i, x in enumerate(a) for y in a[i:]]
+    assert pseudo_median(a) == np.median(walsh)
+    pop = effect_population([a, b, [9.0]])
+    assert pop.size == 8
+    assert pop[:5] == pytest.approx((a - np.median(walsh)) * math.sqrt(5 / 4), abs=tol.closed_form(4))
+    assert pseudo_median(pop[:5]) == pytest.approx(0.0, abs=tol.closed_form(4))
+    assert pseudo_median(pop[5:]) == pytest.approx(0.0, abs=tol.closed_form(4) * 7)
+    assert np.var(pop[5:]) == pytest.approx(np.var(b, ddof=1), rel=tol.moments(3))
+
+
+def test_simulated_power_is_seeded_monotone_and_can_say_no() -> None:
+    pop = effect_population([np.random.default_rng(6).normal(0.0, 0.02, 300)])
+    assert simulated_power(pop, 0.01, 20) == simulated_power(pop, 0.01, 20)  # seeded
+    assert simulated_power(pop, 0.01, 20) != simulated_power(pop, 0.01, 20, seed=1)
+    powers = [simulated_power(pop, d, 20, tests=6) for d in (0.0, 0.005, 0.01, 0.02, 0.05)]
+    assert powers == sorted(powers) and powers[-1] == 1.0
+    # No effect: detections at most the level plus three binomial SDs over the simulated studies.
+    level = 0.05 / 6
+    assert powers[0] <= level + 3 * math.sqrt(level * (1 - level) / N_SIMULATIONS)
+    assert simulated_detectable_effect(pop, 5) == math.inf  # 2 / 2**5 is not below 0.05
+    assert simulated_detectable_effect(pop, 7, tests=6) == math.inf  # nor 2 / 2**7 below 0.05 / 6
+    assert math.isfinite(simulated_detectable_effect(pop, 8, tests=6))
+    assert simulated_detectable_effect(np.zeros(10), 8) == 0.0 and math.isnan(simulated_detectable_effect(pop, 1))
+
+
+def test_on_normal_effects_the_simulation_agrees_with_the_normal_model() -> None:
+    pop = effect_population([np.random.default_rng(8).normal(0.0, 1.0, 5000)])
+    # The model is asymptotic (Wilcoxon's efficiency 3/π) and the simulation a 2,000-study estimate.
+    close = 0.08  # not rounding: the model's and the simulation's own errors, above
+    for n in (12, 45):
+        assert simulated_detectable_effect(pop, n, tests=6) == pytest.approx(detectable_effect(1.0, n, tests=6), rel=close)
+
+
+def _collapsing(rng: np.random.Generator, size: int) -> np.ndarray:
+    """Effects like the benchmark's: most near 0, 15 % collapses far below."""
+    collapse = rng.random(size) < 0.15
+    return np.where(collapse, -rng.uniform(0.1, 0.4, size), rng.normal(-0.005, 0.02, size))
+
+
+# The distribution's pseudo-median (what the Wilcoxon test calls no effect), from two million random pairs.
+_PAIRS = _collapsing(np.random.default_rng(99), 4_000_000).reshape(2, -1)
+_CENTRE = float(np.median(_PAIRS.mean(axis=0)))
+
+
+def _collapsing_effects(rng: np.random.Generator, size: int) -> np.ndarray:
+    """``_collapsing`` centred on its pseudo-median: no effect, as the Wilcoxon test sees it."""
+    return _collapsing(rng, size) - _CENTRE
+
+
+@pytest.mark.parametrize("n, tests", [(45, 6), (12, 1)])
+def test_planted_effects_at_the_stated_mde_are_detected_80_percent_of_the_time(n: int, tests: int) -> None:
+    """Calibration: studies of new datasets from the effects' distribution, shifted by the MDE the simulation
+    states, tested as the report tests them (Wilcoxon over datasets, Holm over the family), detect it 80 %."""
+    rng = np.random.default_rng(10 + n)
+    observed = [_collapsing_effects(rng, 1000) for _ in range(tests)]  # a large pilot: its shape is the truth's
+    mde = simulated_detectable_effect(effect_population(observed), n, tests=tests)
+    studies = 1000
+    # Each planted study: the candidate shifted by the MDE and tests − 1 others without an effect, every one
+    # tested as wilcoxon_p tests it (SciPy's Wilcoxon; new datasets have no ties), Holm over the family.
+    p = stats.wilcoxon(_collapsing_effects(rng, studies * tests * n).reshape(studies, tests, n)
+                       + mde * (np.arange(tests) == 0)[:, None], axis=2).pvalue
+    detected = sum(holm_adjust(list(row))[0] < 0.05 for row in p)
+    # Three SDs of the difference between two binomial shares: the planted studies' and the MDE's 2,000.
+    bound = 3 * math.sqrt(0.8 * 0.2 * (1 / studies + 1 / N_SIMULATIONS))
+    assert abs(detected / studies - 0.8) <= bound, (mde, detected / studies, bound)
+
+
+def test_simulated_datasets_needed_is_the_smallest_design_with_the_power() -> None:
+    pop = effect_population([_collapsing_effects(np.random.default_rng(12), 300)])
+    n = simulated_datasets_needed(0.05, pop, tests=6)
+    assert n is not None and simulated_power(pop, 0.05, n, tests=6) >= 0.8 > simulated_power(pop, 0.05, n - 1, tests=6)
+    assert simulated_datasets_needed(0.05, pop, tests=6, limit=n - 1) is None
+    with pytest.raises(ValueError, match="effect must be > 0"):
+        simulated_datasets_needed(0.0, pop)

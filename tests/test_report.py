@@ -17,6 +17,7 @@ from types import SimpleNamespace
 import numpy as np
 import optuna
 import pytest
+import tolerances as tol
 import torch
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState, create_trial
@@ -27,6 +28,7 @@ from dynsearch.config import parse_study
 from dynsearch.report import (
     RetrainJob,
     RetrainRun,
+    RetrainStore,
     build_report,
     choose_baseline,
     collect,
@@ -561,6 +563,66 @@ def test_collapsed_runs_are_listed_apart() -> None:
     assert [r.test_metric for r in row.collapsed] == [0.34]
 
 
+def _beyond_line(comparison, row) -> str:
+    """The Markdown row of ``row`` in the "Beyond the mean" table, from the comparison's own numbers."""
+    from dynsearch.report.fmt import fmt_delta, fmt_pct
+
+    b = comparison.beyond(row)
+    a = b.all
+    shares = " / ".join(fmt_pct(a.share(k)) for k in (a.better, a.tied, a.worse))
+    cells = [row.arm, row.group, fmt_delta(a.mean), fmt_delta(a.median), fmt_delta(a.trimmed_mean),
+             f"{shares} ({a.better} / {a.tied} / {a.worse})", fmt_delta(b.kept.mean), fmt_delta(b.kept.median),
+             f"{len(b.left_out)} of {a.n}"]
+    return "| " + " | ".join(cells) + " |"
+
+
+BEYOND_HEADER = ("| arm | group | mean Δ | median Δ | 20 % trimmed mean Δ | better / tied / worse (±0.01) | "
+                 "mean Δ, collapses out | median Δ, collapses out | datasets left out |")
+
+
+def test_the_report_gives_the_effects_beyond_the_mean(report_dir: Path, study_url: str) -> None:
+    md = (report_dir / "report.md").read_text()
+    assert "### Beyond the mean" in md and BEYOND_HEADER in md
+    assert md.index("| threshold-layer | classification | fixed-relu |") < md.index(BEYOND_HEADER)
+    data = collect(_load(study_url))
+    store = RetrainStore.load(report_dir / "retrain.json", STUDY)
+    comparison = compare(data, store.records, retrain_seeds(SEEDS), data.spec.equivalence_margin)
+    assert [r.arm for r in comparison.candidates] == ["threshold-layer", "linear-layer"]
+    for row in comparison.candidates:
+        assert _beyond_line(comparison, row) in md
+        assert comparison.beyond(row).all.mean == row.mean  # the mean of the candidates table
+    assert 'data-table="beyond"' in (report_dir / "index.html").read_text()
+
+
+def test_collapses_flip_the_mean_the_median_and_the_collapse_free_effect_do_not_and_verdicts_stay() -> None:
+    from dynsearch.report.render import beyond_table, render_markdown
+
+    seeds = retrain_seeds(3)
+    labels = _labels(8)
+    # A candidate 2 points better on six datasets and at chance (accuracy 0.3, chance 1/3) on two.
+    scores = {"fixed-relu": {ds: [0.85] * 3 for ds in labels},
+              "threshold-layer": {ds: [0.3] * 3 if ds in ("ds6", "ds7") else [0.87] * 3 for ds in labels}}
+    data, plain = _synthetic(scores, seeds)
+    runs = {k: dataclasses.replace(r, chance=1 / 3) for k, r in plain.items()}
+    comparison = compare(data, runs, seeds, 0.01)
+    [row] = comparison.candidates
+    b = comparison.beyond(row)
+    e = row.effects.effects
+    assert b.all.mean == row.mean < 0 < b.all.median == np.median(e)
+    assert b.all.trimmed_mean == scipy_stats.trim_mean(e, 0.2) < 0  # one of two collapses survives a 20 % trim of 8
+    assert (b.all.better, b.all.tied, b.all.worse) == (6, 0, 2)
+    assert b.left_out == ["ds6", "ds7"] and b.kept.n == 6 and b.kept.mean == b.kept.median == np.mean(e[:6]) > 0
+    md = render_markdown(beyond_table(comparison))
+    assert BEYOND_HEADER in md
+    assert ("| threshold-layer | classification | −0.1225 | +0.0200 | −0.0750 | 75 % / 0 % / 25 % (6 / 0 / 2) | "
+            "+0.0200 | +0.0200 | 2 of 8 |") in md
+    # Flagging the collapses changes no test and no verdict: those stay over all datasets.
+    without_chance = compare(data, plain, seeds, 0.01)
+    [unflagged] = without_chance.candidates
+    assert without_chance.beyond(unflagged).left_out == []
+    assert (row.verdict, row.p_adjusted, row.ci) == (unflagged.verdict, unflagged.p_adjusted, unflagged.ci)
+
+
 def test_collect_counts_arms_of_the_real_study(study_url: str) -> None:
     data = collect(_load(study_url))
     assert data.arms == ARMS
@@ -614,22 +676,26 @@ def test_a_threshold_arm_outside_the_signal_range_is_reported_inert() -> None:
 
 def test_plan_command_sizes_the_study_from_the_measured_spread(study_url: str, report_dir: Path, tmp_path: Path,
                                                                capsys) -> None:
-    from dynsearch.report.inference import datasets_needed
+    from dynsearch.report.inference import make_plan, simulated_datasets_needed
 
     (tmp_path / "tiny.toml").write_text(STUDY_TOML)
     argv = ["plan", str(tmp_path / "tiny.toml"), "--storage", study_url, "--effect", "0.02", "--report", str(report_dir)]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "test scores of the re-training runs" in out
+    assert "test scores of the re-training runs" in out and "studies per design simulated from the pilot's" in out
     sd = {name: float(m) if m != "not measured" else 0.0 for name, m in
           re.findall(r"between (datasets|seeds|replicates)[^:]*: SD ([0-9.]+|not measured)", out)}
     rows = {(int(a), int(b)): c for a, b, c in re.findall(r"^\s+(\d+)\s+(\d+)\s+(\d+|> 2000)\s", out, re.M)}
     assert set(rows) == {(s, r) for s in (3, 5, 10) for r in (1, 2, 3)}
-    for (seeds, reps), n in rows.items():  # the printed SDs (4 decimals) give the printed counts
+    plan = make_plan(collect(_load(study_url)), 0.02, report_dir, workers=1)
+    assert np.std(plan.shape) == pytest.approx(1.0, rel=tol.moments(plan.shape.size))
+    for (seeds, reps), n in rows.items():  # each count is the simulation's, on the printed spread
+        population = plan.population(seeds, reps)
         var = sd["datasets"] ** 2 + sd["replicates"] ** 2 / reps + sd["seeds"] ** 2 / (reps * seeds)
-        expected = datasets_needed(0.02, math.sqrt(var), tests=2, limit=2000)
-        assert n == ("> 2000" if expected is None else str(expected)) or abs(int(n) - expected) <= 1, (seeds, reps)
-    # More seeds never need more datasets.
+        assert np.std(population) == pytest.approx(math.sqrt(var), abs=1e-4)  # not rounding: 3 SDs printed to 4 decimals: at most √3 · 5e-5
+        expected = simulated_datasets_needed(0.02, population, tests=2, limit=2000)
+        assert n == ("> 2000" if expected is None else str(expected)), (seeds, reps)
+    # More seeds never need more datasets: the same draws at a smaller spread (ranks ignore the scale).
     assert all(int(rows[(10, r)]) <= int(rows[(3, r)]) for r in (1, 2, 3) if rows[(3, r)].isdigit())
 
 

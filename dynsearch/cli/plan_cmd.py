@@ -45,7 +45,7 @@ def _fmt_hours(hours: float) -> str:
 def plan(args: argparse.Namespace) -> int:
     # loaded when this command runs, so `dynsearch --help` and the other commands start fast
     from ..config import ConfigError, load_study_file
-    from ..report.inference import make_plan
+    from ..report.inference import N_SIMULATIONS, make_plan
     from ..report.trials import collect
     from ..search.runner import available_cores
     from .report_cmd import _quiet_optuna, open_study
@@ -65,7 +65,8 @@ def plan(args: argparse.Namespace) -> int:
     p = make_plan(data, args.effect, report_dir, workers)
     c = p.components
     print(f"plan for {spec.name}: detect a mean difference of {args.effect:g} with 80 % power "
-          f"(Wilcoxon over datasets, α = 0.05 over {p.tests} candidate test{'s' if p.tests != 1 else ''})")
+          f"(Wilcoxon over datasets, α = 0.05 over {p.tests} candidate test{'s' if p.tests != 1 else ''}; power from "
+          f"{N_SIMULATIONS} studies per design simulated from the pilot's per-dataset effects)")
     print(f"spread measured from the {p.source}:")
     for name, var in (("datasets", c.dataset), ("replicates (which trial won)", c.replicate), ("seeds", c.seed)):
         print(f"  between {name}: SD {'not measured' if math.isnan(var) else f'{math.sqrt(var):.4f}'}")

@@ -2,11 +2,13 @@
 
 Takes the collected study (``report.trials.StudyData``) and the re-training runs (``report.retrain``);
 gives a ``Comparison`` (``compare``): per-dataset scores, candidates against the baseline chosen on
-validation (Wilcoxon, TOST, hierarchical bootstrap, Holm), ranks of all arms (Friedman, Nemenyi), the
+validation (Wilcoxon, TOST, hierarchical bootstrap, Holm; the median, trimmed mean, sign shares and
+collapse-free effects beside the mean), ranks of all arms (Friedman, Nemenyi), the
 design's power, and the conclusion in words. ``make_plan`` sizes a study from a pilot the same way.
 Pure computation, no I/O beyond reading ``retrain.json`` for a plan.
 """
 
+from ._beyond import TRIM, BeyondMean, EffectSummary, beyond_mean, summarize_effects
 from ._candidates import (
     ALPHA,
     DEFAULT_MARGIN,
@@ -24,6 +26,15 @@ from ._conclusion import conclusion_text, effect_text, power_sentence
 from ._plan import REPLICATE_OPTIONS, SEED_OPTIONS, Plan, PlanRow, make_plan
 from ._power import POWER, Components, datasets_needed, detectable_effect, effect_sd, variance_components
 from ._ranks import RankResult, cliques, friedman_ranks, nemenyi_cd
+from ._simulation import (
+    N_SIMULATIONS,
+    effect_population,
+    pseudo_median,
+    signed_rank_p,
+    simulated_datasets_needed,
+    simulated_detectable_effect,
+    simulated_power,
+)
 from ._stats import PairedResult, holm_adjust, mean_ci, paired_difference
 from ._verdicts import (
     BETTER,
@@ -43,6 +54,11 @@ from ._verdicts import (
 __all__ = [
     "ALPHA",
     "DEFAULT_MARGIN",
+    "TRIM",
+    "EffectSummary",
+    "BeyondMean",
+    "summarize_effects",
+    "beyond_mean",
     "CandidateRow",
     "GroupSummary",
     "choose_baseline",
@@ -71,6 +87,13 @@ __all__ = [
     "datasets_needed",
     "variance_components",
     "effect_sd",
+    "N_SIMULATIONS",
+    "effect_population",
+    "pseudo_median",
+    "signed_rank_p",
+    "simulated_power",
+    "simulated_detectable_effect",
+    "simulated_datasets_needed",
     "RankResult",
     "friedman_ranks",
     "nemenyi_cd",

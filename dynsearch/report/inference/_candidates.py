@@ -8,6 +8,7 @@
   two-sided Wilcoxon p and a TOST p against ±margin, each Holm-adjusted over the group's m candidates,
   and one hierarchical bootstrap interval at the simultaneous level ``1 − alpha / m`` (Bonferroni
   over the same m tests). The verdict comes from those adjusted p-values and that interval.
+- The design's power is simulated from the candidates' observed per-dataset effects (``_simulation``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._power import detectable_effect
+from ._simulation import effect_population, simulated_detectable_effect
 from ._stats import holm_adjust
 from ._verdicts import (
     N_BOOTSTRAP,
@@ -103,7 +104,7 @@ class GroupSummary:
     baseline: str | None
     rows: list[CandidateRow]
     effect_sd: float = math.nan  # pooled SD of the candidates' per-dataset effects
-    detectable: float = math.nan  # smallest effect detectable at 80 % power
+    detectable: float = math.nan  # smallest effect detectable at 80 % power, simulated from those effects
 
 
 def infer_group(
@@ -150,7 +151,7 @@ def _adjust_group(g: GroupSummary, margin: float, alpha: float, n_boot: int) -> 
     for r in g.rows:
         p, p_eq = (1.0 if math.isnan(v) else v for v in (r.p_adjusted, r.p_equivalence_adjusted))
         r.verdict = verdict(r.ci, p, p_eq, margin, alpha)
-    variances = [np.var(r.effects.effects, ddof=1) for r in g.rows if r.n_datasets >= 2]
-    if variances:
-        g.effect_sd = float(math.sqrt(np.mean(variances)))
-        g.detectable = detectable_effect(g.effect_sd, len(g.datasets), alpha, tests=m)
+    vectors = [r.effects.effects for r in g.rows if r.n_datasets >= 2]
+    if vectors:
+        g.effect_sd = float(math.sqrt(np.mean([np.var(v, ddof=1) for v in vectors])))
+        g.detectable = simulated_detectable_effect(effect_population(vectors), len(g.datasets), alpha, tests=m)

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 from ..activity import ArmActivity
 from ..retrain import RetrainRun
-from ._candidates import GroupSummary, task_group
+from ._beyond import BeyondMean, beyond_mean
+from ._candidates import CandidateRow, GroupSummary, task_group
 from ._ranks import RankResult
 from ._stats import mean_ci
 
@@ -18,6 +19,14 @@ __all__ = ["ArmScore", "DatasetTable", "OverallRow", "Comparison", "COLLAPSE_MAR
 
 CONFIDENCE = 0.95
 COLLAPSE_MARGIN = 0.01  # a run within this of the chance level has collapsed
+
+
+def is_collapsed(run: RetrainRun, metric: str) -> bool:
+    """A scored run at chance level: a constant prediction scores as well (within ``COLLAPSE_MARGIN`` for
+    accuracy; R² ≤ 0)."""
+    if not run.ok or run.chance is None or run.test_metric is None:
+        return False
+    return run.test_metric <= run.chance + (COLLAPSE_MARGIN if metric == "accuracy" else 0.0)
 
 
 @dataclass
@@ -55,8 +64,7 @@ class ArmScore:
     @property
     def collapsed(self) -> list[RetrainRun]:
         """Runs at chance level (a constant prediction scores as well)."""
-        return [r for r in self.ok_runs if r.chance is not None
-                and r.test_metric <= r.chance + (COLLAPSE_MARGIN if self.metric == "accuracy" else 0.0)]  # type: ignore[operator]
+        return [r for r in self.ok_runs if is_collapsed(r, self.metric)]
 
     @property
     def test(self) -> tuple[float, float, float] | None:
@@ -133,6 +141,16 @@ class Comparison:
     @property
     def candidates(self) -> list:
         return [r for g in self.groups for r in g.rows]
+
+    def collapsed_datasets(self, arm: str) -> set[str]:
+        """The datasets on which ``arm`` has a re-training run at chance level."""
+        return {t.label for t in self.tables for row in t.rows if row.arm == arm and row.collapsed}
+
+    def beyond(self, row: CandidateRow) -> BeyondMean:
+        """``row``'s effects beyond the mean; the datasets with a collapsed run on either side are left out
+        of its ``kept`` summary."""
+        left_out = self.collapsed_datasets(row.arm) | self.collapsed_datasets(row.baseline)
+        return beyond_mean(row.effects, left_out, self.margin)
 
 
 def mean_or_none(values: Iterable[float]) -> float | None:

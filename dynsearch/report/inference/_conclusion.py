@@ -10,6 +10,7 @@ from ..fmt import fmt_ci, fmt_delta, fmt_p
 from ._candidates import CandidateRow, GroupSummary, tests_in
 from ._comparison import Comparison
 from ._power import POWER
+from ._simulation import N_SIMULATIONS
 from ._verdicts import BETTER, EQUIVALENT, INCONCLUSIVE, WORSE
 
 __all__ = ["conclusion_text", "power_sentence", "effect_text"]
@@ -61,7 +62,7 @@ def _min_datasets(level: float) -> int:
 
 
 def power_sentence(g: GroupSummary, tests: int, alpha: float = 0.05) -> str:
-    """The smallest effect the design detects at 80 % power, from the observed between-dataset spread."""
+    """The smallest effect the design detects at 80 % power, simulated from the observed per-dataset effects."""
     n = len(g.datasets)
     level = alpha / max(tests, 1)
     head = f"Power ({g.group}): "
@@ -73,10 +74,11 @@ def power_sentence(g: GroupSummary, tests: int, alpha: float = 0.05) -> str:
                 f"(α = {alpha:g} over {tests} test{'s' if tests != 1 else ''}) whatever the effect: this design cannot "
                 f"detect any difference. It needs at least {_min_datasets(level)} datasets; `dynsearch plan` says how many "
                 "for a given effect.")
-    return (f"{head}with {n} datasets and the observed between-dataset SD of the effects ({g.effect_sd:.4f}), this "
-            f"design detects a mean difference of {g.detectable:.4f} or more with {100 * POWER:.0f} % probability "
-            f"(Wilcoxon at α = {alpha:g} over {tests} test{'s' if tests != 1 else ''}); smaller true differences "
-            "would likely go unseen.")
+    return (f"{head}with {n} datasets, in {N_SIMULATIONS} studies simulated from the observed per-dataset effects "
+            f"(resampled, centred on their pseudo-median; their SD {g.effect_sd:.4f}), this design detects a true "
+            f"effect of {g.detectable:.4f} or more (every dataset's effect moved by it) with {100 * POWER:.0f} % "
+            f"probability (Wilcoxon at α = {alpha:g} over {tests} test{'s' if tests != 1 else ''}); smaller true "
+            "differences would likely go unseen.")
 
 
 def conclusion_text(c: Comparison) -> str:

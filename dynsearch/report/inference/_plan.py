@@ -5,7 +5,9 @@ The spread comes from the study's report when it has one (``retrain.json``: test
 seeds, paired with the baseline chosen on validation), else from the search's own validation scores
 (per dataset and search seed). It is split into between datasets, between replicates (which trial
 won) and between seeds (``report.inference.variance_components``); a level the pilot could not measure
-(one replicate, one seed) is taken as 0 and said so.
+(one replicate, one seed) is taken as 0 and said so. The datasets a design needs come from studies
+simulated as the report's power (``_simulation``): the pilot's per-dataset effects, pooled and centred,
+give the shape, scaled to the spread the design's seeds and replicates leave.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy import stats as _st
 
 from ..retrain import RetrainStore, best_per_replicate
 from ..roles import BASELINE, CANDIDATE, arm_role
 from ..trials import StudyData
 from ._candidates import ALPHA, choose_baseline
 from ._compare import compare
-from ._power import POWER, Components, datasets_needed, variance_components
+from ._power import POWER, Components, variance_components
+from ._simulation import effect_population, simulated_datasets_needed
 
 __all__ = ["PlanRow", "Plan", "make_plan", "SEED_OPTIONS", "REPLICATE_OPTIONS"]
 
@@ -48,6 +52,11 @@ class Plan:
     run_seconds: float = math.nan
     workers: int = 1
     notes: list[str] = field(default_factory=list)
+    shape: np.ndarray = field(default_factory=lambda: np.empty(0))  # pilot effects at unit SD: what designs draw
+
+    def population(self, seeds: int, replicates: int) -> np.ndarray:
+        """The per-dataset effects a design with ``seeds`` and ``replicates`` is simulated from."""
+        return self.shape * math.sqrt(self.components.effect_variance(seeds, replicates))
 
 
 def _groups_from_retrain(data: StudyData, path: Path) -> list[list[list[list[float]]]]:
@@ -102,6 +111,16 @@ def _pooled(all_groups: list[list[list[list[float]]]]) -> Components:
     return Components(mean("dataset"), mean("replicate"), mean("seed"))
 
 
+def _shape(all_groups: list[list[list[list[float]]]]) -> np.ndarray:
+    """The candidates' per-dataset effects pooled as the report pools them (``effect_population``), at unit SD;
+    a normal shape when they do not spread."""
+    vectors = [[float(np.mean([np.mean(seeds) for seeds in reps])) for reps in groups] for groups in all_groups]
+    pop = effect_population(vectors)
+    if pop.size < 2 or float(np.std(pop)) == 0.0:
+        pop = _st.norm.ppf((np.arange(1000) + 0.5) / 1000)
+    return pop / float(np.std(pop))
+
+
 def _run_seconds(data: StudyData) -> float:
     """Median training seconds of one run (one dataset, one seed) in the study's trials."""
     times = [float(d["wall_time"]) / max(data.spec.seeds, 1) for t in data.trials
@@ -118,7 +137,8 @@ def make_plan(data: StudyData, effect: float, report_dir: Path | None, workers: 
     if not groups:
         groups = _groups_from_search(data)
     candidates = sum(1 for a in data.arms if arm_role(data, a) == CANDIDATE)
-    plan = Plan(effect, source, _pooled(groups), max(candidates, 1), workers=workers, run_seconds=_run_seconds(data))
+    plan = Plan(effect, source, _pooled(groups), max(candidates, 1), workers=workers, run_seconds=_run_seconds(data),
+                shape=_shape(groups))
     c = plan.components
     if math.isnan(c.dataset):
         plan.notes.append("The between-dataset spread could not be measured (needs a candidate and a baseline scored "
@@ -133,8 +153,7 @@ def make_plan(data: StudyData, effect: float, report_dir: Path | None, workers: 
     trials_per_arm = max(1, data.spec.n_trials // max(n_arms, 1))
     for seeds in SEED_OPTIONS:
         for reps in REPLICATE_OPTIONS:
-            sd = math.sqrt(c.effect_variance(seeds, reps))
-            n = datasets_needed(effect, sd, alpha, power, plan.tests, limit=2000)
+            n = simulated_datasets_needed(effect, plan.population(seeds, reps), alpha, power, plan.tests, limit=2000)
             runs = 0 if n is None else reps * n * (n_arms * trials_per_arm * data.spec.seeds + n_arms * seeds)
             plan.rows.append(PlanRow(seeds, reps, n, runs * plan.run_seconds / max(workers, 1) / 3600.0))
     return plan

@@ -5,6 +5,9 @@ The test over datasets is a Wilcoxon signed-rank test. Its power is computed as 
 t-test (non-central t) on ``n · 3/π`` datasets, Wilcoxon's asymptotic relative efficiency under
 normality, at the Bonferroni level ``alpha / tests`` (the first step of Holm's method). A design whose
 smallest attainable Wilcoxon p-value (``2 / 2**n``) is not below that level detects nothing.
+
+This normal model is a first guess: the report's power line and ``dynsearch plan`` simulate studies from
+the observed per-dataset effects instead (``_simulation``), which heavy tails (collapses) move away from it.
 """
 
 from __future__ import annotations

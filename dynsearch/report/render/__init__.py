@@ -8,6 +8,7 @@ plus ``trials.csv`` (``trials_csv``) and the provenance line of the method (``pr
 """
 
 from ._added import add_sections, insert_before
+from ._beyond import beyond_table
 from ._blocks import Block, Bullets, FigureBlock, Heading, Para, Table
 from ._control_pairs import CONTROL, control_groups, control_section
 from ._provenance import PACKAGES, provenance
@@ -19,6 +20,7 @@ from ._trials_table import trials_csv
 __all__ = [
     "add_sections",
     "insert_before",
+    "beyond_table",
     "Block",
     "Bullets",
     "FigureBlock",

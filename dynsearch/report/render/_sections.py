@@ -12,6 +12,7 @@ from ..fmt import fmt_ci, fmt_delta, fmt_num, fmt_p, fmt_pct
 from ..inference import ALPHA, Comparison, tests_in
 from ..roles import BASELINE, CANDIDATE
 from ..trials import StudyData
+from ._beyond import beyond_table
 from ._blocks import Block, Bullets, FigureBlock, Heading, Para, Table
 
 __all__ = ["ReportMeta", "build_blocks", "GENERATED_PREFIX"]
@@ -144,13 +145,13 @@ def _collapse(c: Comparison) -> list[Block]:
                              f"({t.metric} ≤ {fmt_num(bad[0].chance)} + margin); mean of the others {mean}")
     if not items:
         return [Para("No re-training run collapsed to chance level (a constant prediction's test score).")]
-    return [Para("Runs that collapsed to chance level (counted in the means above, listed here so a low mean is "
-                 "read for what it is):"), Bullets(items)]
+    return [Para("Runs that collapsed to chance level (counted in the means above, except the columns \"collapses "
+                 "out\" of *Beyond the mean*; listed here so a low mean is read for what it is):"), Bullets(items)]
 
 
 def _conclusion(c: Comparison) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Conclusion", "conclusion"), Para(c.conclusion, css="conclusion")]
-    blocks += _candidates_table(c) + _activity_table(c) + _overall_table(c) + _collapse(c)
+    blocks += _candidates_table(c) + beyond_table(c) + _activity_table(c) + _overall_table(c) + _collapse(c)
     if c.no_complete:
         blocks.append(Para("No complete trial (not compared): " + ", ".join(c.no_complete) + "."))
     return blocks

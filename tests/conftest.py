@@ -46,7 +46,10 @@ def _use_kernel_variant(variant: str) -> None:
     import torch  # only when a variant is asked for: the plain suite leaves torch's defaults alone
 
     if variant == "no-onednn":
+        # torch's reference CPU kernels only: no oneDNN, and the signal sums from tensor operations, not
+        # dynsearch's native loop (read at first use, so setting it here reaches every test of the run)
         torch.backends.mkldnn.enabled = False
+        os.environ["DYNSEARCH_NATIVE"] = "0"
     elif variant in ("one-thread", "two-threads"):
         torch.set_num_threads(1 if variant == "one-thread" else 2)
     elif variant == "flush-denormal":

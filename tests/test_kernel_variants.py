@@ -1,4 +1,5 @@
-"""The numerically sensitive tests pass on other CPU kernels too: oneDNN off, one and two threads, flushed denormals.
+"""The numerically sensitive tests pass on other CPU kernels too: oneDNN and the native signal loop off, one and two
+threads, flushed denormals.
 
 Each variant re-runs the tests marked ``numerics`` in a fresh interpreter (torch's kernel choice is process-wide
 and fixed at first use), so a bound that holds only for this machine's default kernels fails here.

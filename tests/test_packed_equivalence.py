@@ -72,6 +72,31 @@ def test_strategy_options_warmup_every_cumulative_cooldown(iris) -> None:
     assert_packed_equals_alone(iris, seeded_members(variants, config, first_seed=10))
 
 
+def test_hysteresis_threshold_and_linear_rules_that_move_alpha(iris) -> None:
+    # relu's io r lies below lower and tanh's between the thresholds: the literal rule goes back and forth
+    # there, hysteresis stays on tanh. The linear members start inside their family's α range, λ of both signs.
+    rule = {"lower": 0.9, "upper": 0.999, "base": "relu", "below": "tanh", "above": "sigmoid"}
+    variants = [
+        {"name": "threshold", "params": {**rule, "between": "base"}},
+        {"name": "threshold", "params": {**rule, "between": "keep"}},
+        {"name": "threshold", "params": {**rule, "lower": 0.95, "between": "keep", "scope": "global", "cooldown": 1}},
+        {"name": "shuffled", "params": {**rule, "between": "keep", "seed": 2}},
+        {"name": "linear", "params": {"base": "leaky_relu", "alpha0": 0.2, "lam": -0.15}},
+        {"name": "linear", "params": {"base": "elu", "alpha0": 1.0, "lam": 0.9, "scope": "global"}},
+        {"name": "linear", "params": {"base": "tanh", "alpha0": 1.5, "lam": -1.0, "cumulative": True}},
+        {"name": "linear", "params": {"base": "sigmoid", "alpha0": 2.0, "lam": 1.2}},
+        {"name": "linear", "params": {"base": "silu", "alpha0": 1.0, "lam": -0.6, "signal": "target"}},
+    ]
+    config = TrainConfig(epochs=6, lr=0.02, hidden=(8, 6), batch_size=32, patience=0)
+    pairs = assert_packed_equals_alone(iris, seeded_members(variants, config, first_seed=30))
+    switches = [alone.n_switches for _, alone in pairs]
+    assert switches[1] < switches[0], switches  # hysteresis did not flip back where the literal rule did
+    assert any(s["family"] == "tanh" for e in pairs[1][1].history[1:] for s in e.sites)
+    for _, alone in pairs[4:]:  # every linear member's α left α₀
+        start = alone.strategy["params"]["alpha0"]
+        assert any(s["alpha"] != start for e in alone.history for s in e.sites), alone.strategy
+
+
 @pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd"])
 def test_optimizers_with_per_member_lr_weight_decay_and_momentum(iris, optimizer: str) -> None:
     settings = [(0.01, 0.0, 0.9), (0.05, 1e-3, 0.5), (0.002, 0.05, 0.0)]

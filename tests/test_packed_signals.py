@@ -44,6 +44,9 @@ def _members(config: TrainConfig, scopes=("layer", "global")) -> list[PackMember
             params = {"signal": signal, "reduction": reduction, "scope": scope, **rule}
             seed_config = dataclasses.replace(config, seed=i * 2 + j, lr=config.lr * (1 + 0.2 * j))
             members.append(PackMember({"name": "threshold", "params": params}, seed_config))
+    # Hysteresis on a share signal: between the thresholds a switched site keeps its family.
+    members.append(PackMember({"name": "threshold", "params": {"signal": "dead", **RULES["dead"], "lower": 0.4, "between": "keep"}},
+                              dataclasses.replace(config, seed=20)))  # fmt: skip
     # A linear rule on α (leaky_relu) reading the gradient, and a relu baseline in the same pack.
     members.append(PackMember({"name": "linear", "params": {"signal": "gradient", "base": "leaky_relu", "lam": 0.8,
                                                             "alpha0": 0.2}}, config))  # fmt: skip

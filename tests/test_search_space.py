@@ -182,6 +182,30 @@ def test_arm_layout_never_lies_about_scope() -> None:
             assert seen == {"global"}, (label, seen)
 
 
+def test_between_rules_are_arms_of_their_own_and_cooldown_is_searched() -> None:
+    search = {"strategies": ["threshold"], "scopes": ["layer"], "threshold": {"between": ["base", "keep"], "cooldown": [0, 3]}}
+    spec = parse_study({"datasets": ["iris"], "search": search}, "studies/between.toml")
+    assert list(spec.arms) == ["threshold-layer-base", "threshold-layer-keep"]
+    # A study that names no between rule keeps its arms and the literal rule.
+    plain = parse_study({"datasets": ["iris"], "search": {"strategies": ["threshold"], "scopes": ["layer"]}}, "studies/p.toml")
+    assert list(plain.arms) == ["threshold-layer"]
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=3))
+    seen: dict[str, set] = {"threshold-layer-base": set(), "threshold-layer-keep": set()}
+    cooldowns = set()
+    for i in range(24):
+        study.enqueue_trial({ARM_PARAM: spec.arms[i % 2]})
+        trial = study.ask()
+        strategy, _ = suggest_plan(trial, spec)
+        built = dynsearch.strategy_from_config(strategy)
+        seen[trial.params[ARM_PARAM]].add(built.between)
+        cooldowns.add(built.cooldown)
+        study.tell(trial, 0.5)
+    assert seen == {"threshold-layer-base": {"base"}, "threshold-layer-keep": {"keep"}}
+    assert cooldowns <= {0, 1, 2, 3} and len(cooldowns) > 1
+    plain_strategy, _ = suggest_plan(optuna.create_study().ask(), plain)
+    assert "between" not in plain_strategy["params"]  # not sampled, so its trials' parameters are as before
+
+
 def test_replayed_trial_gets_the_same_plan() -> None:
     """A re-queued trial (same params) must rebuild exactly the same strategy and training."""
     spec = parse_study(WIDE, "studies/wide.toml")

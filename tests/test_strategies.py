@@ -149,6 +149,59 @@ def test_threshold_cooldown() -> None:
     assert ThresholdSwitch().decide(0.0, switched.replace(epoch=4)).family == "relu"
 
 
+def test_hysteresis_keeps_the_family_between_the_thresholds_where_the_literal_rule_returns_to_base() -> None:
+    literal, keep = ThresholdSwitch(lower=0.9, upper=0.99), ThresholdSwitch(lower=0.9, upper=0.99, between="keep")
+    assert literal.between == "base" and literal.get_params()["between"] == "base"  # the write-up's rule by default
+    on_tanh = state("tanh", 1.0, initial="relu", epoch=3, last_switch=2)
+    back = literal.decide(0.97, on_tanh)  # tanh's own r lies between: the literal rule switches back
+    assert (back.family, back.alpha, back.last_switch_epoch) == ("relu", 0.0, 3)
+    assert keep.decide(0.97, on_tanh) is on_tanh
+    # Outside the thresholds both rules switch alike; on the base family, between, neither moves.
+    for r, family in ((0.5, "tanh"), (0.995, "sigmoid")):
+        assert literal.decide(r, state("relu")).family == keep.decide(r, state("relu")).family == family
+    assert keep.decide(0.95, state("relu")).family == literal.decide(0.95, state("relu")).family == "relu"
+    assert keep.target_family(0.95, "relu", "tanh") == "tanh" and literal.target_family(0.95, "relu", "tanh") == "relu"
+    assert ThresholdSwitch(between="keep").to_config()["params"]["between"] == "keep"
+
+
+def test_hysteresis_rides_out_a_relu_tanh_oscillation() -> None:
+    # relu's r below lower, tanh's between: the literal rule flips every epoch, hysteresis switches once.
+    rules = {"base": ThresholdSwitch(lower=0.9, upper=0.99), "keep": ThresholdSwitch(lower=0.9, upper=0.99, between="keep")}
+    r_of = {"relu": 0.85, "tanh": 0.97}
+    switches = {}
+    for name, rule in rules.items():
+        current, n = state("relu"), 0
+        for epoch in range(6):
+            new = rule.decide(r_of[current.family], current.replace(epoch=epoch))
+            n += new.family != current.family
+            current = new
+        switches[name] = n
+    assert switches == {"base": 6, "keep": 1}
+
+
+def test_between_is_validated() -> None:
+    with pytest.raises(ValueError, match=r"^The 'between' parameter of ThresholdSwitch must be one of base, keep\. "
+                                         r"Got 'kept' instead\.$"):
+        ThresholdSwitch(between="kept")
+
+
+@pytest.mark.parametrize("between", ["base", "keep"])
+def test_conformance_of_both_between_rules(between: str) -> None:
+    check_strategy(ThresholdSwitch(lower=0.8, upper=0.95, between=between, cooldown=1))
+    check_strategy(dynsearch.strategies.ShuffledSignal(rule="threshold", lower=0.8, upper=0.95, between=between))
+
+
+@pytest.mark.parametrize(("family", "alpha0", "lam"), [("leaky_relu", 0.2, -0.3), ("elu", 1.5, 0.8), ("silu", 2.0, -1.0),
+                                                       ("tanh", 2.0, 1.5), ("sigmoid", 0.5, -0.4), ("softplus", 3.0, 2.0)])
+def test_linear_moves_alpha_on_every_family_with_an_inner_alpha0(family: str, alpha0: float, lam: float) -> None:
+    s = LinearUpdate(base=family, alpha0=alpha0, lam=lam)
+    check_strategy(s)
+    start = state(family, alpha0)
+    for r in (0.2, 0.5):  # α₀ inside the range: λ of either sign moves α (the same float operations: exact)
+        moved = s.decide(r, start).alpha
+        assert moved == alpha0 + lam * r != alpha0
+
+
 def test_threshold_families_are_canonical() -> None:
     s = ThresholdSwitch(below="swish", above="LeakyReLU")
     assert (s.below, s.above) == ("silu", "leaky_relu")
@@ -455,7 +508,7 @@ def test_make_strategy() -> None:
     with pytest.raises(
         ValueError,
         match=r"Unknown parameter 'lam' for strategy 'threshold'; allowed: base, scope, signal, reduction, every, "
-        r"warmup, lower, upper, below, above, cooldown\.",
+        r"warmup, lower, upper, below, above, cooldown, between\.",
     ):
         make_strategy("threshold", lower=-0.2, lam=0.1)
     with pytest.raises(ValueError, match=r"Unknown parameter 'lower' for strategy 'fixed'; allowed: base, scope, signal, reduction, every, warmup\."):
@@ -492,12 +545,15 @@ def test_config_round_trips() -> None:
         "name": "threshold",
         "params": {
             "base": None, "scope": "global", "signal": "io", "reduction": "pooled", "every": 2, "warmup": 1,
-            "lower": -0.3, "upper": 0.6, "below": "silu", "above": "sigmoid", "cooldown": 2,
+            "lower": -0.3, "upper": 0.6, "below": "silu", "above": "sigmoid", "cooldown": 2, "between": "base",
         },
     }
     loaded = strategy_from_config(json.loads(json.dumps(cfg)))
     assert loaded == s and loaded is not s and hash(loaded) == hash(s)
     assert strategy_from_config({"name": "threshold"}) == ThresholdSwitch()
+    # A config stored before `between` existed reads as the literal rule.
+    stored = {"name": "threshold", "params": {k: v for k, v in cfg["params"].items() if k != "between"}}
+    assert strategy_from_config(stored) == s
     assert strategy_from_config(s) is s
     for other in (LinearUpdate(lam=0.25, alpha0=0.5, cumulative=True, base="leaky_relu"), LearnedAlpha(base="silu"), FixedActivation()):
         assert strategy_from_config(json.loads(json.dumps(other.to_config()))) == other
@@ -517,7 +573,7 @@ def test_equality_and_clone() -> None:
 
 def test_param_names_base_first() -> None:
     common = ["base", "scope", "signal", "reduction", "every", "warmup"]
-    assert ThresholdSwitch.param_names() == [*common, "lower", "upper", "below", "above", "cooldown"]
+    assert ThresholdSwitch.param_names() == [*common, "lower", "upper", "below", "above", "cooldown", "between"]
     assert LinearUpdate.param_names()[6:] == ["lam", "alpha0", "cumulative"]
     assert FixedActivation.param_names() == common
     assert LearnedAlpha.param_names() == [*common, "per_channel"]

@@ -25,6 +25,7 @@ _STRATEGY_FLAGS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "below": ("below", str),
     "above": ("above", str),
     "cooldown": ("cooldown", int),
+    "between": ("between", str),
     "lam": ("lam", float),
     "alpha0": ("alpha0", float),
 }
@@ -83,6 +84,8 @@ def configure(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace],
     strat.add_argument("--below", help="threshold: family when r < lower (default tanh)")
     strat.add_argument("--above", help="threshold: family when r > upper (default sigmoid)")
     strat.add_argument("--cooldown", type=int, help="threshold: minimum epochs between switches (default 0)")
+    strat.add_argument("--between", help="threshold: base (the write-up's literal rule: back to the base family "
+                                         "between the thresholds; default) | keep (hysteresis: the family stays)")
     strat.add_argument("--lam", "--lambda", dest="lam", type=float, help="linear: λ in α = α₀ + λ·r (default 0.1)")
     strat.add_argument("--alpha0", type=float, help="linear: α₀ (default: the family's default α)")
     strat.add_argument("--cumulative", action="store_true", default=None, help="linear: α ← α + λ·r instead")

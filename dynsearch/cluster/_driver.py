@@ -15,7 +15,7 @@ from typing import Any
 import optuna
 
 from ..config import StudySpec
-from ..search.runner import POLL_SECONDS, STOP_GRACE_SECONDS, RunSummary, _Progress, _stop_requests
+from ..search.runner import POLL_SECONDS, STOP_GRACE_SECONDS, RunSummary, _Progress, _stop_requests, warn_inert_arms
 from ..search.storage import _journal_path, is_journal, open_storage
 from ..search.study import count_trials, prepare_study
 from ..search.worker import _recover_stale
@@ -122,6 +122,7 @@ def run_study_on_cluster(
     slots = plan_actors(cluster.cpus, cluster.gpus, workers, per_device)
     storage_url = _absolute(storage_url)
     study = prepare_study(spec, open_storage(storage_url), storage_url, n_trials)
+    warn_inert_arms(spec)
     deadline = time.time() + timeout if timeout else None
     options = {"deadline": deadline, "pack": spec.pack if pack is None else pack, "share": len(slots),
                "log_level": log_level}

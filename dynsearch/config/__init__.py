@@ -14,6 +14,7 @@ Example:
 """
 
 from ._errors import ConfigError
+from ._inert import INERT_WARN_SHARE, inert_warnings
 from ._parse import load_study_file, parse_study
 from ._spec import (
     MULTI_OBJECTIVE_SAMPLERS,
@@ -30,6 +31,8 @@ from ._spec import (
 
 __all__ = [
     "ConfigError",
+    "INERT_WARN_SHARE",
+    "inert_warnings",
     "DatasetSpec",
     "SearchSpace",
     "SamplerSpec",

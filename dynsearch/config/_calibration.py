@@ -23,6 +23,7 @@ __all__ = [
     "CalibrationMissing",
     "calibration_dir",
     "calibrated_ranges",
+    "observed_ranges",
 ]
 
 CALIBRATION_SCHEMA = "dynsearch.calibration/1"
@@ -127,12 +128,7 @@ class Calibration:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
-def calibrated_ranges(study_name: str) -> dict[str, tuple[float, float]]:
-    """The suggested range per signal from ``reports/NAME/calibration/calibration.json``.
-
-    Raises:
-        CalibrationMissing: no (readable) calibration of this study; the message says what was found.
-    """
+def _load(study_name: str) -> Calibration:
     path = calibration_dir(study_name) / "calibration.json"
     try:
         cal = Calibration.load(path)
@@ -142,4 +138,23 @@ def calibrated_ranges(study_name: str) -> dict[str, tuple[float, float]]:
         raise CalibrationMissing(f"{path} cannot be read ({str(exc).splitlines()[0] if str(exc) else exc!r})") from None
     if cal.study != study_name:
         raise CalibrationMissing(f"{path} calibrates study {cal.study!r}, not {study_name!r}")
-    return cal.ranges
+    return cal
+
+
+def calibrated_ranges(study_name: str) -> dict[str, tuple[float, float]]:
+    """The suggested range per signal from ``reports/NAME/calibration/calibration.json``.
+
+    Raises:
+        CalibrationMissing: no (readable) calibration of this study; the message says what was found.
+    """
+    return _load(study_name).ranges
+
+
+def observed_ranges(study_name: str) -> dict[str, tuple[float, float]]:
+    """Per signal, the smallest and largest value the study's calibration measured; {} without a readable one."""
+    try:
+        cal = _load(study_name)
+    except CalibrationMissing:
+        return {}
+    return {name: (s.quantiles[0.0], s.quantiles[1.0]) for name, s in cal.summary.items()
+            if 0.0 in s.quantiles and 1.0 in s.quantiles}

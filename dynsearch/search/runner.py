@@ -25,7 +25,7 @@ from typing import Any
 import optuna
 import torch
 
-from ..config import StudySpec
+from ..config import StudySpec, inert_warnings
 from ..packed._run import engine_unsupported
 from .packing import choose_pack
 from .split_cache import CACHE_ENV, read_cached_splits, write_split_cache
@@ -247,6 +247,7 @@ def run_study(
     slots = plan_workers(workers, per_device, devices)  # before the storage: a bad request writes nothing
     storage = open_storage(storage_url)
     study = prepare_study(spec, storage, storage_url, n_trials)
+    warn_inert_arms(spec)
     split_cache = _split_cache(spec)
     try:
         pack_arg = _resolve_pack(pack, spec, slots, progress, split_cache)
@@ -292,6 +293,15 @@ def _supervise(pool: _Workers, bar: _Progress, stop: dict[str, bool]) -> None:
     finally:
         bar.update(count_trials(pool.study.get_trials(deepcopy=False)))
         bar.close()
+
+
+def warn_inert_arms(spec: StudySpec) -> None:
+    """On stderr, before any worker starts: each arm whose declared space mostly cannot adjust (it still runs).
+
+    Said after every check a bad request fails (devices, storage), so a usage error stays one line.
+    """
+    for line in inert_warnings(spec):
+        print(line, file=sys.stderr)
 
 
 def _split_cache(spec: StudySpec) -> str:

@@ -60,6 +60,9 @@ class Signal:
     name: ClassVar[str] = ""
     #: The interval every value lies in.
     value_range: ClassVar[tuple[float, float]] = (-1.0, 1.0)
+    #: Where the value lies for the built-in families, when narrower than ``value_range`` (None: anywhere in it).
+    #: Study validation reads it, when the study has no calibration, to tell which rules can never act.
+    expected_range: ClassVar[tuple[float, float] | None] = None
     #: What the value measures, in one sentence (shown by reports and ``dynsearch calibrate``).
     measures: ClassVar[str] = ""
     #: Which batches ``update`` reads; one of ``SOURCES``.

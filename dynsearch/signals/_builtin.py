@@ -47,6 +47,8 @@ class IOSignal(_PearsonSignal):
 
     measures = "Pearson r between a site's pre-activation z and its output f(z) (how linear the site acts)"
     source = "site"
+    # z and a non-decreasing f(z) never covary negatively (silu and gelu dip only slightly below zero).
+    expected_range = (0.0, 1.0)
 
     def update(self, state, a, b, *, members=False, family=None, alpha=None):  # noqa: D102 - see Signal.update
         return pearson_update(state, a, b, members=members)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 from .._constraints import Integer, check
 from .._params import keyword_params
@@ -189,6 +189,17 @@ class Strategy:
     def value_sources(self, n_sites: int, epoch: int) -> list[int] | None:
         """Which site's value each of the ``n_sites`` sites (in site order) decides from after ``epoch``;
         None (the default): each its own. The ``shuffled`` control feeds each site another site's value."""
+        return None
+
+    @classmethod
+    def inert_share(cls, settings: Mapping[str, Any], r_range: tuple[float, float]) -> tuple[float, str] | None:
+        """The share of an arm's declared space in which this rule can never change a site, and why.
+
+        ``settings`` are the arm's resolved study settings (each parameter's range or choices, the arm's
+        fixed values as one-value tuples); ``r_range`` is where the signal it reads lies (the study's
+        calibration, else the signal's declared range). None (the default): nothing known to be inert.
+        Study validation warns about an arm whose share is large, before anything trains.
+        """
         return None
 
     # --- schedule ----------------------------------------------------------------------

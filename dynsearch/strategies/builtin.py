@@ -7,17 +7,23 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from ..activations import family_names, get_family
 from ..signals import get_signal
-from .base import SiteState, Strategy, _check_int, check_learned_only
+from .base import SiteState, Strategy, _check_choice, _check_int, check_learned_only
+from .inert import linear_inert_share, threshold_inert_share
 from .params import Choice, Family, Float, Int, Setting
 from .registry import register_strategy
 
 if TYPE_CHECKING:
     from ..sites import ActivationSite
 
-__all__ = ["FixedActivation", "ThresholdSwitch", "LinearUpdate", "LearnedAlpha", "MIN_THRESHOLD_GAP", "BUILTIN_STRATEGIES"]
+__all__ = ["FixedActivation", "ThresholdSwitch", "LinearUpdate", "LearnedAlpha", "MIN_THRESHOLD_GAP", "BUILTIN_STRATEGIES",
+           "BETWEEN"]
 
 # What a study searches when its file lists no strategies, in this order.
 BUILTIN_STRATEGIES = ("fixed", "threshold", "linear", "learned")
+
+# What the threshold rule does between its thresholds: "base" is the write-up's literal rule (back to the
+# base family), "keep" is hysteresis (the site keeps its current family).
+BETWEEN = ("base", "keep")
 
 # Smallest gap between the two thresholds, so a sampled pair always satisfies lower < upper.
 MIN_THRESHOLD_GAP = 0.01
@@ -73,6 +79,8 @@ class FixedActivation(Strategy):
 class ThresholdSwitch(Strategy):
     """The write-up's rule: r > upper → ``above``, r < lower → ``below``, otherwise the base family.
 
+    With ``between="keep"`` the rule has hysteresis instead: between the thresholds a site keeps its
+    current family, so a family whose own r lies between them is not switched back to the base.
     A switch resets α to the new family's default (the base family gets its starting α back).
 
     Args:
@@ -81,13 +89,21 @@ class ThresholdSwitch(Strategy):
         below: family used when r < lower.
         above: family used when r > upper.
         cooldown: minimum epochs between two switches of the same site (against oscillation).
+        between: "base" (the write-up's literal rule: back to the base family between the thresholds)
+            or "keep" (hysteresis: the current family stays).
 
     Example:
         >>> s = ThresholdSwitch(lower=-0.5, upper=0.5)
         >>> state = SiteState("relu", 0.0, "relu", 0.0, epoch=3)
         >>> s.decide(0.9, state).family
         'sigmoid'
+        >>> switched = SiteState("sigmoid", 1.0, "relu", 0.0, epoch=4)
+        >>> s.decide(0.1, switched).family, ThresholdSwitch(between="keep").decide(0.1, switched).family
+        ('relu', 'sigmoid')
     """
+
+    # Each between rule is an arm of its own when a study lists both (a study that sets none has the literal rule).
+    arm_axes = ("scope", "signal", "between")
 
     search_space = (
         Float("lower", -1.0, 1.0, default=(-0.9, 0.0), bounds=lambda v, s: _lower_bounds(s), on_signal=True,
@@ -97,6 +113,8 @@ class ThresholdSwitch(Strategy):
         Family("below", ("tanh",), doc="family when r < lower"),
         Family("above", ("sigmoid",), doc="family when r > upper"),
         Int("cooldown", 0, default=(0, 0), doc="minimum epochs between two switches of a site"),
+        Choice("between", BETWEEN, searched=False, what="between rule",
+               doc="base: back to the base family between the thresholds (the write-up's rule); keep: hysteresis"),
     )
 
     def __init__(
@@ -107,6 +125,7 @@ class ThresholdSwitch(Strategy):
         below: str = "tanh",
         above: str = "sigmoid",
         cooldown: int = 0,
+        between: str = "base",
         **common,
     ) -> None:
         super().__init__(**common)
@@ -128,17 +147,28 @@ class ThresholdSwitch(Strategy):
         self.above = _family_name(owner, "above", above)
         cooldown = _check_int(owner, 'cooldown', cooldown, 0)
         self.cooldown = cooldown
+        self.between = _check_choice(owner, "between", between, BETWEEN)
 
-    def target_family(self, r: float, base_family: str) -> str:
-        """The family the rule asks for at this r (strict inequalities: r == upper stays base)."""
+    def target_family(self, r: float, base_family: str, current: str | None = None) -> str:
+        """The family the rule asks for at this r (strict inequalities: r == upper is between).
+
+        Between the thresholds: ``base_family``, or with ``between="keep"`` the ``current`` family.
+        """
         if r > self.upper:
             return self.above
         if r < self.lower:
             return self.below
-        return base_family
+        return current if self.between == "keep" and current is not None else base_family
+
+    @classmethod
+    def inert_share(cls, settings: Mapping[str, Any], r_range: tuple[float, float]) -> tuple[float, str] | None:
+        if settings.get("lower") is None or settings.get("upper") is None:
+            return None
+        return threshold_inert_share(settings, r_range, _lower_bounds(settings),
+                                     lambda lower: _upper_bounds({"lower": lower}, settings))
 
     def decide(self, r: float, state: SiteState) -> SiteState:
-        target = self.target_family(r, state.initial_family)
+        target = self.target_family(r, state.initial_family, state.family)
         if target == state.family:
             return state
         if state.last_switch_epoch is not None and state.epoch - state.last_switch_epoch < self.cooldown:
@@ -168,7 +198,7 @@ class LinearUpdate(Strategy):
         Family("base", ("relu", "tanh"), requires_alpha=True, doc="family whose α the rule adjusts"),
         Float("lam", default=(-1.0, 1.0), aliases=("lambda",), doc="λ in α = α₀ + λ·r"),
         Float("alpha0", 0.0, math.inf, searched=False, bounds=lambda v, s: _alpha0_bounds(v, s),
-              doc="α₀, intersected with the base family's α range"),
+              check=lambda s: _alpha0_fits(s), doc="α₀, intersected with the base family's α range"),
         Choice("cumulative", (False, True), searched=False, what="boolean", doc="compound α ← α + λ·r"),
     )
 
@@ -202,6 +232,10 @@ class LinearUpdate(Strategy):
         family, alpha = super().initial_state(family, alpha)
         self._check_family(family)
         return family, alpha if self.alpha0 is None else self.alpha0
+
+    @classmethod
+    def inert_share(cls, settings: Mapping[str, Any], r_range: tuple[float, float]) -> tuple[float, str] | None:
+        return linear_inert_share(settings, r_range)
 
     def decide(self, r: float, state: SiteState) -> SiteState:
         start = state.alpha if self.cumulative else state.initial_alpha
@@ -303,3 +337,14 @@ def _alpha0_bounds(values: Mapping[str, Any], settings: Mapping[str, Setting]) -
         return None
     low, high = max(settings["alpha0"][0], alpha_range[0]), min(settings["alpha0"][1], alpha_range[1])
     return (low, high) if low < high else None
+
+
+def _alpha0_fits(settings: Mapping[str, Setting]) -> str | None:
+    # A range that misses a base's α range would leave that base at its default α₀ without a word.
+    low, high = settings["alpha0"]
+    for base in settings.get("base") or ():
+        alpha_range = get_family(base).alpha_range
+        if alpha_range is not None and not max(low, alpha_range[0]) < min(high, alpha_range[1]):
+            return (f"alpha0 [{low:g}, {high:g}] lies outside {base}'s α range [{alpha_range[0]:g}, {alpha_range[1]:g}]; "
+                    f"give a range that overlaps every base's α range, or a base per range")
+    return None

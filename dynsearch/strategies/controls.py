@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from ..activations import get_family
 from ..signals import get_signal, signal_names
 from .base import SCOPES, SiteState, Strategy, _check_int
-from .builtin import LinearUpdate, ThresholdSwitch, _family_name, _lower_bounds, _pair_exists, _upper_bounds
+from .builtin import BETWEEN, LinearUpdate, ThresholdSwitch, _family_name, _lower_bounds, _pair_exists, _upper_bounds
 from .params import Choice, Family, Float, Int
 from .registry import register_strategy
 
@@ -226,7 +226,7 @@ class ShuffledSignal(Strategy):
     (the value it decided from) and ``source`` (the site it was measured at).
 
     Args:
-        rule: "threshold" (``lower``, ``upper``, ``below``, ``above``, ``cooldown`` as ``ThresholdSwitch``)
+        rule: "threshold" (``lower``, ``upper``, ``below``, ``above``, ``cooldown``, ``between`` as ``ThresholdSwitch``)
             or "linear" (``lam``, ``alpha0``, ``cumulative`` as ``LinearUpdate``).
         seed: seeds the permutations: the same seed gives the same run, in ``train()`` and packed.
 
@@ -253,6 +253,8 @@ class ShuffledSignal(Strategy):
         Family("below", ("tanh",), doc="threshold rule: family when r < lower"),
         Family("above", ("sigmoid",), doc="threshold rule: family when r > upper"),
         Int("cooldown", 0, default=(0, 0), doc="threshold rule: minimum epochs between two switches"),
+        Choice("between", BETWEEN, searched=False, what="between rule",
+               doc="threshold rule: base (the write-up's rule) or keep (hysteresis) between the thresholds"),
         Float("lam", default=(-1.0, 1.0), aliases=("lambda",), bounds=_for_rule("linear", lambda v, s: s["lam"]),
               doc="linear rule: λ in α = α₀ + λ·r"),
         Choice("cumulative", (False, True), searched=False, what="boolean", doc="linear rule: α ← α + λ·r"),
@@ -268,6 +270,7 @@ class ShuffledSignal(Strategy):
         below: str = "tanh",
         above: str = "sigmoid",
         cooldown: int = 0,
+        between: str = "base",
         lam: float = 0.1,
         alpha0: float | None = None,
         cumulative: bool = False,
@@ -286,11 +289,13 @@ class ShuffledSignal(Strategy):
         seed = _check_int(owner, 'seed', seed, 0)
         self.rule, self.seed = rule, seed
         self.lower, self.upper, self.below, self.above, self.cooldown = lower, upper, below, above, cooldown
+        self.between = between
         self.lam, self.alpha0, self.cumulative = lam, alpha0, cumulative
         common = {**common, "scope": self.scope, "signal": self.signal}
         # The candidate's own rule, validated as it validates itself.
         self.rule_: Strategy = (
-            ThresholdSwitch(lower=lower, upper=upper, below=below, above=above, cooldown=cooldown, **common)
+            ThresholdSwitch(lower=lower, upper=upper, below=below, above=above, cooldown=cooldown, between=between,
+                            **common)
             if rule == "threshold" else LinearUpdate(lam=lam, alpha0=alpha0, cumulative=cumulative, **common)
         )  # fmt: skip
 

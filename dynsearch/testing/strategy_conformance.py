@@ -301,17 +301,21 @@ CHECKS: tuple[Callable[[Strategy], None], ...] = (
 )
 
 
-def check_strategy(cls_or_name: type[Strategy] | str) -> None:
+def check_strategy(cls_or_name: type[Strategy] | str | Strategy) -> None:
     """Assert the strategy contract for a registered strategy class (or its name).
+
+    Given a strategy instance, the per-instance checks run on it instead of on the defaults (a variant
+    such as ``ThresholdSwitch(between="keep")`` is checked as it will run).
 
     Raises:
         AssertionError: naming the first rule the strategy breaks.
     """
-    cls = _resolve(cls_or_name)
+    instance = cls_or_name if isinstance(cls_or_name, Strategy) else None
+    cls = type(instance) if instance is not None else _resolve(cls_or_name)  # type: ignore[arg-type]
     check_registered(cls)
     check_signature(cls)
     try:
-        strategy = cls()
+        strategy = instance if instance is not None else cls()
     except Exception as exc:  # noqa: BLE001 - any failure to build from defaults breaks the contract
         raise AssertionError(f"{_label(cls)}() cannot be built from its defaults: {exc!r}.") from exc
     for check in CHECKS:

@@ -86,7 +86,7 @@ def configure_run(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespa
                              "(needs dynsearch[ray]; several nodes need a PostgreSQL storage)")
     noise = parser.add_mutually_exclusive_group()
     noise.add_argument("--verbose", action="store_true", help="show Optuna's per-trial log lines")
-    noise.add_argument("--quiet", action="store_true", help="print nothing but errors and the final summary")
+    noise.add_argument("--quiet", action="store_true", help="print nothing but errors, warnings about the study and the final summary")
     return run
 
 

@@ -158,7 +158,10 @@ def test_a_bad_n_exits_2_with_one_line_and_writes_nothing(tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
-def test_a_tiny_study_over_three_members_trains(tmp_path: Path) -> None:
+def test_a_tiny_study_over_three_members_trains_and_its_report_describes_them(tmp_path: Path) -> None:
+    from dynsearch.cli import main  # the real command, in-process as in test_report
+
+
     study = tmp_path / "tables.toml"
     study.write_text(study_toml("tables", datasets='[{ suite = "real-tables", n = 3, seed = 0 }]', n_trials=2,
                                 epochs=2, strategies=("fixed", "threshold")))  # fmt: skip
@@ -171,3 +174,11 @@ def test_a_tiny_study_over_three_members_trains(tmp_path: Path) -> None:
     for trial in trials:
         assert sorted(trial.user_attrs["datasets"]) == expected
         assert all(np.isfinite(v) for v in trial.values)
+    out = tmp_path / "report"
+    assert main(["report", "tables", "--storage", f"journal:{journal}", "--out", str(out), "--seeds", "1", "--quiet"]) == 0
+    listed = (out / "report.md").read_text().split("### Datasets", 1)[1].split("\n#", 1)[0]
+    for name in expected:
+        m = next(m for m in real_table_members() if m.name == name)
+        line = next(line for line in listed.splitlines() if line.startswith(f"- `{name}`: "))
+        assert line.startswith(f"- `{name}`: {m.task}, ") and f"{m.features} feature" in line, line
+        assert line.endswith(f"test, from pydataset (R package {m.package}, table {m.item})"), line

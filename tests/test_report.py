@@ -149,6 +149,12 @@ def test_report_writes_every_file(report_dir: Path, study_url: str) -> None:
     assert all(r["test_metric"] is not None for r in stored["runs"].values())
 
 
+def test_report_lists_each_dataset_with_its_task_and_size(report_dir: Path) -> None:
+    listed = (report_dir / "report.md").read_text().split("### Datasets", 1)[1].split("\n#", 1)[0]
+    assert "- `iris`: classification, 3 classes, 4 features, 90 train / 30 val / 30 test" in listed
+    assert "- `moons(n_samples=300, noise=0.2)`: classification, 2 classes, 2 features, 180 train / 60 val / 60 test" in listed
+
+
 def test_report_states_budgets_and_conclusion(report_dir: Path) -> None:
     md = (report_dir / "report.md").read_text()
     assert "Every arm got the same budget: 2 trial slot(s)." in md

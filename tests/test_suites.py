@@ -163,13 +163,16 @@ def test_sidecars_give_each_file_its_target_and_explicit_options_win(tmp_path: P
 
 GLOB_ERRORS = [
     ('"csv:data/*.parquet"', "datasets[0]", "matches no file"),
-    ('{ suite = "synthtic", n = 3 }', "datasets[0].suite", 'unknown suite "synthtic"; allowed: synthetic, real'),
+    ('{ suite = "synthtic", n = 3 }', "datasets[0].suite", 'unknown suite "synthtic"; allowed: synthetic, real, real-tables'),
     ('{ suite = "synthetic" }', "datasets[0]", 'the synthetic suite needs "n"'),
     ('{ suite = "synthetic", n = 0 }', "datasets[0].n", "expected an integer in [1, 1000], got 0"),
     ('{ suite = "synthetic", n = 2.0 }', "datasets[0].n", "expected an integer in [1, 1000], got 2.0"),
     ('{ suite = "synthetic", n = 3, seed = -1 }', "datasets[0].seed", "expected an integer in [0, 4294967295]"),
     ('{ suite = "synthetic", n = 3, noise = 0.1 }', "datasets[0].noise", "unknown key \"noise\" for suite \"synthetic\"; allowed: suite, n, seed"),
     ('{ suite = "real", n = 3 }', "datasets[0].n", 'unknown key "n" for suite "real"; allowed: suite'),
+    ('{ suite = "real-tables", k = 3 }', "datasets[0].k", 'unknown key "k" for suite "real-tables"; allowed: suite, n, seed'),
+    ('{ suite = "real-tables", n = 0 }', "datasets[0].n", "expected an integer in [1, 4294967295], got 0"),
+    ('["rdata_mass_boston", { suite = "real-tables" }]', "datasets[1]", "dataset rdata_mass_boston is listed twice"),
     ('{ name = "csv:data/*.csv", targt = "y" }', "datasets[0].targt", "unknown option \"targt\" for a data file; allowed: target, task, missing"),
     ('{ name = "csv:data/*.csv", target = 3 }', "datasets[0].target", "option target must be a string, got 3"),
     ('["iris", { suite = "real" }]', "datasets[1]", "dataset iris is listed twice"),

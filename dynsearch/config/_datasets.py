@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..data import SuiteError, dataset_names, expand_dataset_entry, is_suite_member
+from ..data import SuiteError, dataset_names, expand_dataset_entry, is_real_table, is_suite_member
 from ..loaders import LoaderError, is_loader, resolve_loader
 from ._errors import Checker, got, join_key, show, suggest
 from ._spec import DatasetSpec
@@ -35,7 +35,7 @@ def _dataset_name(c: Checker, key: str, value: Any) -> str:
         return name.strip()
     canonical = name.strip().lower().replace("-", "_")
     builtins = dataset_names()
-    if canonical in builtins or is_suite_member(canonical):
+    if canonical in builtins or is_suite_member(canonical) or is_real_table(canonical):
         return canonical
     raise c.fail(
         key,

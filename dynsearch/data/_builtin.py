@@ -14,6 +14,7 @@ import numpy as np
 from .._constraints import SEED, Integer
 from . import _packaged
 from ._core import DatasetError, RawDataset
+from ._real_tables import is_real_table, load_real_table
 from ._synthetic_suite import is_suite_member, load_member
 
 __all__ = ["builtin_names", "is_builtin", "load_builtin"]
@@ -171,8 +172,9 @@ def _canonical(name: str) -> str:
 
 
 def is_builtin(name: str) -> bool:
-    """Whether ``name`` (case and ``-``/``_`` insensitive) is a built-in dataset or a synthetic suite member."""
-    return _canonical(name) in _REGISTRY or is_suite_member(_canonical(name))
+    """Whether ``name`` (case and ``-``/``_`` insensitive) is a built-in dataset or a suite member."""
+    canonical = _canonical(name)
+    return canonical in _REGISTRY or is_suite_member(canonical) or is_real_table(canonical)
 
 
 def _check_option(dataset: str, key: str, value: Any) -> Any:
@@ -213,13 +215,15 @@ def load_builtin(name: str, options: dict[str, Any]) -> RawDataset:
     dataset = _canonical(name)
     if is_suite_member(dataset):
         return load_member(dataset, options)
+    if is_real_table(dataset):
+        return load_real_table(dataset, options)
     spec = _REGISTRY.get(dataset)
     if spec is None:
         match = difflib.get_close_matches(dataset, list(_REGISTRY), n=1, cutoff=0.6)
         hint = f" (did you mean {match[0]!r}?)" if match else ""
         raise DatasetError(
             f"Unknown dataset {name!r}{hint}; built-in names: {', '.join(_REGISTRY)}, synthetic suite members "
-            "synthetic_00, synthetic_01, …; or a file as 'csv:PATH' or 'parquet:PATH'."
+            "synthetic_00, synthetic_01, …, real-tables members rdata_mass_boston, …; or a file as 'csv:PATH' or 'parquet:PATH'."
         )
     checked = _options(dataset, spec, options)
     x, y, features, classes = _generate(dataset, tuple(sorted(checked.items())))

@@ -73,6 +73,7 @@ class DatasetSplits:
     train_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     val_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     test_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    source: str = ""  # where a real dataset comes from (a package and its table); "" when not recorded
 
     @property
     def device(self) -> torch.device:
@@ -115,6 +116,7 @@ class RawDataset:
     features: Callable[[np.ndarray], tuple[np.ndarray, list[str]]]
     class_names: list[str] = field(default_factory=list)
     input_shape: tuple[int, ...] | None = None  # None: flat (n_features,)
+    source: str = ""  # where a real dataset comes from (a package and its table); "" when not recorded
 
 
 def check_fractions(val_fraction: float, test_fraction: float) -> None:
@@ -223,6 +225,7 @@ def assemble(
         train_rows=train,
         val_rows=val,
         test_rows=test,
+        source=raw.source,
     )
     return splits if torch.device(device).type == "cpu" else splits.to(device)
 

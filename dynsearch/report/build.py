@@ -14,6 +14,7 @@ from typing import Callable
 import optuna
 
 from .._version import __version__
+from ..data import DatasetError, describe_dataset, load_dataset
 from ._io import atomic_write_text
 from .figures import Figure, make_figures
 from .inference import Comparison, compare
@@ -51,6 +52,18 @@ class ReportResult:
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def _describe_datasets(data: StudyData) -> dict[str, str]:
+    """Each dataset's one-line description (task, size, source) by label; one that fails to load is left out."""
+    out = {}
+    for ds in data.spec.datasets:
+        try:
+            splits = load_dataset(ds.name, split_seed=data.spec.split_seed, **dict(ds.options))
+        except (DatasetError, ValueError, OSError):  # a user's loader may fail; the report still renders
+            continue
+        out[ds.label] = describe_dataset(splits).partition(": ")[2]
+    return out
 
 
 def build_report(
@@ -104,6 +117,7 @@ def build_report(
         device=", ".join(devices),
         trained_now=trained,
         reused=planned - trained,
+        datasets=_describe_datasets(data),
     )
     blocks = add_sections(build_blocks(data, comparison, figures, meta), data, comparison, runs, seed_list, out_dir,
                           derived)

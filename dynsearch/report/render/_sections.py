@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ...search.ties import TIE_BREAK, find_tie, find_ties_per_arm, per_arm_message
@@ -29,6 +29,8 @@ class ReportMeta:
     device: str
     trained_now: int
     reused: int
+    # label -> "task, classes, features, split sizes[, from source]" (describe_dataset); absent: not loaded
+    datasets: dict[str, str] = field(default_factory=dict)
 
 
 def _ci(mean: float, low: float, high: float) -> str:
@@ -317,7 +319,15 @@ def _settings(data: StudyData, c: Comparison, meta: ReportMeta) -> list[Block]:
         f"pruner: {spec.pruner.name}; equivalence margin ±{spec.equivalence_margin:g}",
         f"arms: {', '.join(spec.arms)}; trials requested: {spec.n_trials}",
         "files: `trials.csv` (every trial), `retrain.json` (every re-training run), `figures/`",
-    ]), Heading(2, "Provenance", "provenance"), Bullets([f"{k}: {v}" for k, v in meta.provenance.items()])]
+    ]), *_dataset_list(data, meta), Heading(2, "Provenance", "provenance"), Bullets([f"{k}: {v}" for k, v in meta.provenance.items()])]
+
+
+def _dataset_list(data: StudyData, meta: ReportMeta) -> list[Block]:
+    """Each dataset's task, size and source, as loaded for the re-training runs."""
+    if not meta.datasets:
+        return []
+    lines = [f"`{ds.label}`: {meta.datasets.get(ds.label, 'not loaded')}" for ds in data.spec.datasets]
+    return [Heading(3, "Datasets", "dataset-list"), Bullets(lines)]
 
 
 def build_blocks(data: StudyData, comparison: Comparison, figures: list[Figure], meta: ReportMeta) -> list[Block]:

@@ -299,7 +299,7 @@ def test_sigterm_and_ctrl_c_stop_within_seconds_and_the_same_command_resumes(
             assert REASON_ATTR not in copies[0].user_attrs  # the reason stays with the failed trial
 
         procs.append(Proc(tmp_path, "resume", args, _env(url)))
-        assert procs[-1].wait(timeout=120) == 0, procs[-1].err
+        assert procs[-1].wait(timeout=300) == 0, procs[-1].err  # bounds a hang only: the resumed study trains for a minute or more under load
         _assert_clean_stderr(procs[-1])
         assert f"{n} finished" in procs[-1].out
         trials = reader.trials()

@@ -42,6 +42,8 @@ try:
     import dynsearch  # noqa: F401
 except ImportError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from overhead import cpu_model  # noqa: E402 - the benchmarks' one reading of the CPU model
+
 from dynsearch.data import load_dataset
 from dynsearch.packed._engine import PackEngine
 from dynsearch.packed._net import layer_plan, stack_parameters
@@ -191,14 +193,6 @@ def packed_step(splits, k: int, kind: str, hidden: tuple[int, ...], reps: int, w
         variants[f"{name} step"] = epoch
     steps = interleaved(variants, reps, warmup)
     return {**steps, **{name: values[warmup:] for name, values in times.items()}}
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            return next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor()
 
 
 def report(label: str, times: dict[str, list[float]], base: str) -> None:

@@ -189,6 +189,9 @@ def test_between_rules_are_arms_of_their_own_and_cooldown_is_searched() -> None:
     # A study that names no between rule keeps its arms and the literal rule.
     plain = parse_study({"datasets": ["iris"], "search": {"strategies": ["threshold"], "scopes": ["layer"]}}, "studies/p.toml")
     assert list(plain.arms) == ["threshold-layer"]
+    # Listing only the hysteresis rule still names it: the literal rule's label never holds another rule.
+    keep_only = {"strategies": ["threshold"], "scopes": ["layer"], "threshold": {"between": ["keep"]}}
+    assert list(parse_study({"datasets": ["iris"], "search": keep_only}, "studies/k.toml").arms) == ["threshold-layer-keep"]
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=3))
     seen: dict[str, set] = {"threshold-layer-base": set(), "threshold-layer-keep": set()}
     cooldowns = set()

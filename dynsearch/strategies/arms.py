@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import itertools
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -57,6 +58,19 @@ class Arm:
         return self.label
 
 
+#: The axes every strategy has; a further axis (the threshold rule's ``between``) is named whenever its value is not
+#: the constructor's default, so a study that lists only ``between = ["keep"]`` gets ``threshold-layer-io-keep``,
+#: never the literal rule's label.
+_LAYOUT_AXES = ("scope", "signal", "base")
+
+
+def _non_default(cls: type, axis: str, value: Any) -> bool:
+    if axis in _LAYOUT_AXES or isinstance(value, bool):
+        return False
+    param = inspect.signature(cls).parameters.get(axis)
+    return param is not None and param.default is not inspect.Parameter.empty and value != param.default
+
+
 def _labelled(value: Any, shown: bool) -> bool:
     # A boolean axis names itself when true (learned-relu-per_channel) and stays out of the label when false.
     return value if isinstance(value, bool) else shown
@@ -96,7 +110,8 @@ def strategy_arms(name: str, settings: Mapping[str, Setting], skip_axes: tuple[s
         parts = [name] + [
             a if values[a] is True else str(values[a])
             for i, a in enumerate(axes)
-            if a not in implied and _labelled(values[a], i == 0 or len(value_lists[i]) > 1 or a in implying)
+            if a not in implied and _labelled(values[a], i == 0 or len(value_lists[i]) > 1 or a in implying
+                                               or _non_default(cls, a, values[a]))
         ]
         arm = Arm(name, key, "-".join(parts), cls.role, cls.adjusts)
         (forced if implied else plain).append(arm)

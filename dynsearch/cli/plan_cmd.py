@@ -79,8 +79,8 @@ def plan(args: argparse.Namespace) -> int:
         n = "> 2000" if row.datasets is None else str(row.datasets)
         print(f"{row.seeds:>6} {row.replicates:>10} {n:>9}  {_fmt_hours(row.hours) if row.datasets else '–'}")
     print(f"(times: {p.run_seconds:.2f} s per training run measured in the study's trials, the study's "
-          f"{spec.n_trials} trials per replicate, each arm's winner re-trained on every dataset; dynsearch has 10 "
-          "built-in datasets, more come as csv:/parquet: files)")
+          f"{spec.n_trials} trials per replicate, each arm's winner re-trained on every dataset; datasets beyond "
+          "the built-in ones come from the real-tables and synthetic suites and from csv:/parquet: files)")
     return 0
 
 

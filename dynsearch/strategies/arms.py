@@ -16,11 +16,11 @@ Example:
 
 from __future__ import annotations
 
-import inspect
 import itertools
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from .._params import keyword_defaults
 from .params import Setting
 from .registry import get_strategy_class
 
@@ -67,8 +67,8 @@ _LAYOUT_AXES = ("scope", "signal", "base")
 def _non_default(cls: type, axis: str, value: Any) -> bool:
     if axis in _LAYOUT_AXES or isinstance(value, bool):
         return False
-    param = inspect.signature(cls).parameters.get(axis)
-    return param is not None and param.default is not inspect.Parameter.empty and value != param.default
+    defaults = keyword_defaults(cls)
+    return axis in defaults and value != defaults[axis]
 
 
 def _labelled(value: Any, shown: bool) -> bool:

@@ -24,7 +24,7 @@ from optuna.trial import TrialState, create_trial
 from scipy import stats as scipy_stats
 
 from dynsearch.cli import main
-from dynsearch.config import parse_study
+from dynsearch.config import DatasetSpec, parse_study
 from dynsearch.report import (
     RetrainJob,
     RetrainRun,
@@ -420,7 +420,7 @@ def _synthetic(scores: dict[str, dict[str, list[float]]], seeds: list[int],
     keys = list(runs)
     np.random.default_rng(0).shuffle(keys)
     runs = {k: runs[k] for k in keys}
-    spec = SimpleNamespace(datasets=[SimpleNamespace(label=label) for label in labels], plugins=())
+    spec = SimpleNamespace(datasets=[DatasetSpec(label) for label in labels], plugins=())
     data = SimpleNamespace(arms=list(scores), best=best, spec=spec, trials=[], role=_role)
     return data, runs
 
@@ -737,7 +737,7 @@ def test_each_replicate_winner_is_retrained_on_its_own_split_and_replicates_ente
             t = create_trial(value=v, params={"arm": arm}, distributions=dist, user_attrs=attrs)
             t.number = len(trials)
             trials.append(t)
-    spec = SimpleNamespace(datasets=[SimpleNamespace(label="iris")], split_seed=3, plugins=())
+    spec = SimpleNamespace(datasets=[DatasetSpec("iris")], split_seed=3, plugins=())
     data = SimpleNamespace(arms=arms, trials=trials, spec=spec, best={}, role=_role)
     jobs = plan_jobs(data, [1000, 1001])
     winners = {(j.replicate, j.arm): (j.trial, j.split_seed) for j in jobs}
@@ -780,7 +780,6 @@ def test_the_conclusion_names_a_candidate_that_never_adjusted() -> None:
 
 def test_worker_split_cache_never_serves_another_split_seed() -> None:
     """Two reports in one process (split seeds 0 and 1) must each score on their own split."""
-    from dynsearch.config import DatasetSpec
     from dynsearch.data import load_dataset
     from dynsearch.strategies import make_strategy
     from dynsearch.train import TrainConfig, train
@@ -798,7 +797,6 @@ def test_worker_split_cache_never_serves_another_split_seed() -> None:
 def test_the_untimed_warm_up_leaves_the_first_run_unchanged(monkeypatch) -> None:
     """A pool process trains one short untimed run first (torch's start-up cost stays out of the time per
     run); the first real run still gives exactly what it gives in a process that was warm already."""
-    from dynsearch.config import DatasetSpec
     from dynsearch.data import load_dataset
     from dynsearch.strategies import make_strategy
     from dynsearch.train import TrainConfig, train
@@ -827,3 +825,45 @@ def test_provenance_names_the_last_commit_of_the_package_in_a_checkout() -> None
     head = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%H", "--", "dynsearch"],
                           capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     assert provenance({}, ["cpu"])["code"].startswith(f"dynsearch/ as of commit {head[:12]}")
+
+
+def test_real_and_synthetic_datasets_are_also_compared_apart_against_the_pooled_baseline() -> None:
+    from dynsearch.report import holm_adjust
+    from dynsearch.report.render import origin_table, render_markdown
+
+    seeds = retrain_seeds(3)
+    rng = np.random.default_rng(1)
+    real, synthetic = [f"rdata_t{i}" for i in range(8)], [f"synthetic_{i:02d}" for i in range(8)]
+    scores: dict[str, dict[str, list[float]]] = {"fixed-relu": {}, "threshold-layer": {}, "linear-layer": {}}
+    for ds in real + synthetic:
+        level = rng.uniform(0.6, 0.8)
+        sign = 1.0 if ds in real else -1.0  # threshold helps on real data and hurts on synthetic data
+        scores["fixed-relu"][ds] = [level] * 3
+        scores["threshold-layer"][ds] = [level + sign * rng.uniform(0.04, 0.06)] * 3
+        scores["linear-layer"][ds] = [level + rng.normal(0, 0.002)] * 3
+    data, runs = _synthetic(scores, seeds)
+    c = compare(data, runs, seeds, 0.01)
+    [pooled] = c.groups
+    assert [(g.origin, sorted(g.datasets)) for g in c.by_origin] == [("real", sorted(real)),
+                                                                    ("synthetic", sorted(synthetic))]
+    for g in c.by_origin:
+        assert g.baseline == pooled.baseline == "fixed-relu"
+        for row, whole in zip(g.rows, pooled.rows, strict=True):
+            keep = [whole.effects.datasets.index(d) for d in row.effects.datasets]
+            assert row.arm == whole.arm and np.allclose(row.effects.effects, whole.effects.effects[keep])
+        # Holm runs over the candidates inside the source, not over both sources
+        assert [r.p_adjusted for r in g.rows] == pytest.approx(holm_adjust([r.p_value for r in g.rows]))
+    verdicts = {(g.origin, r.arm): r.verdict for g in c.by_origin for r in g.rows}
+    assert verdicts[("real", "threshold-layer")] == "better"
+    assert verdicts[("synthetic", "threshold-layer")] == "worse"
+    assert pooled.rows[0].verdict != "better"  # the pooled verdict is not the real one
+    assert "Apart by source" in c.conclusion and "on the 8 real classification datasets threshold-layer is better" \
+        in c.conclusion
+    md = render_markdown(origin_table(c))
+    assert "### Real and synthetic data apart" in md and "| threshold-layer | synthetic | classification |" in md
+    assert "Power (real classification)" in md
+    # A study on one source only has no split
+    only_real = {arm: {d: v for d, v in per.items() if d in real} for arm, per in scores.items()}
+    data, runs = _synthetic(only_real, seeds)
+    c = compare(data, runs, seeds, 0.01)
+    assert c.by_origin == [] and origin_table(c) == [] and "Apart by source" not in c.conclusion

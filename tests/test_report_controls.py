@@ -11,6 +11,7 @@ import pytest
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import create_trial
 
+from dynsearch.config import DatasetSpec
 from dynsearch.report import RetrainRun, compare, retrain_seeds
 from dynsearch.report.render import (
     Heading,
@@ -45,7 +46,7 @@ def _data(scores: dict[str, dict[str, list[float]]], params: dict[str, dict] | N
                 series = (signals or {}).get(arm) if seed == SEEDS[0] else None
                 runs[f"{arm}/{ds}/{seed}"] = RetrainRun(arm, number, ds, seed, "ok", "accuracy", value, 0.5, 1, 3, 0.1,
                                                         0, signals=series)
-    spec = SimpleNamespace(datasets=[SimpleNamespace(label=label) for label in labels], plugins=(),
+    spec = SimpleNamespace(datasets=[DatasetSpec(label) for label in labels], plugins=(),
                            arm=lambda label: SimpleNamespace(strategy=label.split("-")[0]))
     data = SimpleNamespace(name="planted", arms=list(scores), best=best, spec=spec, trials=[],
                            role=lambda label: get_strategy_class(label.split("-")[0]).role)
@@ -140,7 +141,6 @@ def test_sections_go_before_their_anchor() -> None:
 
 
 def test_final_fixed_controls_are_derived_from_the_runs_that_changed_a_site() -> None:
-    from dynsearch.config import DatasetSpec
     from dynsearch.report.retrain import RetrainJob, derived_label, final_fixed_jobs
 
     ds = DatasetSpec("iris", {})

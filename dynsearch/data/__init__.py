@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+from ._builtin import dataset_origin
 from ._core import DatasetError, DatasetSplits, iter_batches
 from ._describe import describe_dataset
 from ._load import dataset_names, load_dataset
@@ -37,6 +38,7 @@ __all__ = [
     "TABLE_RULE",
     "TableMember",
     "dataset_names",
+    "dataset_origin",
     "describe_dataset",
     "expand_dataset_entry",
     "is_real_table",

@@ -17,7 +17,7 @@ from ._core import DatasetError, RawDataset
 from ._real_tables import is_real_table, load_real_table
 from ._synthetic_suite import is_suite_member, load_member
 
-__all__ = ["builtin_names", "is_builtin", "load_builtin"]
+__all__ = ["builtin_names", "dataset_origin", "is_builtin", "load_builtin"]
 
 Arrays = tuple[np.ndarray, np.ndarray, list[str], list[str]]  # x, y, feature names, class names
 
@@ -175,6 +175,20 @@ def is_builtin(name: str) -> bool:
     """Whether ``name`` (case and ``-``/``_`` insensitive) is a built-in dataset or a suite member."""
     canonical = _canonical(name)
     return canonical in _REGISTRY or is_suite_member(canonical) or is_real_table(canonical)
+
+
+def dataset_origin(name: str) -> str:
+    """Where a dataset's rows come from: ``"synthetic"`` for a generator or a synthetic suite member,
+    ``"real"`` for everything else (bundled sets, R tables, the user's files and plugins).
+
+    Example:
+        >>> dataset_origin("moons"), dataset_origin("synthetic_03"), dataset_origin("iris")
+        ('synthetic', 'synthetic', 'real')
+    """
+    canonical = _canonical(name)
+    entry = _REGISTRY.get(canonical)
+    generated = entry is not None and "n_samples" in entry.defaults  # only the generators take a sample count
+    return "synthetic" if generated or is_suite_member(canonical) else "real"
 
 
 def _check_option(dataset: str, key: str, value: Any) -> Any:

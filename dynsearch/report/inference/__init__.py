@@ -17,12 +17,13 @@ from ._candidates import (
     adjust_family,
     choose_baseline,
     infer_group,
+    split_by_origin,
     task_group,
     tests_in,
 )
 from ._compare import compare
 from ._comparison import COLLAPSE_MARGIN, CONFIDENCE, ArmScore, Comparison, DatasetTable, OverallRow
-from ._conclusion import conclusion_text, effect_text, power_sentence
+from ._conclusion import conclusion_text, effect_text, origin_text, power_sentence
 from ._plan import REPLICATE_OPTIONS, SEED_OPTIONS, Plan, PlanRow, make_plan
 from ._power import POWER, Components, datasets_needed, detectable_effect, effect_sd, variance_components
 from ._ranks import RankResult, cliques, friedman_ranks, nemenyi_cd
@@ -63,6 +64,7 @@ __all__ = [
     "GroupSummary",
     "choose_baseline",
     "infer_group",
+    "split_by_origin",
     "task_group",
     "adjust_family",
     "tests_in",
@@ -75,6 +77,7 @@ __all__ = [
     "CONFIDENCE",
     "conclusion_text",
     "power_sentence",
+    "origin_text",
     "effect_text",
     "PlanRow",
     "Plan",

@@ -9,6 +9,9 @@
   and one hierarchical bootstrap interval at the simultaneous level ``1 − alpha / m`` (Bonferroni
   over the same m tests). The verdict comes from those adjusted p-values and that interval.
 - The design's power is simulated from the candidates' observed per-dataset effects (``_simulation``).
+- ``split_by_origin`` repeats the comparison inside each source of data (real, synthetic) of a group that
+  mixes them, against the same baseline, with Holm over the candidates inside each source. The pooled
+  groups stay the primary result.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from ._verdicts import (
 )
 
 __all__ = ["ALPHA", "DEFAULT_MARGIN", "CandidateRow", "GroupSummary", "choose_baseline", "infer_group",
-           "task_group", "adjust_family", "tests_in"]
+           "task_group", "adjust_family", "tests_in", "split_by_origin"]
 
 ALPHA = 0.05
 DEFAULT_MARGIN = 0.01
@@ -105,6 +108,7 @@ class GroupSummary:
     rows: list[CandidateRow]
     effect_sd: float = math.nan  # pooled SD of the candidates' per-dataset effects
     detectable: float = math.nan  # smallest effect detectable at 80 % power, simulated from those effects
+    origin: str = ""  # "real" or "synthetic" for a group split by source (split_by_origin); "" when pooled
 
 
 def infer_group(
@@ -123,6 +127,33 @@ def infer_group(
             row.p_value = wilcoxon_p(effects.effects)
         summary.rows.append(row)
     return summary
+
+
+def split_by_origin(groups: list[GroupSummary], origin_of: Mapping[str, str], test: Scores) -> list[GroupSummary]:
+    """Each group that holds datasets of more than one origin, split into one group per origin.
+
+    The split keeps the pooled group's baseline (chosen on validation over all its datasets), so a source's
+    effects are the pooled ones restricted to its datasets. Origins come from ``origin_of`` (dataset label ->
+    ``"real"`` / ``"synthetic"``), in the order real, synthetic; p-values are adjusted by ``adjust_family``.
+    """
+    out = []
+    for g in groups:
+        origins = sorted({origin_of.get(d, "real") for d in g.datasets}, key=lambda o: (o != "real", o))
+        if g.baseline is None or len(origins) < 2:
+            continue
+        for origin in origins:
+            datasets = [d for d in g.datasets if origin_of.get(d, "real") == origin]
+            part = GroupSummary(g.group, g.metric, datasets, g.baseline, [], origin=origin)
+            keep = set(datasets)
+            base = {d: v for d, v in test.get(g.baseline, {}).items() if d in keep}
+            for row in g.rows:
+                effects = paired_groups({d: v for d, v in test.get(row.arm, {}).items() if d in keep}, base)
+                sub = CandidateRow(row.arm, g.group, g.baseline, effects)
+                if effects.datasets:
+                    sub.p_value = wilcoxon_p(effects.effects)
+                part.rows.append(sub)
+            out.append(part)
+    return out
 
 
 def adjust_family(groups: list[GroupSummary], margin: float, alpha: float = ALPHA, n_boot: int = N_BOOTSTRAP) -> None:

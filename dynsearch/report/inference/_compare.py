@@ -10,11 +10,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ...data import dataset_origin
 from ..activity import summarize_activity
 from ..retrain import RetrainRun, best_per_replicate
 from ..roles import BASELINE, CANDIDATE, arm_role
 from ..trials import StudyData
-from ._candidates import ALPHA, DEFAULT_MARGIN, adjust_family, infer_group
+from ._candidates import ALPHA, DEFAULT_MARGIN, adjust_family, infer_group, split_by_origin
 from ._comparison import ArmScore, Comparison, DatasetTable, OverallRow, mean_or_none
 from ._conclusion import conclusion_text
 from ._power import variance_components
@@ -126,6 +127,8 @@ def compare(data: StudyData, runs: Mapping[str, RetrainRun], seeds: list[int], m
             {a: {d: v for d, v in per.items() if d in {t.label for t in in_group}} for a, per in validation.items()},
         ))
     adjust_family(groups, margin, ALPHA)
+    by_origin = split_by_origin(groups, {ds.label: dataset_origin(ds.name) for ds in data.spec.datasets}, test)
+    adjust_family(by_origin, margin, ALPHA)
     ranks = _ranks(tables, arms)
     activity = {}
     for arm in arms:
@@ -138,7 +141,7 @@ def compare(data: StudyData, runs: Mapping[str, RetrainRun], seeds: list[int], m
     best_value = {a: data.best[a].values[0] if a in data.best else math.nan for a in arms}
     comparison = Comparison(
         seeds, margin, tables, _overall(tables, arms, roles, best_value, ranks), groups, ranks, activity, n_rep,
-        spread, [a for a in data.arms if a not in arms], roles,
+        spread, [a for a in data.arms if a not in arms], roles, by_origin=by_origin,
     )
     comparison.conclusion = conclusion_text(comparison)
     return comparison

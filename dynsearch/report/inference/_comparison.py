@@ -137,6 +137,8 @@ class Comparison:
     no_complete: list[str]
     roles: dict[str, str]
     conclusion: str = ""
+    # the groups that mix real and synthetic datasets, split by source (secondary to ``groups``)
+    by_origin: list[GroupSummary] = field(default_factory=list)
 
     @property
     def candidates(self) -> list:

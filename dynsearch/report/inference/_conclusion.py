@@ -13,7 +13,7 @@ from ._power import POWER
 from ._simulation import N_SIMULATIONS
 from ._verdicts import BETTER, EQUIVALENT, INCONCLUSIVE, WORSE
 
-__all__ = ["conclusion_text", "power_sentence", "effect_text"]
+__all__ = ["conclusion_text", "power_sentence", "effect_text", "origin_text"]
 
 
 def effect_text(row: CandidateRow) -> str:
@@ -54,6 +54,26 @@ def _group_text(g: GroupSummary, margin: float, prefix: str) -> str:
     return text
 
 
+def _origin_part(g: GroupSummary) -> str:
+    n = len(g.datasets)
+    where = f"on the {n} {g.origin} {g.group} dataset{'s' if n != 1 else ''}"
+    named = [r for r in g.rows if r.verdict in (BETTER, WORSE, EQUIVALENT)]
+    if not named:
+        return f"{where} every candidate is inconclusive"
+    rest = len(g.rows) - len(named)
+    text = f"{where} " + ", ".join(
+        f"{r.arm} is {r.verdict} (Δ = {fmt_delta(r.mean)}, Holm p = {fmt_p(r.p_adjusted)})" for r in named)
+    return text + (f"; the other {rest} inconclusive" if rest else "")
+
+
+def origin_text(c: Comparison) -> str:
+    """Real and synthetic datasets apart, one clause per source; "" when no group mixes them."""
+    if not c.by_origin:
+        return ""
+    return ("Apart by source (the same baseline, Holm within each source; the pooled verdicts above are the "
+            "primary ones): " + "; ".join(_origin_part(g) for g in c.by_origin) + ".")
+
+
 def _min_datasets(level: float) -> int:
     n = 2
     while 2.0 / 2.0**n >= level:
@@ -65,7 +85,7 @@ def power_sentence(g: GroupSummary, tests: int, alpha: float = 0.05) -> str:
     """The smallest effect the design detects at 80 % power, simulated from the observed per-dataset effects."""
     n = len(g.datasets)
     level = alpha / max(tests, 1)
-    head = f"Power ({g.group}): "
+    head = f"Power ({f'{g.origin} ' if g.origin else ''}{g.group}): "
     if n < 2 or math.isnan(g.detectable) and math.isnan(g.effect_sd):
         return (f"{head}with {n} dataset{'s' if n != 1 else ''} there is no between-dataset spread to estimate power "
                 f"from; a test over datasets needs at least {_min_datasets(level)} to reach p < {level:.3g}.")
@@ -87,6 +107,8 @@ def conclusion_text(c: Comparison) -> str:
         return "No arm has a complete trial with test scores, so nothing can be compared on this study."
     several = len(c.groups) > 1
     parts = [_group_text(g, c.margin, f"{g.group.capitalize()}: " if several else "") for g in c.groups]
+    if c.by_origin:
+        parts.append(origin_text(c))
     for act in c.activity.values():
         sentence = act.sentence()
         if sentence:

@@ -11,6 +11,7 @@ from ._added import add_sections, insert_before
 from ._beyond import beyond_table
 from ._blocks import Block, Bullets, FigureBlock, Heading, Para, Table
 from ._control_pairs import CONTROL, control_groups, control_section
+from ._origins import origin_table
 from ._provenance import PACKAGES, provenance
 from ._render import render_html, render_markdown
 from ._sections import GENERATED_PREFIX, ReportMeta, build_blocks
@@ -21,6 +22,7 @@ __all__ = [
     "add_sections",
     "insert_before",
     "beyond_table",
+    "origin_table",
     "Block",
     "Bullets",
     "FigureBlock",

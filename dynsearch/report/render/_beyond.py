@@ -7,10 +7,10 @@ from ..fmt import fmt_delta, fmt_pct
 from ..inference import TRIM, Comparison, EffectSummary
 from ._blocks import Block, Heading, Para, Table
 
-__all__ = ["beyond_table"]
+__all__ = ["beyond_table", "shares_text"]
 
 
-def _shares(s: EffectSummary) -> str:
+def shares_text(s: EffectSummary) -> str:
     """``31 % / 4 % / 64 % (14 / 2 / 29)``: better / tied / worse, as shares and counts."""
     if not s.n:
         return "–"
@@ -30,7 +30,7 @@ def beyond_table(c: Comparison) -> list[Block]:
     for r in c.candidates:
         b = c.beyond(r)
         rows.append([r.arm, r.group, fmt_delta(b.all.mean), fmt_delta(b.all.median), fmt_delta(b.all.trimmed_mean),
-                     _shares(b.all), fmt_delta(b.kept.mean), fmt_delta(b.kept.median),
+                     shares_text(b.all), fmt_delta(b.kept.mean), fmt_delta(b.kept.median),
                      f"{len(b.left_out)} of {b.all.n}"])
         keys.append(r.arm)
     if not rows:

@@ -14,6 +14,7 @@ from ..roles import BASELINE, CANDIDATE
 from ..trials import StudyData
 from ._beyond import beyond_table
 from ._blocks import Block, Bullets, FigureBlock, Heading, Para, Table
+from ._origins import origin_table
 
 __all__ = ["ReportMeta", "build_blocks", "GENERATED_PREFIX"]
 
@@ -153,7 +154,7 @@ def _collapse(c: Comparison) -> list[Block]:
 
 def _conclusion(c: Comparison) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Conclusion", "conclusion"), Para(c.conclusion, css="conclusion")]
-    blocks += _candidates_table(c) + beyond_table(c) + _activity_table(c) + _overall_table(c) + _collapse(c)
+    blocks += _candidates_table(c) + beyond_table(c) + origin_table(c) + _activity_table(c) + _overall_table(c) + _collapse(c)
     if c.no_complete:
         blocks.append(Para("No complete trial (not compared): " + ", ".join(c.no_complete) + "."))
     return blocks

@@ -829,6 +829,7 @@ def test_provenance_names_the_last_commit_of_the_package_in_a_checkout() -> None
 
 def test_real_and_synthetic_datasets_are_also_compared_apart_against_the_pooled_baseline() -> None:
     from dynsearch.report import holm_adjust
+    from dynsearch.report.fmt import fmt_delta, fmt_p
     from dynsearch.report.render import origin_table, render_markdown
 
     seeds = retrain_seeds(3)
@@ -856,9 +857,13 @@ def test_real_and_synthetic_datasets_are_also_compared_apart_against_the_pooled_
     verdicts = {(g.origin, r.arm): r.verdict for g in c.by_origin for r in g.rows}
     assert verdicts[("real", "threshold-layer")] == "better"
     assert verdicts[("synthetic", "threshold-layer")] == "worse"
+    assert verdicts[("real", "linear-layer")] == verdicts[("synthetic", "linear-layer")] == "equivalent"
     assert pooled.rows[0].verdict != "better"  # the pooled verdict is not the real one
     assert "Apart by source" in c.conclusion and "on the 8 real classification datasets threshold-layer is better" \
         in c.conclusion
+    real_linear = next(r for r in c.by_origin[0].rows if r.arm == "linear-layer")  # equivalence cites TOST's p
+    assert f"linear-layer is equivalent (Δ = {fmt_delta(real_linear.mean)}, TOST Holm p = " \
+        f"{fmt_p(real_linear.p_equivalence_adjusted)})" in c.conclusion
     md = render_markdown(origin_table(c))
     assert "### Real and synthetic data apart" in md and "| threshold-layer | synthetic | classification |" in md
     assert "Power (real classification)" in md

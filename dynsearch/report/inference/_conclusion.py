@@ -54,6 +54,13 @@ def _group_text(g: GroupSummary, margin: float, prefix: str) -> str:
     return text
 
 
+def _origin_evidence(r: CandidateRow) -> str:
+    """The p-value behind a verdict: TOST's for equivalence, Wilcoxon's for a difference (both Holm-adjusted)."""
+    if r.verdict == EQUIVALENT:
+        return f"Δ = {fmt_delta(r.mean)}, TOST Holm p = {fmt_p(r.p_equivalence_adjusted)}"
+    return f"Δ = {fmt_delta(r.mean)}, Holm p = {fmt_p(r.p_adjusted)}"
+
+
 def _origin_part(g: GroupSummary) -> str:
     n = len(g.datasets)
     where = f"on the {n} {g.origin} {g.group} dataset{'s' if n != 1 else ''}"
@@ -61,8 +68,7 @@ def _origin_part(g: GroupSummary) -> str:
     if not named:
         return f"{where} every candidate is inconclusive"
     rest = len(g.rows) - len(named)
-    text = f"{where} " + ", ".join(
-        f"{r.arm} is {r.verdict} (Δ = {fmt_delta(r.mean)}, Holm p = {fmt_p(r.p_adjusted)})" for r in named)
+    text = f"{where} " + ", ".join(f"{r.arm} is {r.verdict} ({_origin_evidence(r)})" for r in named)
     return text + (f"; the other {rest} inconclusive" if rest else "")
 
 

@@ -300,11 +300,14 @@ def test_quickstart_study_loads() -> None:
 def test_benchmark_study_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)  # its "calibrated" ranges are read from reports/benchmark/calibration/
     spec = load_study_file(ROOT / "studies" / "benchmark.toml")
-    # 60 synthetic datasets and the real built-ins; the committed report and journal are of exactly these.
+    # Every real table first, the 7 real sets, then 60 synthetic ones; the committed report and journal are of
+    # exactly these.
     names = [d.name for d in spec.datasets]
-    assert len(names) == 67 and names[:2] == ["synthetic_00", "synthetic_01"] and "gapminder" in names
+    assert len(names) == 293 and all(n.startswith("rdata_") for n in names[:226])
+    assert "gapminder" in names[226:233] and names[233:] == [f"synthetic_{i:02d}" for i in range(60)]
     assert len(spec.arms) == 17 and spec.n_trials == 6 * len(spec.arms)
-    assert {"fixed-gelu", "learned-acon_c", "schedule-relu", "shuffled-threshold", "threshold-target"} <= set(spec.arms)
+    assert {"fixed-gelu", "learned-acon_c", "schedule-relu", "shuffled-threshold", "threshold-target-keep",
+            "linear-layer-io"} <= set(spec.arms)
     assert spec.search.lr is not None
 
 

@@ -867,8 +867,9 @@ def test_real_and_synthetic_datasets_are_also_compared_apart_against_the_pooled_
     md = render_markdown(origin_table(c))
     assert "### Real and synthetic data apart" in md and "| threshold-layer | synthetic | classification |" in md
     assert "Power (real classification)" in md
-    # A study on one source only has no split
-    only_real = {arm: {d: v for d, v in per.items() if d in real} for arm, per in scores.items()}
-    data, runs = _synthetic(only_real, seeds)
-    c = compare(data, runs, seeds, 0.01)
-    assert c.by_origin == [] and origin_table(c) == [] and "Apart by source" not in c.conclusion
+    # A study on one source only has no split, nor one with a single dataset of the other source
+    for keep in (real, real + synthetic[:1]):
+        part = {arm: {d: v for d, v in per.items() if d in keep} for arm, per in scores.items()}
+        data, runs = _synthetic(part, seeds)
+        c = compare(data, runs, seeds, 0.01)
+        assert c.by_origin == [] and origin_table(c) == [] and "Apart by source" not in c.conclusion

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -130,7 +131,8 @@ def infer_group(
 
 
 def split_by_origin(groups: list[GroupSummary], origin_of: Mapping[str, str], test: Scores) -> list[GroupSummary]:
-    """Each group that holds datasets of more than one origin, split into one group per origin.
+    """Each group that holds at least two datasets of each of two or more origins, split into one group per origin
+    (with a single dataset a source has no test over datasets, and the other part would be the pooled group again).
 
     The split keeps the pooled group's baseline (chosen on validation over all its datasets), so a source's
     effects are the pooled ones restricted to its datasets. Origins come from ``origin_of`` (dataset label ->
@@ -138,8 +140,9 @@ def split_by_origin(groups: list[GroupSummary], origin_of: Mapping[str, str], te
     """
     out = []
     for g in groups:
-        origins = sorted({origin_of.get(d, "real") for d in g.datasets}, key=lambda o: (o != "real", o))
-        if g.baseline is None or len(origins) < 2:
+        counts = Counter(origin_of.get(d, "real") for d in g.datasets)
+        origins = sorted(counts, key=lambda o: (o != "real", o))
+        if g.baseline is None or len(origins) < 2 or min(counts.values()) < 2:
             continue
         for origin in origins:
             datasets = [d for d in g.datasets if origin_of.get(d, "real") == origin]

@@ -130,30 +130,30 @@ def infer_group(
     return summary
 
 
-def split_by_origin(groups: list[GroupSummary], origin_of: Mapping[str, str], test: Scores) -> list[GroupSummary]:
+def split_by_origin(groups: list[GroupSummary], origin_of: Mapping[str, str]) -> list[GroupSummary]:
     """Each group that holds at least two datasets of each of two or more origins, split into one group per origin
     (with a single dataset a source has no test over datasets, and the other part would be the pooled group again).
 
-    The split keeps the pooled group's baseline (chosen on validation over all its datasets), so a source's
-    effects are the pooled ones restricted to its datasets. Origins come from ``origin_of`` (dataset label ->
-    ``"real"`` / ``"synthetic"``), in the order real, synthetic; p-values are adjusted by ``adjust_family``.
+    The split keeps the pooled group's baseline (chosen on validation over all its datasets), and each candidate's
+    effects are its pooled paired effects restricted to the source's datasets. Origins come from ``origin_of``
+    (dataset label -> ``"real"`` / ``"synthetic"``), in the order real, synthetic; p-values are adjusted by
+    ``adjust_family``.
     """
     out = []
     for g in groups:
-        counts = Counter(origin_of.get(d, "real") for d in g.datasets)
-        origins = sorted(counts, key=lambda o: (o != "real", o))
-        if g.baseline is None or len(origins) < 2 or min(counts.values()) < 2:
+        origin = {d: origin_of.get(d, "real") for d in g.datasets}
+        counts = Counter(origin.values())
+        if g.baseline is None or len(counts) < 2 or min(counts.values()) < 2:
             continue
-        for origin in origins:
-            datasets = [d for d in g.datasets if origin_of.get(d, "real") == origin]
-            part = GroupSummary(g.group, g.metric, datasets, g.baseline, [], origin=origin)
-            keep = set(datasets)
-            base = {d: v for d, v in test.get(g.baseline, {}).items() if d in keep}
+        for source in sorted(counts, key=lambda o: (o != "real", o)):
+            part = GroupSummary(g.group, g.metric, [d for d in g.datasets if origin[d] == source], g.baseline, [],
+                                origin=source)
             for row in g.rows:
-                effects = paired_groups({d: v for d, v in test.get(row.arm, {}).items() if d in keep}, base)
-                sub = CandidateRow(row.arm, g.group, g.baseline, effects)
-                if effects.datasets:
-                    sub.p_value = wilcoxon_p(effects.effects)
+                kept = [(d, reps) for d, reps in zip(row.effects.datasets, row.effects.groups) if origin[d] == source]
+                sub = CandidateRow(row.arm, g.group, g.baseline,
+                                   DatasetEffects([d for d, _ in kept], [reps for _, reps in kept]))
+                if kept:
+                    sub.p_value = wilcoxon_p(sub.effects.effects)
                 part.rows.append(sub)
             out.append(part)
     return out

@@ -127,7 +127,7 @@ def compare(data: StudyData, runs: Mapping[str, RetrainRun], seeds: list[int], m
             {a: {d: v for d, v in per.items() if d in {t.label for t in in_group}} for a, per in validation.items()},
         ))
     adjust_family(groups, margin, ALPHA)
-    by_origin = split_by_origin(groups, {ds.label: dataset_origin(ds.name) for ds in data.spec.datasets}, test)
+    by_origin = split_by_origin(groups, {ds.label: dataset_origin(ds.name) for ds in data.spec.datasets})
     adjust_family(by_origin, margin, ALPHA)
     ranks = _ranks(tables, arms)
     activity = {}

@@ -113,8 +113,9 @@ def conclusion_text(c: Comparison) -> str:
         return "No arm has a complete trial with test scores, so nothing can be compared on this study."
     several = len(c.groups) > 1
     parts = [_group_text(g, c.margin, f"{g.group.capitalize()}: " if several else "") for g in c.groups]
-    if c.by_origin:
-        parts.append(origin_text(c))
+    apart = origin_text(c)
+    if apart:
+        parts.append(apart)
     for act in c.activity.values():
         sentence = act.sentence()
         if sentence:
